@@ -1,0 +1,65 @@
+"""How facades are made from operations, without writing any method twice.
+
+A tier class lists its operations as ``name = operation(fn)``. Reading the attribute on a tier bound
+to a :class:`SyncExecutor` gives a function returning the result; on one bound to an
+:class:`AsyncExecutor`, a coroutine function. The signature and docstring are the operation's.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable, Coroutine
+from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, overload
+
+from .commands import Operation
+from .executors import AsyncExecutor, SyncExecutor
+from .settings import Settings
+
+P = ParamSpec("P")
+T = TypeVar("T")
+E = TypeVar("E", SyncExecutor, AsyncExecutor)
+
+
+class Bound(Generic[E]):
+    """A group of operations bound to one executor and one cache's settings."""
+
+    def __init__(self, executor: E, settings: Settings) -> None:
+        self._executor = executor
+        self._settings = settings
+
+
+class operation(Generic[P, T]):  # noqa: N801 - used like a decorator
+    """Descriptor that binds an operation function to a tier's executor."""
+
+    def __init__(self, fn: Callable[Concatenate[Settings, P], Operation[T]]) -> None:
+        self.fn = fn
+        self.name = fn.__name__.rstrip("_")
+        signature = inspect.signature(fn)
+        self.signature = signature.replace(
+            parameters=list(signature.parameters.values())[1:], return_annotation=inspect.Signature.empty
+        )
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, obj: None, owner: type) -> operation[P, T]: ...
+    @overload
+    def __get__(self, obj: Bound[SyncExecutor], owner: type) -> Callable[P, T]: ...
+    @overload
+    def __get__(self, obj: Bound[AsyncExecutor], owner: type) -> Callable[P, Coroutine[Any, Any, T]]: ...
+    def __get__(self, obj: Bound[Any] | None, owner: type) -> Any:
+        if obj is None:
+            return self
+        fn, run, settings = self.fn, obj._executor.run, obj._settings
+
+        @functools.wraps(fn)
+        def bound(*args: P.args, **kwargs: P.kwargs) -> Any:
+            return run(fn(settings, *args, **kwargs))
+
+        bound.__name__ = bound.__qualname__ = self.name
+        bound.__signature__ = self.signature  # type: ignore[attr-defined]
+        del bound.__wrapped__  # type: ignore[attr-defined]
+        obj.__dict__[self.name] = bound  # later reads skip this descriptor
+        return bound

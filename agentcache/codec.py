@@ -1,0 +1,90 @@
+"""The value envelope: a 7-byte header, then msgpack.
+
+The header carries the field's own sliding TTL so the server can refresh expiry on a read without
+a second round trip (see ``scripts.py``)::
+
+    byte 0      format version (1)
+    bytes 1-6   sliding TTL in milliseconds, big-endian; 0 = do not slide (no expiry or a fixed deadline)
+
+msgpack keeps bytes as bytes and ints as ints; nothing is ever pickled (the store is shared).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, TypeVar
+
+import msgpack
+
+from .errors import InvalidArgumentError, SerializationError, ValueTooLargeError
+
+VERSION = 1
+HEADER_SIZE = 7
+
+M = TypeVar("M")
+
+
+def _default(obj: object) -> object:
+    pydantic = sys.modules.get("pydantic")  # a model can only exist if pydantic was imported
+    if pydantic is not None and isinstance(obj, pydantic.BaseModel):
+        return obj.model_dump(mode="json")
+    raise SerializationError(
+        f"cannot store a value of type {type(obj).__module__}.{type(obj).__qualname__}: "
+        "values are msgpack (None, bool, int, float, str, bytes, list, dict) or pydantic models"
+    )
+
+
+def encode(value: object, slide_ms: int, max_bytes: int) -> bytes:
+    """Envelope ``value`` with its sliding TTL; raise before anything is sent if it cannot be stored."""
+    try:
+        payload = msgpack.packb(value, use_bin_type=True, default=_default)
+    except SerializationError:
+        raise
+    except (OverflowError, ValueError, TypeError, UnicodeEncodeError) as exc:
+        raise SerializationError(f"cannot encode value as msgpack: {exc}") from exc
+    size = HEADER_SIZE + len(payload)
+    if size > max_bytes:
+        raise ValueTooLargeError(size, max_bytes)
+    return bytes((VERSION,)) + slide_ms.to_bytes(6, "big") + payload
+
+
+def _frozen(key: Any) -> Any:
+    return tuple(map(_frozen, key)) if isinstance(key, list) else key
+
+
+def _pairs(pairs: list[tuple[Any, Any]]) -> dict[Any, Any]:
+    return {_frozen(key): value for key, value in pairs}
+
+
+def decode(raw: bytes, where: str) -> Any:
+    """The value inside an envelope; ``where`` names the key for the error message."""
+    if len(raw) < HEADER_SIZE or raw[0] != VERSION:
+        raise SerializationError(f"{where} does not hold an agentcache value (foreign or corrupt data)")
+    payload = memoryview(raw)[HEADER_SIZE:]
+    try:
+        try:
+            return msgpack.unpackb(payload, raw=False, strict_map_key=False)
+        except TypeError:  # a dict keyed by tuples: rebuild those keys as tuples (slow path)
+            return msgpack.unpackb(payload, raw=False, strict_map_key=False, object_pairs_hook=_pairs)
+    except Exception as exc:  # msgpack raises several unrelated types for bad data
+        raise SerializationError(f"{where} holds a value that cannot be decoded: {exc}") from exc
+
+
+def check_model(model: object) -> None:
+    """Reject a ``model=`` argument that is not a pydantic model class, before anything is sent."""
+    if model is None:
+        return
+    import pydantic
+
+    if not (isinstance(model, type) and issubclass(model, pydantic.BaseModel)):
+        raise InvalidArgumentError(f"model must be a pydantic BaseModel subclass, not {model!r}")
+
+
+def as_model(data: Any, model: type[M], where: str) -> M:
+    """Validate decoded data into ``model`` (a pydantic model class)."""
+    import pydantic
+
+    try:
+        return model.model_validate(data)  # type: ignore[attr-defined,no-any-return]
+    except pydantic.ValidationError as exc:
+        raise SerializationError(f"{where} does not match {model.__name__}: {exc}") from exc

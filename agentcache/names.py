@@ -1,0 +1,96 @@
+"""Names and the key layout.
+
+Thread ids, field names and (later) tool names come from users, often from end users, so they are
+encoded injectively before they become part of a key: the characters that would change a key's
+meaning — glob characters, hash-tag braces, the escape character itself and control characters —
+become ``%XX``. So no two (thread, field) pairs share a key, a thread's SCAN pattern matches only
+that thread's keys, and the pattern has no wildcard or escape inside its hash tag, which lets a
+cluster-mode server confine the SCAN to the thread's slot.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .errors import InvalidNameError
+
+MAX_NAME_BYTES = 1024
+MAX_PREFIX_BYTES = 256
+
+_SPECIAL = "{}*?[]\\%" + "".join(map(chr, range(32))) + "\x7f"
+_ESCAPES = str.maketrans({ch: f"%{ord(ch):02X}" for ch in _SPECIAL})
+_ESCAPED = re.compile(r"%([0-9A-F]{2})")
+_FORBIDDEN_IN_PREFIX = frozenset("{}*?[]\\" + "".join(map(chr, range(32))) + "\x7f")
+
+
+def check_name(name: object, what: str) -> str:
+    """Return ``name`` if it is a usable name, else raise :class:`InvalidNameError`."""
+    if not isinstance(name, str):
+        raise InvalidNameError(f"{what} must be a str, not {type(name).__name__}")
+    if not name:
+        raise InvalidNameError(f"{what} must not be empty")
+    try:
+        size = len(name.encode())
+    except UnicodeEncodeError as exc:
+        raise InvalidNameError(f"{what} is not valid unicode (lone surrogate?): {exc}") from None
+    if size > MAX_NAME_BYTES:
+        raise InvalidNameError(f"{what} is {size} bytes in UTF-8; the limit is {MAX_NAME_BYTES}")
+    return name
+
+
+def encode_name(name: object, what: str) -> str:
+    """Validate ``name`` and escape it for use inside a key (injective, glob- and brace-free)."""
+    return check_name(name, what).translate(_ESCAPES)
+
+
+def decode_name(encoded: str) -> str:
+    """Invert :func:`encode_name`."""
+    return _ESCAPED.sub(lambda m: chr(int(m.group(1), 16)), encoded)
+
+
+def check_prefix(prefix: object) -> str:
+    """Validate the key prefix: a non-empty str with no glob characters, braces or control chars."""
+    if not isinstance(prefix, str) or not prefix:
+        raise InvalidNameError(f"prefix must be a non-empty str, not {prefix!r}")
+    bad = sorted(set(prefix) & _FORBIDDEN_IN_PREFIX)
+    if bad:
+        raise InvalidNameError(
+            f"prefix {prefix!r} holds {''.join(bad)!r}; glob characters, braces and control "
+            "characters would break SCAN patterns and cluster hash tags: choose another prefix"
+        )
+    if len(prefix.encode()) > MAX_PREFIX_BYTES:
+        raise InvalidNameError(f"prefix is longer than {MAX_PREFIX_BYTES} bytes")
+    return prefix
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadKeys:
+    """The keys of one session thread: ``<prefix>:session:{<thread>}:<field>``."""
+
+    head: str
+    """Everything before the field: ``<prefix>:session:{<thread>}:``."""
+
+    def field(self, field: object) -> str:
+        return self.head + encode_name(field, "field")
+
+    @property
+    def pattern(self) -> str:
+        """The SCAN MATCH pattern of exactly this thread's fields."""
+        return self.head + "*"
+
+    @property
+    def anchor(self) -> str:
+        """A key in the thread's slot that is never a field (fields are non-empty): routes scripts."""
+        return self.head
+
+    def field_of(self, key: bytes) -> str | None:
+        """The field name of one of this thread's keys, or None for a key that is not ours."""
+        text = key.decode(errors="surrogateescape")
+        if not text.startswith(self.head) or len(text) == len(self.head):
+            return None
+        return decode_name(text[len(self.head) :])
+
+
+def session_thread(prefix: str, thread_id: object) -> ThreadKeys:
+    return ThreadKeys(f"{prefix}:session:{{{encode_name(thread_id, 'thread_id')}}}:")

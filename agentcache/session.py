@@ -1,0 +1,148 @@
+"""The session tier: thread-scoped key-value state, one key per field.
+
+Each field is its own key ``<prefix>:session:{<thread>}:<field>`` with its own TTL, refreshed by
+that TTL on every read (sliding expiry). Thread-wide operations walk the thread's keys with SCAN and
+act on each batch inside one script call; on a cluster-mode server that SCAN stays in the thread's
+slot, so its cost depends on the thread's size, not on the rest of the keyspace.
+
+Every function here is an operation (see ``commands.py``): written once, run by either facade.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any, TypeVar
+
+from . import codec
+from .commands import Batch, Operation, Replies, cmd, one
+from .errors import FieldNotFoundError, InvalidArgumentError
+from .binding import E, Bound, operation
+from .expiry import TTL, Deadline, deadline_ms, ttl_ms
+from .names import ThreadKeys, session_thread
+from .scripts import SESSION_GET, SESSION_SCAN
+from .settings import Settings
+
+M = TypeVar("M")
+
+
+def _where(thread_id: str, field: str) -> str:
+    return f"session field {field!r} of thread {thread_id!r}"
+
+
+def set_(
+    s: Settings,
+    thread_id: str,
+    field: str,
+    value: Any,
+    *,
+    ttl: TTL | None = None,
+    expires_at: Deadline | None = None,
+) -> Operation[None]:
+    """Store ``value`` in ``field`` of ``thread_id``. One round trip.
+
+    ``ttl`` (seconds, a timedelta, or ``NO_EXPIRY``) overrides the tier default and slides on every
+    read; ``expires_at`` (aware datetime or ISO-8601 string) is a fixed deadline that never slides
+    (one in the past removes the field). Give at most one of the two.
+    """
+    key = session_thread(s.prefix, thread_id).field(field)
+    if expires_at is not None:
+        if ttl is not None:
+            raise InvalidArgumentError("give ttl or expires_at, not both")
+        at = deadline_ms(expires_at)
+        yield from one(cmd("SET", key, codec.encode(value, 0, s.max_value_bytes), "PXAT", at))
+        return
+    ms = s.session_ttl_ms if ttl is None else ttl_ms(ttl)
+    data = codec.encode(value, ms, s.max_value_bytes)
+    yield from one(cmd("SET", key, data, "PX", ms) if ms else cmd("SET", key, data))
+
+
+def get(
+    s: Settings, thread_id: str, field: str, default: Any = None, *, model: type[M] | None = None
+) -> Operation[Any]:
+    """The value of ``field``, or ``default`` if it is missing or expired. One round trip.
+
+    A hit refreshes the field's expiry by the field's own TTL (fixed deadlines do not move).
+    With ``model=`` (a pydantic model class) the stored data is validated into that model.
+    """
+    key = session_thread(s.prefix, thread_id).field(field)
+    codec.check_model(model)
+    raw = yield from one(SESSION_GET([key]))
+    if raw is None:
+        return default
+    value = codec.decode(raw, _where(thread_id, field))
+    return value if model is None else codec.as_model(value, model, _where(thread_id, field))
+
+
+def delete(s: Settings, thread_id: str, field: str) -> Operation[bool]:
+    """Remove ``field``; True if it existed. One round trip."""
+    key = session_thread(s.prefix, thread_id).field(field)
+    removed = yield from one(cmd("UNLINK", key))
+    return bool(removed)
+
+
+def ttl(s: Settings, thread_id: str, field: str) -> Operation[float | None]:
+    """Seconds until ``field`` expires, ``None`` if it never does; raises :class:`FieldNotFoundError`
+    if the field does not exist. Does not refresh anything. One round trip."""
+    key = session_thread(s.prefix, thread_id).field(field)
+    ms = yield from one(cmd("PTTL", key))
+    if ms == -2:
+        raise FieldNotFoundError(f"no field {field!r} in thread {thread_id!r}")
+    return None if ms == -1 else ms / 1000
+
+
+def _scan(s: Settings, keys: ThreadKeys, mode: str) -> Generator[Batch, Replies, list[Any]]:
+    """Walk the thread's keys in ``mode``; one round trip per SCAN step. Returns every step's items."""
+    items: list[Any] = []
+    cursor: bytes | int = 0
+    while True:
+        reply = yield from one(SESSION_SCAN([keys.anchor], mode, cursor, keys.pattern, s.scan_count))
+        cursor = reply[0]
+        items.extend(reply[1:])
+        if cursor in (b"0", 0, "0"):
+            return items
+
+
+def get_all(s: Settings, thread_id: str) -> Operation[dict[str, Any]]:
+    """Every live field of the thread (sorted by name), each refreshed by its own TTL."""
+    keys = session_thread(s.prefix, thread_id)
+    items = yield from _scan(s, keys, "get")
+    found: dict[str, Any] = {}
+    for key, raw in zip(items[::2], items[1::2]):
+        field = keys.field_of(key)
+        if field is not None:
+            found[field] = codec.decode(raw, _where(thread_id, field))
+    return dict(sorted(found.items()))
+
+
+def touch(s: Settings, thread_id: str) -> Operation[int]:
+    """Refresh every field of the thread by its own TTL; returns how many fields the thread has."""
+    keys = session_thread(s.prefix, thread_id)
+    items = yield from _scan(s, keys, "touch")
+    return len({k for k in items if keys.field_of(k) is not None})
+
+
+def fields(s: Settings, thread_id: str) -> Operation[list[str]]:
+    """The names of the thread's live fields, sorted, without refreshing them."""
+    keys = session_thread(s.prefix, thread_id)
+    items = yield from _scan(s, keys, "keys")
+    return sorted({f for f in map(keys.field_of, items) if f is not None})
+
+
+def destroy_thread(s: Settings, thread_id: str) -> Operation[int]:
+    """Remove every field of the thread (UNLINK); returns how many keys were removed."""
+    counts = yield from _scan(s, session_thread(s.prefix, thread_id), "unlink")
+    return sum(counts)
+
+
+class SessionTier(Bound[E]):
+    """``cache.session``: thread-scoped key-value state with per-field sliding TTLs."""
+
+    set = operation(set_)
+    get = operation(get)
+    delete = operation(delete)
+    ttl = operation(ttl)
+    get_all = operation(get_all)
+    touch = operation(touch)
+    fields = operation(fields)
+    destroy_thread = operation(destroy_thread)
+

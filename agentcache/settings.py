@@ -1,0 +1,35 @@
+"""The options every tier shares, validated once when a cache is created."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import InvalidArgumentError
+from .expiry import TTL, ttl_ms
+from .names import check_prefix
+
+DEFAULT_PREFIX = "agentcache"
+DEFAULT_SESSION_TTL = 1800.0
+DEFAULT_MAX_VALUE_BYTES = 8 * 1024 * 1024
+DEFAULT_SCAN_COUNT = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    prefix: str
+    session_ttl_ms: int  # 0: fields never expire unless a call says otherwise
+    max_value_bytes: int
+    scan_count: int  # keys a server examines per SCAN step (per round trip) on thread-wide operations
+
+
+def make_settings(
+    prefix: str = DEFAULT_PREFIX,
+    session_ttl: TTL = DEFAULT_SESSION_TTL,
+    max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES,
+    scan_count: int = DEFAULT_SCAN_COUNT,
+) -> Settings:
+    """Validate the cache options; raise :class:`InvalidArgumentError` or ``InvalidNameError``."""
+    for name, number in (("max_value_bytes", max_value_bytes), ("scan_count", scan_count)):
+        if not isinstance(number, int) or isinstance(number, bool) or number < 1:
+            raise InvalidArgumentError(f"{name} must be a positive int, not {number!r}")
+    return Settings(check_prefix(prefix), ttl_ms(session_ttl, "session_ttl"), max_value_bytes, scan_count)
