@@ -25,7 +25,7 @@ class Bound(Generic[E]):
     """A group of operations bound to one executor and one cache's settings."""
 
     def __init__(self, executor: E, settings: Settings) -> None:
-        self._executor = executor
+        self._executor: E = executor
         self._settings = settings
 
 
@@ -60,6 +60,6 @@ class operation(Generic[P, T]):  # noqa: N801 - used like a decorator
 
         bound.__name__ = bound.__qualname__ = self.name
         bound.__signature__ = self.signature  # type: ignore[attr-defined]
-        del bound.__wrapped__  # type: ignore[attr-defined]
+        del bound.__wrapped__
         obj.__dict__[self.name] = bound  # later reads skip this descriptor
         return bound

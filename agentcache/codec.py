@@ -37,7 +37,7 @@ def _default(obj: object) -> object:
 def encode(value: object, slide_ms: int, max_bytes: int) -> bytes:
     """Envelope ``value`` with its sliding TTL; raise before anything is sent if it cannot be stored."""
     try:
-        payload = msgpack.packb(value, use_bin_type=True, default=_default)
+        payload: bytes = msgpack.packb(value, use_bin_type=True, default=_default)
     except SerializationError:
         raise
     except (OverflowError, ValueError, TypeError, UnicodeEncodeError) as exc:

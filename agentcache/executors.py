@@ -8,6 +8,7 @@ trips.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -29,9 +30,9 @@ def _guarded(op: Operation[T]) -> Operation[T]:
         missing = [i for i, r in enumerate(replies) if is_noscript(r)]
         if missing:
             again = yield [batch[i].as_eval() for i in missing]
-            for i, reply in zip(missing, again):
+            for i, reply in zip(missing, again, strict=True):
                 replies[i] = reply
-        for command, reply in zip(batch, replies):
+        for command, reply in zip(batch, replies, strict=True):
             if isinstance(reply, BaseException):
                 raise backend_error([command], reply) from reply
         try:
@@ -61,9 +62,15 @@ class SyncExecutor:
     def run(self, op: Operation[T]) -> T:
         ops = _guarded(op)
         try:
-            batch = next(ops)  # bad input fails here, before the first call's cluster check
-            if self._promote is not None:
-                self._resolve()
+            batch = next(ops)  # bad input fails here, before anything is sent
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+        if self._promote is not None:
+            self._resolve()
+        return self._drive(ops, batch)
+
+    def _drive(self, ops: Operation[T], batch: Batch) -> T:
+        try:
             while True:
                 batch = ops.send(self._send(batch))
         except StopIteration as stop:
@@ -86,10 +93,13 @@ class SyncExecutor:
 
     def _resolve(self) -> None:
         with self._lock:
-            promote, self._promote = self._promote, None
-            if promote is not None and self.run(is_cluster_server()):
-                old, self.client = self.client, promote()
+            if self._promote is None:
+                return
+            probe = _guarded(is_cluster_server())
+            if self._drive(probe, next(probe)):  # a failure here leaves the check for the next call
+                old, self.client = self.client, self._promote()
                 old.close()
+            self._promote = None
 
     def close(self) -> None:
         self.client.close()
@@ -103,13 +113,20 @@ class AsyncExecutor:
         self.round_trips = 0
         """Batches sent so far (each is one round trip; to a 3-primary cluster, one per node touched)."""
         self._promote = promote
+        self._lock = asyncio.Lock()
 
     async def run(self, op: Operation[T]) -> T:
         ops = _guarded(op)
         try:
-            batch = next(ops)  # bad input fails here, before the first call's cluster check
-            if self._promote is not None:
-                await self._resolve()
+            batch = next(ops)  # bad input fails here, before anything is sent
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+        if self._promote is not None:
+            await self._resolve()
+        return await self._drive(ops, batch)
+
+    async def _drive(self, ops: Operation[T], batch: Batch) -> T:
+        try:
             while True:
                 batch = ops.send(await self._send(batch))
         except StopIteration as stop:
@@ -131,10 +148,14 @@ class AsyncExecutor:
             raise backend_error(batch, exc) from exc
 
     async def _resolve(self) -> None:
-        promote, self._promote = self._promote, None
-        if promote is not None and await self.run(is_cluster_server()):
-            old, self.client = self.client, promote()
-            await old.aclose()
+        async with self._lock:
+            if self._promote is None:
+                return
+            probe = _guarded(is_cluster_server())
+            if await self._drive(probe, next(probe)):  # a failure here leaves the check for the next call
+                old, self.client = self.client, self._promote()
+                await old.aclose()
+            self._promote = None
 
     async def close(self) -> None:
         await self.client.aclose()

@@ -45,8 +45,7 @@ def ttl_ms(ttl: object, what: str = "ttl") -> int:
         seconds = float(ttl)
     else:
         raise InvalidArgumentError(
-            f"{what} must be seconds (int or float), a timedelta or agentcache.NO_EXPIRY, "
-            f"not {type(ttl).__name__}"
+            f"{what} must be seconds (int or float), a timedelta or agentcache.NO_EXPIRY, not {type(ttl).__name__}"
         )
     if not math.isfinite(seconds) or seconds <= 0:
         raise InvalidArgumentError(

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
-from .binding import E, Bound, operation
+from .binding import Bound, E, operation
 from .clients import check_client
 from .commands import Operation, cmd, one
 from .connect import memory_client, url_client
@@ -17,7 +17,14 @@ from .executors import AsyncExecutor, SyncExecutor
 from .expiry import TTL
 from .server import BundledValkey
 from .session import SessionTier
-from .settings import DEFAULT_MAX_VALUE_BYTES, DEFAULT_PREFIX, DEFAULT_SCAN_COUNT, DEFAULT_SESSION_TTL, Settings, make_settings
+from .settings import (
+    DEFAULT_MAX_VALUE_BYTES,
+    DEFAULT_PREFIX,
+    DEFAULT_SCAN_COUNT,
+    DEFAULT_SESSION_TTL,
+    Settings,
+    make_settings,
+)
 
 
 def ping(s: Settings) -> Operation[bool]:
@@ -84,7 +91,9 @@ class _Facade(Bound[E]):
         and served by the cluster client; ``cluster=True/False`` skips that check. Nothing is sent
         until the first call.
         """
-        options = dict(prefix=prefix, session_ttl=session_ttl, max_value_bytes=max_value_bytes, scan_count=scan_count)
+        options: dict[str, Any] = dict(
+            prefix=prefix, session_ttl=session_ttl, max_value_bytes=max_value_bytes, scan_count=scan_count
+        )
         make_settings(**options)  # bad options fail before a client is made
         client, promote = url_client(url, asynchronous=cls._ASYNC, cluster=cluster, options=client_options)
         return cls._build(client, promote, options, None)
@@ -123,7 +132,7 @@ class _Facade(Bound[E]):
     @property
     def round_trips(self) -> int:
         """How many round trips (command batches) this cache has sent."""
-        return self._executor.round_trips
+        return int(self._executor.round_trips)
 
     @property
     def server(self) -> BundledValkey | None:

@@ -53,7 +53,15 @@ class BundledValkey:
     The servers stop on :meth:`stop`, on leaving a ``with`` block, or when the process exits.
     """
 
-    def __init__(self, mode: Mode = "cluster", *, primaries: int = 1, data_dir: str | Path | None = None) -> None:
+    def __init__(
+        self,
+        mode: Mode = "cluster",
+        *,
+        primaries: int = 1,
+        data_dir: str | Path | None = None,
+        unix_socket: str | Path | None = None,
+        port: int | None = None,
+    ) -> None:
         if mode not in ("standalone", "cluster"):
             raise AgentCacheError(f"mode must be 'standalone' or 'cluster', not {mode!r}")
         if primaries < 1 or (mode == "standalone" and primaries != 1):
@@ -61,6 +69,12 @@ class BundledValkey:
         self.mode = mode
         self.primaries = primaries
         self.data_dir = Path(data_dir) if data_dir is not None else None
+        if unix_socket is not None and primaries != 1:
+            raise AgentCacheError("a unix socket is for a single-node server")
+        self.unix_socket = Path(unix_socket) if unix_socket is not None else None
+        if port is not None and primaries != 1:
+            raise AgentCacheError("a port can be given for a single-node server only")
+        self.port = port
         self._servers: list[Any] = []
 
     @property
@@ -101,7 +115,13 @@ class BundledValkey:
             config.update({"cluster-enabled": "yes", "cluster-config-file": "nodes.conf", "cluster-node-timeout": 5000})
         last: Exception | None = None
         for _ in range(5):  # a free port can be taken by someone else before the server binds it
-            server = server_class(port=_free_port(), data_dir=node_dir, persist=node_dir is not None, config=config)
+            server = server_class(
+                port=self.port or _free_port(),
+                data_dir=node_dir,
+                persist=node_dir is not None,
+                config=config,
+                unix_socket_path=self.unix_socket,
+            )
             try:
                 server.start()
                 return server
@@ -114,7 +134,12 @@ class BundledValkey:
     def _form_cluster(self, timeout: float) -> None:
         admins = [_admin(port) for port in self.ports]
         try:
-            if int(admins[0].execute_command("CLUSTER", "INFO").decode().split("cluster_slots_assigned:")[1].split()[0]) == 0:
+            if (
+                int(
+                    admins[0].execute_command("CLUSTER", "INFO").decode().split("cluster_slots_assigned:")[1].split()[0]
+                )
+                == 0
+            ):
                 for admin in admins[1:]:
                     admin.execute_command("CLUSTER", "MEET", "127.0.0.1", self.ports[0])
                 share = SLOTS // len(admins)

@@ -14,9 +14,9 @@ from collections.abc import Generator
 from typing import Any, TypeVar
 
 from . import codec
+from .binding import Bound, E, operation
 from .commands import Batch, Operation, Replies, cmd, one
 from .errors import FieldNotFoundError, InvalidArgumentError
-from .binding import E, Bound, operation
 from .expiry import TTL, Deadline, deadline_ms, ttl_ms
 from .names import ThreadKeys, session_thread
 from .scripts import SESSION_GET, SESSION_SCAN
@@ -107,7 +107,7 @@ def get_all(s: Settings, thread_id: str) -> Operation[dict[str, Any]]:
     keys = session_thread(s.prefix, thread_id)
     items = yield from _scan(s, keys, "get")
     found: dict[str, Any] = {}
-    for key, raw in zip(items[::2], items[1::2]):
+    for key, raw in zip(items[::2], items[1::2], strict=True):
         field = keys.field_of(key)
         if field is not None:
             found[field] = codec.decode(raw, _where(thread_id, field))
@@ -146,3 +146,6 @@ class SessionTier(Bound[E]):
     fields = operation(fields)
     destroy_thread = operation(destroy_thread)
 
+    def key(self, thread_id: str, field: str) -> str:
+        """The Valkey key that holds ``field`` of ``thread_id`` (for inspection; no I/O)."""
+        return session_thread(self._settings.prefix, thread_id).field(field)

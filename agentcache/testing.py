@@ -28,10 +28,7 @@ Topology = Literal["standalone", "cluster", "cluster3"]
 def valkey_server(topology: Topology = "cluster") -> Iterator[BundledValkey]:
     """A bundled Valkey for the duration of a ``with`` block: ``standalone``, ``cluster`` (one node
     owning all slots) or ``cluster3`` (three primaries on loopback ports)."""
-    if topology == "cluster3":
-        server = BundledValkey("cluster", primaries=3)
-    else:
-        server = BundledValkey(topology)
+    server = BundledValkey("cluster", primaries=3) if topology == "cluster3" else BundledValkey(topology)
     with server:
         yield server
 

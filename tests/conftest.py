@@ -80,12 +80,16 @@ class Synced:
         return call
 
 
-def make_cache(topology: str, facade: str, url_of: Callable[[str], str], **options: Any) -> tuple[Any, Callable[[], None]]:
+def make_cache(
+    topology: str, facade: str, url_of: Callable[[str], str], **options: Any
+) -> tuple[Any, Callable[[], None]]:
     """A cache (sync, or async behind :class:`Synced`) and the function that closes it."""
     options.setdefault("prefix", unique_prefix())
     if facade == "sync":
         cache: Any = (
-            AgentCache.in_memory(**options) if topology == "memory" else AgentCache.from_url(url_of(topology), **options)
+            AgentCache.in_memory(**options)
+            if topology == "memory"
+            else AgentCache.from_url(url_of(topology), **options)
         )
         return cache, cache.close
     loop = asyncio.new_event_loop()

@@ -1,0 +1,92 @@
+"""``agentcache demo``: one agent loop on the bundled Valkey, step by step.
+
+Each step prints what it did, the keys it touched and the round trips it cost.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from .facade import AgentCache
+from .names import session_thread
+
+T = TypeVar("T")
+FIRST = "  <- first use of this script on this server: sent by SHA, then once by body"
+
+
+def _step(cache: AgentCache, title: str, action: Callable[[], T], keys: list[str], note: str = "") -> T:
+    before = cache.round_trips
+    started = time.perf_counter()
+    result = action()
+    elapsed = (time.perf_counter() - started) * 1000
+    print(f"\n> {title}")
+    print(f"  result      : {result!r}")
+    for key in keys:
+        print(f"  key         : {key}")
+    print(f"  round trips : {cache.round_trips - before}   ({elapsed:.2f} ms){note}")
+    return result
+
+
+def run(cache: AgentCache) -> None:
+    """Walk one agent loop over ``cache``: write state, read it, refresh it, end the thread."""
+    s = cache.session
+    thread = "user-42/thread-1"
+    key = s.key
+    print(f"agentcache demo on {cache.client!r}, prefix {cache.settings.prefix!r}")
+
+    _step(
+        cache,
+        "turn 1: remember the intent (tier default TTL, 30 min sliding)",
+        lambda: s.set(thread, "intent", "book_flight"),
+        [key(thread, "intent")],
+    )
+    _step(
+        cache,
+        "turn 1: cache search results for 5 s only",
+        lambda: s.set(thread, "prices", {"SOF": 129.0, "VIE": 88.5}, ttl=5),
+        [key(thread, "prices")],
+    )
+    _step(
+        cache,
+        "turn 1: keep the user's seat preference for 30 days",
+        lambda: s.set(thread, "seat", "aisle", ttl=30 * 86400),
+        [key(thread, "seat")],
+    )
+
+    print("\n  ... 1 s later ...")
+    time.sleep(1)
+    _step(
+        cache,
+        "turn 2: read the prices (the read slides them back to 5 s, not 30 min)",
+        lambda: s.get(thread, "prices"),
+        [key(thread, "prices")],
+        FIRST,
+    )
+    _step(cache, "turn 2: remaining seconds on prices", lambda: s.ttl(thread, "prices"), [key(thread, "prices")])
+    _step(
+        cache,
+        "turn 2: load the whole thread (one SCAN step + reads, refreshing each field)",
+        lambda: s.get_all(thread),
+        [session_thread(cache.settings.prefix, thread).pattern + "  (SCAN MATCH)"],
+        FIRST,
+    )
+    _step(
+        cache,
+        "turn 3: keep every field alive at the start of the turn",
+        lambda: s.touch(thread),
+        [key(thread, f) for f in s.fields(thread)],
+    )
+    _step(cache, "end: the conversation is over, remove its state", lambda: s.destroy_thread(thread), [])
+    _step(cache, "after: nothing left", lambda: s.get_all(thread), [])
+
+
+def main() -> int:
+    print("starting the bundled Valkey (one node in cluster mode) ...")
+    started = time.perf_counter()
+    with AgentCache.embedded(prefix="demo") as cache:
+        print(f"started in {time.perf_counter() - started:.1f} s on {cache.server!r}")
+        run(cache)
+    print("\nserver stopped. That was the session tier; see README.md for the rest.")
+    return 0

@@ -1,0 +1,122 @@
+"""Round trips are the currency: what each operation costs, counted by the executor and by the server."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from agentcache import AgentCache
+from agentcache.testing import unique_prefix
+
+
+def cost(cache: Any, call: Any) -> int:
+    before = cache.round_trips
+    call()
+    return int(cache.round_trips - before)
+
+
+def test_point_operations_cost_one_round_trip(cache: Any) -> None:
+    cache.session.set("warm", "up", 1)
+    cache.session.get("warm", "up")  # the first script call may teach the server the script
+    cache.session.get_all("warm")
+    assert cost(cache, lambda: cache.session.set("t", "f", {"v": 1})) == 1
+    assert cost(cache, lambda: cache.session.get("t", "f")) == 1
+    assert cost(cache, lambda: cache.session.get("t", "missing")) == 1
+    assert cost(cache, lambda: cache.session.ttl("t", "f")) == 1
+    assert cost(cache, lambda: cache.session.delete("t", "f")) == 1
+
+
+def test_a_script_the_server_lacks_is_sent_once_more_then_cached(cache: Any, server_urls: Any) -> None:
+    import valkey
+
+    from tests.conftest import command
+
+    cache.session.set("t", "f", 1)
+    if cache.topology == "memory":
+        command(cache, "SCRIPT", "FLUSH")
+    else:
+        for port in {int(url.rsplit(":", 1)[1]) for url in [server_urls(cache.topology)]} | cluster_ports(cache):
+            with valkey.Valkey(port=port) as admin:
+                admin.script_flush()
+    assert cost(cache, lambda: cache.session.get("t", "f")) == 2  # EVALSHA -> NOSCRIPT -> EVAL
+    assert cost(cache, lambda: cache.session.get("t", "f")) == 1
+
+
+def cluster_ports(cache: Any) -> set[int]:
+    """Every primary's port, so a test can act on each node of a cluster."""
+    from tests.conftest import command
+
+    if not cache.topology.startswith("cluster"):
+        return set()
+    command(cache, "PING")
+    return {int(line.split()[1].split(":")[1].split("@")[0]) for line in slots_lines(cache)}
+
+
+def slots_lines(cache: Any) -> list[str]:
+    import valkey
+
+    nodes = cache.client.get_primaries()
+    with valkey.Valkey(host=nodes[0].host, port=nodes[0].port) as admin:
+        return [line for line in admin.execute_command("CLUSTER", "NODES").decode().splitlines() if "master" in line]
+
+
+@pytest.mark.parametrize("topology", ["cluster", "cluster3"])
+def test_thread_wide_operations_on_cluster_do_not_depend_on_unrelated_keys(topology: str, server_urls: Any) -> None:
+    """On a cluster-mode server the SCAN stays in the thread's slot: one round trip per operation
+    whether the server holds 0 or 20 000 unrelated keys."""
+    import valkey
+
+    url = server_urls(topology)
+    with AgentCache.from_url(url, prefix=unique_prefix()) as cache:
+        for i in range(20):
+            cache.session.set("thread", f"f{i}", i)
+        cache.session.get_all("thread")  # the node that owns the thread learns the script
+        empty = {
+            op: cost(cache, lambda op=op: getattr(cache.session, op)("thread")) for op in ("get_all", "touch", "fields")
+        }
+        filler = valkey.ValkeyCluster.from_url(url)
+        pipe = filler.pipeline()
+        for i in range(20_000):
+            pipe.set(f"unrelated:{cache.settings.prefix}:{i}", b"x")
+        pipe.execute()
+        full = {
+            op: cost(cache, lambda op=op: getattr(cache.session, op)("thread")) for op in ("get_all", "touch", "fields")
+        }
+        assert empty == full == {"get_all": 1, "touch": 1, "fields": 1}
+        assert len(cache.session.get_all("thread")) == 20
+        assert cost(cache, lambda: cache.session.destroy_thread("thread")) == 1
+        for i in range(0, 20_000, 1000):
+            filler.delete(*[f"unrelated:{cache.settings.prefix}:{j}" for j in range(i, i + 1000)])
+        filler.close()
+
+
+def test_thread_wide_round_trips_follow_the_thread_size_on_cluster(server_urls: Any) -> None:
+    with AgentCache.from_url(server_urls("cluster"), prefix=unique_prefix(), scan_count=100) as cache:
+        cache.session.get_all("warm-up")
+        for i in range(1000):
+            cache.session.set("big", f"f{i}", i)
+        trips = cost(cache, lambda: cache.session.get_all("big"))
+        assert 1 < trips <= 1000 // 100 + 2  # about one per scan_count keys of the thread
+
+
+def test_server_sees_one_command_per_point_operation(server_urls: Any) -> None:
+    """Cross-check the executor's count with the server's own command statistics."""
+    import valkey
+
+    url = server_urls("standalone")
+    admin = valkey.Valkey.from_url(url)
+    with AgentCache.from_url(url, prefix=unique_prefix(), cluster=False) as cache:
+        cache.session.set("t", "f", 1)
+        cache.session.get("t", "f")
+        admin.config_resetstat()
+        for _ in range(10):
+            cache.session.set("t", "f", 1)
+            cache.session.get("t", "f")
+        stats = admin.info("commandstats")
+    admin.close()
+    calls = {name.removeprefix("cmdstat_"): stat["calls"] for name, stat in stats.items()}
+    calls.pop("info", None)
+    calls.pop("config|resetstat", None)
+    # SET and EVALSHA came from the client; GET and PEXPIRE ran inside the script (counted there too)
+    assert calls == {"set": 10, "evalsha": 10, "get": 10, "pexpire": 10}
