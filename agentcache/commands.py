@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Generator
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 T = TypeVar("T")
 
@@ -31,8 +31,7 @@ class Script:
         return Command(("EVALSHA", self.sha, len(keys), *keys, *args), self)
 
 
-@dataclass(frozen=True, slots=True)
-class Command:
+class Command(NamedTuple):
     """One command: its arguments as sent, and the script it runs, if any."""
 
     args: tuple[Any, ...]

@@ -1,9 +1,9 @@
 """Executors: drive an operation (``commands.py``) over a sync or an asyncio client.
 
-All the protocol logic — sending scripts by SHA and by body only when the server lacks them, and
-turning error replies into :class:`BackendError` — lives once, in :func:`_guarded`. The two executors
-only send a batch (one command directly, several as one non-transactional pipeline) and count round
-trips.
+The protocol logic — sending scripts by SHA and by body only when the server lacks them, and
+turning error replies into :class:`BackendError` — lives once, in :func:`_triage` and :func:`_merge`.
+The two executors only send a batch (one command directly, several as one non-transactional
+pipeline), count round trips, and feed the replies back to the operation.
 """
 
 from __future__ import annotations
@@ -19,26 +19,24 @@ from .commands import Batch, Operation, Replies, cmd, one
 T = TypeVar("T")
 
 
-def _guarded(op: Operation[T]) -> Operation[T]:
-    """Wrap ``op``: resend unknown scripts as EVAL, and raise error replies as BackendError."""
-    try:
-        batch = next(op)
-    except StopIteration as stop:
-        return stop.value  # type: ignore[no-any-return]
-    while True:
-        replies = list((yield batch))
-        missing = [i for i, r in enumerate(replies) if is_noscript(r)]
-        if missing:
-            again = yield [batch[i].as_eval() for i in missing]
-            for i, reply in zip(missing, again, strict=True):
-                replies[i] = reply
-        for command, reply in zip(batch, replies, strict=True):
-            if isinstance(reply, BaseException):
+def _triage(batch: Batch, replies: Replies) -> Batch | None:
+    """Raise the first error reply as BackendError, except script calls the server did not know
+    (NOSCRIPT): those come back as the batch to resend with the script's body (EVAL)."""
+    unknown: Batch | None = None
+    for command, reply in zip(batch, replies, strict=True):
+        if isinstance(reply, BaseException):
+            if not is_noscript(reply):
                 raise backend_error([command], reply) from reply
-        try:
-            batch = op.send(replies)
-        except StopIteration as stop:
-            return stop.value  # type: ignore[no-any-return]
+            unknown = [*(unknown or []), command]
+    return unknown
+
+
+def _merge(batch: Batch, replies: Replies, resent: Batch, again: Replies) -> Replies:
+    """The replies of ``batch`` with those of the commands resent as EVAL put in their places."""
+    by_command = dict(zip(map(id, resent), again, strict=True))
+    merged = [by_command.get(id(command), reply) for command, reply in zip(batch, replies, strict=True)]
+    _triage(batch, merged)
+    return merged
 
 
 def is_cluster_server() -> Operation[bool]:
@@ -60,19 +58,22 @@ class SyncExecutor:
         self._lock = threading.Lock()
 
     def run(self, op: Operation[T]) -> T:
-        ops = _guarded(op)
         try:
-            batch = next(ops)  # bad input fails here, before anything is sent
+            batch = next(op)  # bad input fails here, before anything is sent
         except StopIteration as stop:
             return stop.value  # type: ignore[no-any-return]
         if self._promote is not None:
             self._resolve()
-        return self._drive(ops, batch)
+        return self._drive(op, batch)
 
-    def _drive(self, ops: Operation[T], batch: Batch) -> T:
+    def _drive(self, op: Operation[T], batch: Batch) -> T:
         try:
             while True:
-                batch = ops.send(self._send(batch))
+                replies = self._send(batch)
+                resend = _triage(batch, replies)
+                if resend is not None:
+                    replies = _merge(batch, replies, resend, self._send([c.as_eval() for c in resend]))
+                batch = op.send(replies)
         except StopIteration as stop:
             return stop.value  # type: ignore[no-any-return]
 
@@ -95,7 +96,7 @@ class SyncExecutor:
         with self._lock:
             if self._promote is None:
                 return
-            probe = _guarded(is_cluster_server())
+            probe = is_cluster_server()
             if self._drive(probe, next(probe)):  # a failure here leaves the check for the next call
                 old, self.client = self.client, self._promote()
                 old.close()
@@ -116,19 +117,22 @@ class AsyncExecutor:
         self._lock = asyncio.Lock()
 
     async def run(self, op: Operation[T]) -> T:
-        ops = _guarded(op)
         try:
-            batch = next(ops)  # bad input fails here, before anything is sent
+            batch = next(op)  # bad input fails here, before anything is sent
         except StopIteration as stop:
             return stop.value  # type: ignore[no-any-return]
         if self._promote is not None:
             await self._resolve()
-        return await self._drive(ops, batch)
+        return await self._drive(op, batch)
 
-    async def _drive(self, ops: Operation[T], batch: Batch) -> T:
+    async def _drive(self, op: Operation[T], batch: Batch) -> T:
         try:
             while True:
-                batch = ops.send(await self._send(batch))
+                replies = await self._send(batch)
+                resend = _triage(batch, replies)
+                if resend is not None:
+                    replies = _merge(batch, replies, resend, await self._send([c.as_eval() for c in resend]))
+                batch = op.send(replies)
         except StopIteration as stop:
             return stop.value  # type: ignore[no-any-return]
 
@@ -151,7 +155,7 @@ class AsyncExecutor:
         async with self._lock:
             if self._promote is None:
                 return
-            probe = _guarded(is_cluster_server())
+            probe = is_cluster_server()
             if await self._drive(probe, next(probe)):  # a failure here leaves the check for the next call
                 old, self.client = self.client, self._promote()
                 await old.aclose()

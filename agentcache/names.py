@@ -39,8 +39,13 @@ def check_name(name: object, what: str) -> str:
     return name
 
 
+_PLAIN = re.compile(r"[^{}*?\[\]\\%\x00-\x1f\x7f]{1,1024}")
+
+
 def encode_name(name: object, what: str) -> str:
     """Validate ``name`` and escape it for use inside a key (injective, glob- and brace-free)."""
+    if type(name) is str and name.isascii() and _PLAIN.fullmatch(name):
+        return name  # the common case: short plain ASCII needs no escaping and no further checks
     return check_name(name, what).translate(_ESCAPES)
 
 
@@ -94,3 +99,8 @@ class ThreadKeys:
 
 def session_thread(prefix: str, thread_id: object) -> ThreadKeys:
     return ThreadKeys(f"{prefix}:session:{{{encode_name(thread_id, 'thread_id')}}}:")
+
+
+def session_key(prefix: str, thread_id: object, field: object) -> str:
+    """``<prefix>:session:{<thread>}:<field>``, names encoded."""
+    return f"{prefix}:session:{{{encode_name(thread_id, 'thread_id')}}}:{encode_name(field, 'field')}"

@@ -18,7 +18,7 @@ from .binding import Bound, E, operation
 from .commands import Batch, Operation, Replies, cmd, one
 from .errors import FieldNotFoundError, InvalidArgumentError
 from .expiry import TTL, Deadline, deadline_ms, ttl_ms
-from .names import ThreadKeys, session_thread
+from .names import ThreadKeys, session_key, session_thread
 from .scripts import SESSION_GET, SESSION_SCAN
 from .settings import Settings
 
@@ -44,16 +44,16 @@ def set_(
     read; ``expires_at`` (aware datetime or ISO-8601 string) is a fixed deadline that never slides
     (one in the past removes the field). Give at most one of the two.
     """
-    key = session_thread(s.prefix, thread_id).field(field)
+    key = session_key(s.prefix, thread_id, field)
     if expires_at is not None:
         if ttl is not None:
             raise InvalidArgumentError("give ttl or expires_at, not both")
         at = deadline_ms(expires_at)
-        yield from one(cmd("SET", key, codec.encode(value, 0, s.max_value_bytes), "PXAT", at))
+        yield [cmd("SET", key, codec.encode(value, 0, s.max_value_bytes), "PXAT", at)]
         return
     ms = s.session_ttl_ms if ttl is None else ttl_ms(ttl)
     data = codec.encode(value, ms, s.max_value_bytes)
-    yield from one(cmd("SET", key, data, "PX", ms) if ms else cmd("SET", key, data))
+    yield [cmd("SET", key, data, "PX", ms) if ms else cmd("SET", key, data)]
 
 
 def get(
@@ -64,9 +64,9 @@ def get(
     A hit refreshes the field's expiry by the field's own TTL (fixed deadlines do not move).
     With ``model=`` (a pydantic model class) the stored data is validated into that model.
     """
-    key = session_thread(s.prefix, thread_id).field(field)
+    key = session_key(s.prefix, thread_id, field)
     codec.check_model(model)
-    raw = yield from one(SESSION_GET([key]))
+    (raw,) = yield [SESSION_GET([key])]
     if raw is None:
         return default
     value = codec.decode(raw, _where(thread_id, field))
@@ -75,7 +75,7 @@ def get(
 
 def delete(s: Settings, thread_id: str, field: str) -> Operation[bool]:
     """Remove ``field``; True if it existed. One round trip."""
-    key = session_thread(s.prefix, thread_id).field(field)
+    key = session_key(s.prefix, thread_id, field)
     removed = yield from one(cmd("UNLINK", key))
     return bool(removed)
 
@@ -83,7 +83,7 @@ def delete(s: Settings, thread_id: str, field: str) -> Operation[bool]:
 def ttl(s: Settings, thread_id: str, field: str) -> Operation[float | None]:
     """Seconds until ``field`` expires, ``None`` if it never does; raises :class:`FieldNotFoundError`
     if the field does not exist. Does not refresh anything. One round trip."""
-    key = session_thread(s.prefix, thread_id).field(field)
+    key = session_key(s.prefix, thread_id, field)
     ms = yield from one(cmd("PTTL", key))
     if ms == -2:
         raise FieldNotFoundError(f"no field {field!r} in thread {thread_id!r}")
@@ -148,4 +148,4 @@ class SessionTier(Bound[E]):
 
     def key(self, thread_id: str, field: str) -> str:
         """The Valkey key that holds ``field`` of ``thread_id`` (for inspection; no I/O)."""
-        return session_thread(self._settings.prefix, thread_id).field(field)
+        return session_key(self._settings.prefix, thread_id, field)

@@ -282,3 +282,11 @@ def test_foreign_value_is_a_serialization_error(cache: Any) -> None:
     command(cache, "SET", key_of(cache, "t", "f"), b"written by someone else")
     with pytest.raises(SerializationError, match="'f'"):
         cache.session.get("t", "f")
+
+
+def test_longest_ttl_survives_the_sliding_refresh(cache: Any) -> None:
+    """The script passes the TTL to PEXPIRE as a Lua number: the largest allowed must stay exact."""
+    cache.session.set("t", "f", 1, ttl=10**10)
+    command(cache, "PEXPIRE", key_of(cache, "t", "f"), 1000)
+    assert cache.session.get("t", "f") == 1
+    assert cache.session.ttl("t", "f") > 10**10 - 5
