@@ -1,0 +1,289 @@
+"""Timing and reporting helpers shared by the benchmarks.
+
+Candidates (sync or async callables) race in rounds inside one process: every round each candidate
+runs a block of samples, and the order of the candidates rotates from one round to the next, so that
+whatever noise the machine makes at a given moment falls on all of them alike. Each sample is timed
+on its own with ``perf_counter_ns``; untimed per-sample setup (``prepare``) runs just before it.
+Async candidates run on one long-lived event loop (an :class:`asyncio.Runner`), so sync and async
+candidates can share the same rounds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import math
+import sys
+import time
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Role = Literal["agentcache", "floor", "reference", "peer"]
+
+
+@dataclass
+class SyncCandidate:
+    """A sync callable to time. ``floor`` names the candidate its median is compared with."""
+
+    name: str
+    call: Callable[[], object]
+    role: Role
+    client: str = ""
+    floor: str | None = None
+    prepare: Callable[[], object] | None = None
+    round_trips: Callable[[], int] | None = None
+    """The candidate's own round-trip counter, if it has one (``cache.round_trips``)."""
+
+
+@dataclass
+class AsyncCandidate:
+    """An async callable to time, run on the benchmark's event loop."""
+
+    name: str
+    call: Callable[[], Awaitable[object]]
+    role: Role
+    client: str = ""
+    floor: str | None = None
+    prepare: Callable[[], Awaitable[object]] | None = None
+    round_trips: Callable[[], int] | None = None
+
+
+Candidate = SyncCandidate | AsyncCandidate
+
+
+@dataclass
+class Summary:
+    """One candidate's figures in one race (latencies in microseconds)."""
+
+    candidate: str
+    role: Role
+    client: str
+    n: int
+    median_us: float
+    p99_us: float
+    min_us: float
+    floor: str | None = None
+    ratio_to_floor: float | None = None
+    round_trips: int | None = None
+    labels: dict[str, Any] = field(default_factory=dict)
+
+
+# --- progress -----------------------------------------------------------------------------------
+
+_STARTED = time.monotonic()
+
+
+def progress(message: str) -> None:
+    """A progress line on stderr, stamped with the seconds since the benchmark started."""
+    print(f"[{time.monotonic() - _STARTED:7.1f}s] {message}", file=sys.stderr, flush=True)
+
+
+# --- timing -------------------------------------------------------------------------------------
+
+
+def _time_sync(candidate: SyncCandidate, n: int) -> list[int]:
+    samples: list[int] = []
+    clock = time.perf_counter_ns
+    for _ in range(n):
+        if candidate.prepare is not None:
+            candidate.prepare()
+        start = clock()
+        candidate.call()
+        samples.append(clock() - start)
+    return samples
+
+
+async def _time_async(candidate: AsyncCandidate, n: int) -> list[int]:
+    samples: list[int] = []
+    clock = time.perf_counter_ns
+    for _ in range(n):
+        if candidate.prepare is not None:
+            await candidate.prepare()
+        start = clock()
+        await candidate.call()
+        samples.append(clock() - start)
+    return samples
+
+
+def time_block(candidate: Candidate, n: int, runner: asyncio.Runner) -> list[int]:
+    """``n`` timed samples (nanoseconds) of one candidate, with the garbage collector paused."""
+    gc.disable()
+    try:
+        if isinstance(candidate, AsyncCandidate):
+            return runner.run(_time_async(candidate, n))
+        return _time_sync(candidate, n)
+    finally:
+        gc.enable()
+
+
+def warm_up(candidates: Sequence[Candidate], calls: int, runner: asyncio.Runner) -> dict[str, float]:
+    """Run each candidate ``calls`` times, unrecorded; return each one's last time, in seconds."""
+    last: dict[str, float] = {}
+    for candidate in candidates:
+        samples = time_block(candidate, max(calls, 1), runner)
+        last[candidate.name] = samples[-1] / 1e9
+    return last
+
+
+def race(
+    candidates: Sequence[Candidate], counts: Sequence[int], rounds: int, runner: asyncio.Runner
+) -> list[list[int]]:
+    """Interleave the candidates over ``rounds`` rounds, rotating their order each round.
+
+    ``counts[i]`` samples of candidate ``i`` are spread evenly over the rounds; returns each one's
+    samples in nanoseconds.
+    """
+    samples: list[list[int]] = [[] for _ in candidates]
+    rounds = max(1, rounds)
+    blocks = [math.ceil(count / rounds) for count in counts]
+    for index in range(rounds):
+        shift = index % len(candidates)
+        order = list(range(shift, len(candidates))) + list(range(shift))
+        for i in order:
+            todo = min(blocks[i], counts[i] - len(samples[i]))
+            if todo > 0:
+                samples[i].extend(time_block(candidates[i], todo, runner))
+    return samples
+
+
+def probe(candidate: Candidate, runner: asyncio.Runner) -> str | None:
+    """Call the candidate once (with its ``prepare``); the error it raised, as text, or None."""
+    try:
+        time_block(candidate, 1, runner)
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def plan_samples(estimate_s: float, budget_s: float, low: int, high: int) -> int:
+    """How many samples fit in ``budget_s`` at ``estimate_s`` each, kept within [low, high]."""
+    if estimate_s <= 0:
+        return high
+    return max(low, min(high, int(budget_s / estimate_s)))
+
+
+# --- statistics ---------------------------------------------------------------------------------
+
+
+def percentile(sorted_ns: Sequence[int], fraction: float) -> float:
+    """Nearest-rank percentile of already sorted samples (with few samples, p99 is the maximum)."""
+    rank = max(1, math.ceil(fraction * len(sorted_ns)))
+    return float(sorted_ns[rank - 1])
+
+
+def median(sorted_ns: Sequence[int]) -> float:
+    n = len(sorted_ns)
+    middle = n // 2
+    return float(sorted_ns[middle]) if n % 2 else (sorted_ns[middle - 1] + sorted_ns[middle]) / 2
+
+
+def summarize(candidates: Sequence[Candidate], samples: Sequence[list[int]], labels: dict[str, Any]) -> list[Summary]:
+    """Median, p99 and ratio to each candidate's floor (the floor being another candidate of the race)."""
+    rows: list[Summary] = []
+    for candidate, raw in zip(candidates, samples, strict=True):
+        ordered = sorted(raw)
+        rows.append(
+            Summary(
+                candidate=candidate.name,
+                role=candidate.role,
+                client=candidate.client,
+                n=len(ordered),
+                median_us=median(ordered) / 1000,
+                p99_us=percentile(ordered, 0.99) / 1000,
+                min_us=ordered[0] / 1000,
+                floor=candidate.floor,
+                labels=dict(labels),
+            )
+        )
+    by_name = {row.candidate: row for row in rows}
+    for row in rows:
+        if row.floor is not None and row.floor in by_name:
+            row.ratio_to_floor = row.median_us / by_name[row.floor].median_us
+    return rows
+
+
+# --- round trips --------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def counting_sends() -> Iterator[list[int]]:
+    """Count the packets valkey-py writes (one per command or pipeline: one per round trip).
+
+    Patches ``send_packed_command`` of the sync and asyncio connection classes while the block
+    runs; the count is in the yielded one-item list.
+    """
+    import valkey.asyncio.connection as async_connection
+    import valkey.connection as sync_connection
+
+    sync_class: Any = sync_connection.AbstractConnection
+    async_class: Any = async_connection.AbstractConnection
+    count = [0]
+    sync_send, async_send = sync_class.send_packed_command, async_class.send_packed_command
+
+    def counted_sync(self: Any, *args: Any, **kwargs: Any) -> Any:
+        count[0] += 1
+        return sync_send(self, *args, **kwargs)
+
+    async def counted_async(self: Any, *args: Any, **kwargs: Any) -> Any:
+        count[0] += 1
+        return await async_send(self, *args, **kwargs)
+
+    sync_class.send_packed_command = counted_sync
+    async_class.send_packed_command = counted_async
+    try:
+        yield count
+    finally:
+        sync_class.send_packed_command = sync_send
+        async_class.send_packed_command = async_send
+
+
+def measure_round_trips(candidate: Candidate, runner: asyncio.Runner) -> int:
+    """Round trips of one untimed call: the candidate's own counter if it has one, else packets sent."""
+    if isinstance(candidate, AsyncCandidate):
+        if candidate.prepare is not None:
+            runner.run(_await(candidate.prepare))
+    elif candidate.prepare is not None:
+        candidate.prepare()
+    own_before = candidate.round_trips() if candidate.round_trips is not None else 0
+    with counting_sends() as sent:
+        if isinstance(candidate, AsyncCandidate):
+            runner.run(_await(candidate.call))
+        else:
+            candidate.call()
+    if candidate.round_trips is not None:
+        return candidate.round_trips() - own_before
+    return sent[0]
+
+
+async def _await(make: Callable[[], Awaitable[object]]) -> None:
+    await make()
+
+
+# --- tables -------------------------------------------------------------------------------------
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]], left: int = 1) -> str:
+    """A plain-text table: the first ``left`` columns left-aligned, the others right-aligned."""
+    cells = [[_cell(value) for value in row] for row in rows]
+    widths = [max([len(h)] + [len(row[i]) for row in cells]) for i, h in enumerate(headers)]
+
+    def line(values: Sequence[str]) -> str:
+        parts = [v.ljust(w) if i < left else v.rjust(w) for i, (v, w) in enumerate(zip(values, widths, strict=True))]
+        return "  ".join(parts).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([line(headers), rule, *(line(row) for row in cells)])
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.1f}" if value < 10_000 else f"{value:,.0f}"
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def fmt_ratio(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}x"
