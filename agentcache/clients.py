@@ -40,10 +40,6 @@ def is_async(client: Any) -> bool:
     return inspect.iscoroutinefunction(getattr(client, "execute_command", None))
 
 
-def is_cluster(client: Any) -> bool:
-    return hasattr(client, "get_primaries") and hasattr(client, "keyslot")
-
-
 def check_client(client: Any, *, want_async: bool) -> Any:
     """Reject a client agentcache cannot drive, before anything is sent."""
     if not callable(getattr(client, "execute_command", None)) or not callable(getattr(client, "pipeline", None)):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime, timedelta
-from typing import Final, Literal
+from typing import Final
 
 from .errors import InvalidArgumentError
 
@@ -76,6 +76,3 @@ def deadline_ms(expires_at: object) -> int:
             f"expires_at {expires_at!r} has no timezone; give one (e.g. '+00:00' or tzinfo=timezone.utc)"
         )
     return math.ceil(when.timestamp() * 1000)
-
-
-ExpiryKind = Literal["sliding", "never", "deadline"]
