@@ -11,7 +11,9 @@ msgpack keeps bytes as bytes and ints as ints; nothing is ever pickled (the stor
 
 from __future__ import annotations
 
+import functools
 import sys
+import threading
 from typing import Any, TypeVar
 
 import msgpack
@@ -28,24 +30,44 @@ def _default(obj: object) -> object:
     pydantic = sys.modules.get("pydantic")  # a model can only exist if pydantic was imported
     if pydantic is not None and isinstance(obj, pydantic.BaseModel):
         return obj.model_dump(mode="json")
+    if isinstance(obj, int):
+        raise SerializationError(f"cannot store the int {obj}: msgpack carries 64-bit integers only")
     raise SerializationError(
         f"cannot store a value of type {type(obj).__module__}.{type(obj).__qualname__}: "
         "values are msgpack (None, bool, int, float, str, bytes, list, dict) or pydantic models"
     )
 
 
+_local = threading.local()  # one Packer per thread: reusing its buffer halves the cost of packb
+
+
+def _packer() -> msgpack.Packer:
+    packer: msgpack.Packer | None = getattr(_local, "packer", None)
+    if packer is None:
+        packer = _local.packer = msgpack.Packer(use_bin_type=True, default=_default)
+    return packer
+
+
+@functools.lru_cache(maxsize=256)
+def _header(slide_ms: int) -> bytes:
+    return bytes((VERSION,)) + slide_ms.to_bytes(6, "big")
+
+
 def encode(value: object, slide_ms: int, max_bytes: int) -> bytes:
     """Envelope ``value`` with its sliding TTL; raise before anything is sent if it cannot be stored."""
+    packer = _packer()
     try:
-        payload: bytes = msgpack.packb(value, use_bin_type=True, default=_default)
+        payload: bytes = packer.pack(value)
     except SerializationError:
+        packer.reset()
         raise
     except (OverflowError, ValueError, TypeError, UnicodeEncodeError) as exc:
+        packer.reset()  # a failed pack may leave a partial value in the buffer
         raise SerializationError(f"cannot encode value as msgpack: {exc}") from exc
     size = HEADER_SIZE + len(payload)
     if size > max_bytes:
         raise ValueTooLargeError(size, max_bytes)
-    return bytes((VERSION,)) + slide_ms.to_bytes(6, "big") + payload
+    return _header(slide_ms) + payload
 
 
 def _frozen(key: Any) -> Any:
@@ -56,18 +78,18 @@ def _pairs(pairs: list[tuple[Any, Any]]) -> dict[Any, Any]:
     return {_frozen(key): value for key, value in pairs}
 
 
-def decode(raw: bytes, where: str) -> Any:
-    """The value inside an envelope; ``where`` names the key for the error message."""
+def decode(raw: bytes) -> Any:
+    """The value inside an envelope (callers add which key it came from to the error)."""
     if len(raw) < HEADER_SIZE or raw[0] != VERSION:
-        raise SerializationError(f"{where} does not hold an agentcache value (foreign or corrupt data)")
-    payload = memoryview(raw)[HEADER_SIZE:]
+        raise SerializationError("it does not hold an agentcache value (foreign or corrupt data)")
+    payload = raw[HEADER_SIZE:]
     try:
         try:
             return msgpack.unpackb(payload, raw=False, strict_map_key=False)
         except TypeError:  # a dict keyed by tuples: rebuild those keys as tuples (slow path)
             return msgpack.unpackb(payload, raw=False, strict_map_key=False, object_pairs_hook=_pairs)
     except Exception as exc:  # msgpack raises several unrelated types for bad data
-        raise SerializationError(f"{where} holds a value that cannot be decoded: {exc}") from exc
+        raise SerializationError(f"its value cannot be decoded: {exc}") from exc
 
 
 def check_model(model: object) -> None:
@@ -80,11 +102,11 @@ def check_model(model: object) -> None:
         raise InvalidArgumentError(f"model must be a pydantic BaseModel subclass, not {model!r}")
 
 
-def as_model(data: Any, model: type[M], where: str) -> M:
+def as_model(data: Any, model: type[M]) -> M:
     """Validate decoded data into ``model`` (a pydantic model class)."""
     import pydantic
 
     try:
         return model.model_validate(data)  # type: ignore[attr-defined,no-any-return]
     except pydantic.ValidationError as exc:
-        raise SerializationError(f"{where} does not match {model.__name__}: {exc}") from exc
+        raise SerializationError(f"it does not match {model.__name__}: {exc}") from exc

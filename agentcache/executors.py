@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from .clients import CLIENT_ERRORS, REPLY_ERRORS, backend_error, is_noscript
-from .commands import Batch, Operation, Replies, cmd, one
+from .commands import Batch, Operation, Replies, cmd
 
 T = TypeVar("T")
 
@@ -39,9 +39,13 @@ def _merge(batch: Batch, replies: Replies, resent: Batch, again: Replies) -> Rep
     return merged
 
 
-def is_cluster_server() -> Operation[bool]:
-    """Whether the server runs in cluster mode (``cluster-enabled yes``)."""
-    info = yield from one(cmd("INFO", "cluster"))
+CLUSTER_INFO = cmd("INFO", "cluster")
+
+
+def cluster_enabled(batch: Batch, replies: Replies) -> bool:
+    """Whether the reply to :data:`CLUSTER_INFO` says the server runs in cluster mode."""
+    _triage(batch, replies)
+    info = replies[0]
     if isinstance(info, bytes | str):
         return "cluster_enabled:1" in (info.decode() if isinstance(info, bytes) else info)
     return str(info.get("cluster_enabled")) == "1"
@@ -64,9 +68,6 @@ class SyncExecutor:
             return stop.value  # type: ignore[no-any-return]
         if self._promote is not None:
             self._resolve()
-        return self._drive(op, batch)
-
-    def _drive(self, op: Operation[T], batch: Batch) -> T:
         try:
             while True:
                 replies = self._send(batch)
@@ -96,8 +97,8 @@ class SyncExecutor:
         with self._lock:
             if self._promote is None:
                 return
-            probe = is_cluster_server()
-            if self._drive(probe, next(probe)):  # a failure here leaves the check for the next call
+            probe = [CLUSTER_INFO]
+            if cluster_enabled(probe, self._send(probe)):  # a failure here leaves the check for the next call
                 old, self.client = self.client, self._promote()
                 old.close()
             self._promote = None
@@ -123,9 +124,6 @@ class AsyncExecutor:
             return stop.value  # type: ignore[no-any-return]
         if self._promote is not None:
             await self._resolve()
-        return await self._drive(op, batch)
-
-    async def _drive(self, op: Operation[T], batch: Batch) -> T:
         try:
             while True:
                 replies = await self._send(batch)
@@ -155,8 +153,8 @@ class AsyncExecutor:
         async with self._lock:
             if self._promote is None:
                 return
-            probe = is_cluster_server()
-            if await self._drive(probe, next(probe)):  # a failure here leaves the check for the next call
+            probe = [CLUSTER_INFO]
+            if cluster_enabled(probe, await self._send(probe)):  # a failure leaves the check for the next call
                 old, self.client = self.client, self._promote()
                 await old.aclose()
             self._promote = None

@@ -10,6 +10,7 @@ cluster-mode server confine the SCAN to the thread's slot.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -44,7 +45,14 @@ _PLAIN = re.compile(r"[^{}*?\[\]\\%\x00-\x1f\x7f]{1,1024}")
 
 def encode_name(name: object, what: str) -> str:
     """Validate ``name`` and escape it for use inside a key (injective, glob- and brace-free)."""
-    if type(name) is str and name.isascii() and _PLAIN.fullmatch(name):
+    if type(name) is str:
+        return _encode_str(name, what)  # names recur turn after turn: remembered
+    return check_name(name, what)  # raises: not a str
+
+
+@functools.lru_cache(maxsize=4096)
+def _encode_str(name: str, what: str) -> str:
+    if name.isascii() and _PLAIN.fullmatch(name):
         return name  # the common case: short plain ASCII needs no escaping and no further checks
     return check_name(name, what).translate(_ESCAPES)
 

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 from . import codec
 from .binding import Bound, E, operation
 from .commands import Batch, Operation, Replies, cmd, one
-from .errors import FieldNotFoundError, InvalidArgumentError
+from .errors import FieldNotFoundError, InvalidArgumentError, SerializationError
 from .expiry import TTL, Deadline, deadline_ms, ttl_ms
 from .names import ThreadKeys, session_key, session_thread
 from .scripts import SESSION_GET, SESSION_SCAN
@@ -25,8 +25,13 @@ from .settings import Settings
 M = TypeVar("M")
 
 
-def _where(thread_id: str, field: str) -> str:
-    return f"session field {field!r} of thread {thread_id!r}"
+def _decode(raw: bytes, thread_id: str, field: str, model: type[M] | None = None) -> Any:
+    """Decode a stored value (into ``model`` if given); errors name the field and thread."""
+    try:
+        value = codec.decode(raw)
+        return value if model is None else codec.as_model(value, model)
+    except SerializationError as exc:
+        raise SerializationError(f"session field {field!r} of thread {thread_id!r}: {exc}") from exc
 
 
 def set_(
@@ -65,12 +70,10 @@ def get(
     With ``model=`` (a pydantic model class) the stored data is validated into that model.
     """
     key = session_key(s.prefix, thread_id, field)
-    codec.check_model(model)
+    if model is not None:
+        codec.check_model(model)
     (raw,) = yield [SESSION_GET([key])]
-    if raw is None:
-        return default
-    value = codec.decode(raw, _where(thread_id, field))
-    return value if model is None else codec.as_model(value, model, _where(thread_id, field))
+    return default if raw is None else _decode(raw, thread_id, field, model)
 
 
 def delete(s: Settings, thread_id: str, field: str) -> Operation[bool]:
@@ -110,7 +113,7 @@ def get_all(s: Settings, thread_id: str) -> Operation[dict[str, Any]]:
     for key, raw in zip(items[::2], items[1::2], strict=True):
         field = keys.field_of(key)
         if field is not None:
-            found[field] = codec.decode(raw, _where(thread_id, field))
+            found[field] = _decode(raw, thread_id, field)
     return dict(sorted(found.items()))
 
 

@@ -260,6 +260,13 @@ def test_unsupported_values_raise_serialization_error(cache: Any, value: Any) ->
         assert "set" in str(caught.value)
 
 
+def test_a_failed_encode_leaves_nothing_behind(cache: Any) -> None:
+    with pytest.raises(SerializationError, match="64-bit"):
+        cache.session.set("t", "f", ["partial", 2**70])
+    cache.session.set("t", "f", ["whole"])
+    assert cache.session.get("t", "f") == ["whole"]
+
+
 def test_value_too_large(cache: Any, server_urls: Any) -> None:
     from tests.conftest import make_cache
 
