@@ -53,13 +53,21 @@ class operation(Generic[P, T]):  # noqa: N801 - used like a decorator
         if obj is None:
             return self
         fn, run, settings = self.fn, obj._executor.run, obj._settings
+        bound: Any
+        if isinstance(obj._executor, AsyncExecutor):
 
-        @functools.wraps(fn)
-        def bound(*args: P.args, **kwargs: P.kwargs) -> Any:
-            return run(fn(settings, *args, **kwargs))
+            @functools.wraps(fn)
+            async def bound(*args: P.args, **kwargs: P.kwargs) -> Any:  # a coroutine function, as it should look
+                return await run(fn(settings, *args, **kwargs))
+
+        else:
+
+            @functools.wraps(fn)
+            def bound(*args: P.args, **kwargs: P.kwargs) -> Any:
+                return run(fn(settings, *args, **kwargs))
 
         bound.__name__ = bound.__qualname__ = self.name
-        bound.__signature__ = self.signature  # type: ignore[attr-defined]
+        bound.__signature__ = self.signature
         del bound.__wrapped__
         obj.__dict__[self.name] = bound  # later reads skip this descriptor
         return bound

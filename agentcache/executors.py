@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from .clients import CLIENT_ERRORS, REPLY_ERRORS, backend_error, is_noscript
 from .commands import Batch, Operation, Replies, cmd
+from .errors import BackendError
 
 T = TypeVar("T")
 
@@ -39,16 +40,25 @@ def _merge(batch: Batch, replies: Replies, resent: Batch, again: Replies) -> Rep
     return merged
 
 
-CLUSTER_INFO = cmd("INFO", "cluster")
+CLUSTER_INFO = cmd("CLUSTER", "INFO")
 
 
-def cluster_enabled(batch: Batch, replies: Replies) -> bool:
-    """Whether the reply to :data:`CLUSTER_INFO` says the server runs in cluster mode."""
-    _triage(batch, replies)
-    info = replies[0]
-    if isinstance(info, bytes | str):
-        return "cluster_enabled:1" in (info.decode() if isinstance(info, bytes) else info)
-    return str(info.get("cluster_enabled")) == "1"
+def cluster_enabled(replies: Replies) -> bool:
+    """Whether the reply to :data:`CLUSTER_INFO` says the server runs in cluster mode.
+
+    A standalone server answers with an error ("cluster support disabled"). So does one that does
+    not let this user run CLUSTER INFO, and such a user could not drive a cluster client either.
+    CLUSTER INFO, unlike INFO, is outside the ``@dangerous`` ACL category that restricted users lack.
+    """
+    return not isinstance(replies[0], BaseException)
+
+
+def promoted(promote: Callable[[], Any]) -> Any:
+    """The cluster client, made by ``promote``; its discovery failing is a BackendError."""
+    try:
+        return promote()
+    except CLIENT_ERRORS as exc:
+        raise BackendError(["cluster discovery"], exc) from exc
 
 
 class SyncExecutor:
@@ -97,9 +107,8 @@ class SyncExecutor:
         with self._lock:
             if self._promote is None:
                 return
-            probe = [CLUSTER_INFO]
-            if cluster_enabled(probe, self._send(probe)):  # a failure here leaves the check for the next call
-                old, self.client = self.client, self._promote()
+            if cluster_enabled(self._send([CLUSTER_INFO])):  # a failure here leaves the check for the next call
+                old, self.client = self.client, promoted(self._promote)
                 old.close()
             self._promote = None
 
@@ -153,9 +162,8 @@ class AsyncExecutor:
         async with self._lock:
             if self._promote is None:
                 return
-            probe = [CLUSTER_INFO]
-            if cluster_enabled(probe, await self._send(probe)):  # a failure leaves the check for the next call
-                old, self.client = self.client, self._promote()
+            if cluster_enabled(await self._send([CLUSTER_INFO])):  # a failure leaves the check for the next call
+                old, self.client = self.client, promoted(self._promote)
                 await old.aclose()
             self._promote = None
 

@@ -42,7 +42,10 @@ def ttl_ms(ttl: object, what: str = "ttl") -> int:
     if isinstance(ttl, timedelta):
         seconds = ttl.total_seconds()
     elif isinstance(ttl, int | float) and not isinstance(ttl, bool):
-        seconds = float(ttl)
+        try:
+            seconds = float(ttl)
+        except OverflowError:
+            raise InvalidArgumentError(f"{what} of {ttl} s is too long; the limit is {MAX_TTL_MS // 1000} s") from None
     else:
         raise InvalidArgumentError(
             f"{what} must be seconds (int or float), a timedelta or agentcache.NO_EXPIRY, not {type(ttl).__name__}"
@@ -52,7 +55,7 @@ def ttl_ms(ttl: object, what: str = "ttl") -> int:
             f"{what} must be a positive number of seconds, not {ttl!r}; "
             "for a field that never expires pass agentcache.NO_EXPIRY"
         )
-    ms = math.ceil(seconds * 1000)
+    ms = math.ceil(round(seconds * 1000, 6))  # 4.03 s is 4030 ms, not 4031
     if ms > MAX_TTL_MS:
         raise InvalidArgumentError(f"{what} of {seconds:g} s is too long; the limit is {MAX_TTL_MS // 1000} s")
     return ms
@@ -75,4 +78,5 @@ def deadline_ms(expires_at: object) -> int:
         raise InvalidArgumentError(
             f"expires_at {expires_at!r} has no timezone; give one (e.g. '+00:00' or tzinfo=timezone.utc)"
         )
-    return math.ceil(when.timestamp() * 1000)
+    # PXAT needs a positive time; 1 ms after the epoch is as past as any earlier deadline
+    return max(1, math.ceil(when.timestamp() * 1000))

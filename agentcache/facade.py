@@ -6,6 +6,7 @@ executor (see ``binding.py``). What differs is how a call is run and how the cac
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
@@ -24,6 +25,7 @@ from .settings import (
     DEFAULT_SESSION_TTL,
     Settings,
     make_settings,
+    settings_from,
 )
 
 
@@ -66,8 +68,7 @@ class _Facade(Bound[E]):
         self.session = SessionTier(executor, settings)
 
     @classmethod
-    def _build(cls, client: Any, promote: Any, options: dict[str, Any], server: BundledValkey | None) -> Self:
-        settings = make_settings(**options)
+    def _build(cls, client: Any, promote: Any, settings: Settings, server: BundledValkey | None) -> Self:
         cache = cls.__new__(cls)
         cache._setup(cls._EXECUTOR(client, promote), settings, server)
         return cache
@@ -91,12 +92,9 @@ class _Facade(Bound[E]):
         and served by the cluster client; ``cluster=True/False`` skips that check. Nothing is sent
         until the first call.
         """
-        options: dict[str, Any] = dict(
-            prefix=prefix, session_ttl=session_ttl, max_value_bytes=max_value_bytes, scan_count=scan_count
-        )
-        make_settings(**options)  # bad options fail before a client is made
+        settings = make_settings(prefix, session_ttl, max_value_bytes, scan_count)  # before a client is made
         client, promote = url_client(url, asynchronous=cls._ASYNC, cluster=cluster, options=client_options)
-        return cls._build(client, promote, options, None)
+        return cls._build(client, promote, settings, None)
 
     @classmethod
     def embedded(cls, data_dir: str | Path | None = None, **options: Any) -> Self:
@@ -106,20 +104,20 @@ class _Facade(Bound[E]):
         slot. With ``data_dir`` the data persists (AOF) across runs. The server stops when the cache
         is closed or the process exits. Blocks while the server starts (about two seconds).
         """
-        make_settings(**options)
+        settings = settings_from(options)
         server = BundledValkey("cluster", data_dir=data_dir).start()
         try:
             client, _ = url_client(server.url, asynchronous=cls._ASYNC, cluster=True, options={})
         except BaseException:
             server.stop()
             raise
-        return cls._build(client, None, options, server)
+        return cls._build(client, None, settings, server)
 
     @classmethod
     def in_memory(cls, **options: Any) -> Self:
         """An in-memory cache (fakeredis with Lua): no server, nothing shared between processes."""
-        make_settings(**options)
-        return cls._build(memory_client(asynchronous=cls._ASYNC), None, options, None)
+        settings = settings_from(options)
+        return cls._build(memory_client(asynchronous=cls._ASYNC), None, settings, None)
 
     @property
     def client(self) -> Any:
@@ -176,7 +174,7 @@ class AsyncAgentCache(_Facade[AsyncExecutor]):
             await self._executor.close()
         finally:
             if self._server is not None:
-                self._server.stop()
+                await asyncio.to_thread(self._server.stop)  # stopping waits for the process
 
     async def __aenter__(self) -> Self:
         return self

@@ -45,8 +45,9 @@ _PLAIN = re.compile(r"[^{}*?\[\]\\%\x00-\x1f\x7f]{1,1024}")
 
 def encode_name(name: object, what: str) -> str:
     """Validate ``name`` and escape it for use inside a key (injective, glob- and brace-free)."""
-    if type(name) is str:
-        return _encode_str(name, what)  # names recur turn after turn: remembered
+    if isinstance(name, str):
+        # an exact str copy: a subclass could override what escaping relies on (translate, __eq__, ...)
+        return _encode_str(str.__str__(name), what)  # names recur turn after turn: remembered
     return check_name(name, what)  # raises: not a str
 
 

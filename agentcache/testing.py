@@ -16,8 +16,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Literal
 
-import pytest
-
 from .facade import AgentCache
 from .server import BundledValkey
 
@@ -38,15 +36,21 @@ def unique_prefix() -> str:
     return f"test-{uuid.uuid4().hex[:12]}"
 
 
-@pytest.fixture(scope="session")
-def agentcache_server() -> Iterator[BundledValkey]:
-    """One bundled Valkey (one node, cluster mode) for the whole test session."""
-    with valkey_server("cluster") as server:
-        yield server
+try:
+    import pytest
+except ImportError:  # the context managers work without pytest; the fixtures need it
+    pytest = None  # type: ignore[assignment]
 
+if pytest is not None:
 
-@pytest.fixture
-def agentcache_cache(agentcache_server: BundledValkey) -> Iterator[AgentCache]:
-    """A sync :class:`AgentCache` on the session's bundled server, with a prefix of its own."""
-    with AgentCache.from_url(agentcache_server.url, cluster=True, prefix=unique_prefix()) as cache:
-        yield cache
+    @pytest.fixture(scope="session")
+    def agentcache_server() -> Iterator[BundledValkey]:
+        """One bundled Valkey (one node, cluster mode) for the whole test session."""
+        with valkey_server("cluster") as server:
+            yield server
+
+    @pytest.fixture
+    def agentcache_cache(agentcache_server: BundledValkey) -> Iterator[AgentCache]:
+        """A sync :class:`AgentCache` on the session's bundled server, with a prefix of its own."""
+        with AgentCache.from_url(agentcache_server.url, cluster=True, prefix=unique_prefix()) as cache:
+            yield cache

@@ -47,7 +47,8 @@ def test_from_url_user_password_and_db(server_urls: Any) -> None:
         with AgentCache.from_url(f"valkey://agent:s3cret@{host}/3", prefix=unique_prefix()) as cache:
             cache.session.set("t", "f", 1)
             assert cache.session.get("t", "f") == 1
-            assert valkey.Valkey.from_url(f"{url}/3").dbsize() >= 1
+            with valkey.Valkey.from_url(f"{url}/3") as db3:
+                assert db3.dbsize() >= 1
         with AgentCache.from_url(f"valkey://agent:wrong@{host}/3") as cache, pytest.raises(BackendError) as caught:
             cache.session.get("t", "f")
         assert "AuthenticationError" in str(caught.value) or "WRONGPASS" in str(caught.value)
@@ -145,6 +146,56 @@ def test_bad_options(options: dict[str, Any], error: type) -> None:
         AgentCache.from_url("valkey://127.0.0.1:1", **options)
     with pytest.raises(error):
         AgentCache(valkey.Valkey(), **options)
+
+
+@pytest.mark.parametrize("maker", ["embedded", "in_memory"])
+def test_unknown_options_are_refused_before_anything_starts(maker: str) -> None:
+    with pytest.raises(InvalidArgumentError, match="socket_timeout"):
+        getattr(AgentCache, maker)(socket_timeout=5)
+
+
+def test_async_methods_are_coroutine_functions() -> None:
+    import inspect
+
+    cache = AsyncAgentCache.in_memory()
+    assert inspect.iscoroutinefunction(cache.session.get)
+    assert inspect.iscoroutinefunction(cache.ping)
+    assert not inspect.iscoroutinefunction(AgentCache.in_memory().session.get)
+    asyncio.run(cache.close())
+
+
+def test_acl_user_without_dangerous_commands_gets_cluster_detection(server_urls: Any) -> None:
+    """INFO is @dangerous; the first-call check must work for users that managed services restrict."""
+    for topology in ("standalone", "cluster"):
+        url = server_urls(topology)
+        with valkey.Valkey.from_url(url) as admin:
+            admin.execute_command("ACL", "SETUSER", "app", "on", ">pw", "~*", "+@all", "-@dangerous")
+        try:
+            with AgentCache.from_url(url.replace("//", "//app:pw@"), prefix=unique_prefix()) as cache:
+                cache.session.set("t", "f", 1)
+                assert cache.session.get_all("t") == {"f": 1}
+                assert (type(cache.client).__name__ == "ValkeyCluster") == (topology == "cluster")
+        finally:
+            with valkey.Valkey.from_url(url) as admin:
+                admin.execute_command("ACL", "DELUSER", "app")
+
+
+def test_failed_cluster_discovery_is_a_backend_error() -> None:
+    with BundledValkey("cluster") as server:
+        with valkey.Valkey.from_url(server.url) as admin:
+            admin.config_set("cluster-announce-hostname", "nonexistent.invalid")
+            admin.config_set("cluster-preferred-endpoint-type", "hostname")
+        with AgentCache.from_url(server.url, socket_connect_timeout=1) as cache, pytest.raises(BackendError) as caught:
+            cache.session.get("t", "f")
+        assert "cluster discovery" in caught.value.command
+
+
+def test_stopped_servers_leave_no_directories() -> None:
+    server = BundledValkey("standalone").start()
+    directories = list(server._temp_dirs)
+    assert directories and all(d.exists() for d in directories)
+    server.stop()
+    assert not any(d.exists() for d in directories)
 
 
 def test_no_expiry_as_tier_default() -> None:

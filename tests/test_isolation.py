@@ -15,11 +15,30 @@ IDS = st.text(alphabet="a:*?[]\\{}%", min_size=1, max_size=6)
 FIELDS = st.lists(st.text(alphabet="a:*?{}%", min_size=1, max_size=4), min_size=1, max_size=4, unique=True)
 
 
-@pytest.fixture(params=["cluster", "cluster3", "memory"])
+@pytest.fixture(params=["standalone", "cluster", "cluster3", "memory"])
 def shared(request: pytest.FixtureRequest, server_urls: Any) -> Any:
     made, close = make_cache(request.param, "sync", server_urls)
     yield made
     close()
+
+
+class Sneaky(str):
+    """A str subclass, as StrEnum, numpy.str_ or markupsafe.Markup are: it must be escaped like a str."""
+
+
+@pytest.mark.parametrize("thread", ["victim}:injected", "vic*", "*", "victim", "{victim}"])
+def test_str_subclasses_cannot_reach_another_thread(shared: Any, thread: str) -> None:
+    session = shared.session
+    session.set("victim", "secret", "v", ttl=100)
+    session.set(Sneaky(thread), "x", "attacker data")
+    mine = {"x": "attacker data"} if thread != "victim" else {"secret": "v", "x": "attacker data"}
+    assert session.get_all(Sneaky(thread)) == session.get_all(thread) == mine  # same thread as the plain str
+    if thread != "victim":
+        assert session.get_all("victim") == {"secret": "v"}
+        assert session.touch(Sneaky(thread)) == 1
+        assert session.destroy_thread(Sneaky(thread)) == 1
+        assert session.get_all("victim") == {"secret": "v"}
+    assert session.key(Sneaky(thread), "f") == session.key(thread, "f")
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -145,6 +145,12 @@ def test_deadline_as_iso_string_and_in_the_past(cache: Any) -> None:
     assert cache.session.get("t", "f") is None
 
 
+def test_deadline_at_or_before_the_epoch_removes_the_field(cache: Any) -> None:
+    cache.session.set("t", "f", 1)
+    cache.session.set("t", "f", 2, expires_at="1960-01-01T00:00:00+00:00")
+    assert cache.session.get("t", "f") is None
+
+
 def test_field_expires(cache: Any) -> None:
     cache.session.set("t", "f", 1, ttl=0.05)
     cache.session.set("t", "g", 1)
@@ -234,6 +240,7 @@ def test_names_at_the_limit_work(cache: Any) -> None:
         ({"ttl": True}, InvalidArgumentError),
         ({"ttl": "10"}, InvalidArgumentError),
         ({"ttl": 10**12}, InvalidArgumentError),
+        ({"ttl": 10**400}, InvalidArgumentError),
         ({"ttl": timedelta(0)}, InvalidArgumentError),
         ({"expires_at": datetime(2030, 1, 1)}, InvalidArgumentError),  # naive
         ({"expires_at": "tomorrow"}, InvalidArgumentError),
