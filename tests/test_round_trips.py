@@ -28,19 +28,25 @@ def test_point_operations_cost_one_round_trip(cache: Any) -> None:
 
 
 def test_a_script_the_server_lacks_is_sent_once_more_then_cached(cache: Any, server_urls: Any) -> None:
+
+    cache.session.set("t", "f", 1)
+    flush_scripts(cache, server_urls)
+    assert cost(cache, lambda: cache.session.get("t", "f")) == 2  # EVALSHA -> NOSCRIPT -> EVAL
+    assert cost(cache, lambda: cache.session.get("t", "f")) == 1
+
+
+def flush_scripts(cache: Any, server_urls: Any) -> None:
+    """Make every node of the cache's server forget its scripts."""
     import valkey
 
     from tests.conftest import command
 
-    cache.session.set("t", "f", 1)
     if cache.topology == "memory":
         command(cache, "SCRIPT", "FLUSH")
-    else:
-        for port in {int(url.rsplit(":", 1)[1]) for url in [server_urls(cache.topology)]} | cluster_ports(cache):
-            with valkey.Valkey(port=port) as admin:
-                admin.script_flush()
-    assert cost(cache, lambda: cache.session.get("t", "f")) == 2  # EVALSHA -> NOSCRIPT -> EVAL
-    assert cost(cache, lambda: cache.session.get("t", "f")) == 1
+        return
+    for port in {int(server_urls(cache.topology).rsplit(":", 1)[1])} | cluster_ports(cache):
+        with valkey.Valkey(port=port) as admin:
+            admin.script_flush()
 
 
 def cluster_ports(cache: Any) -> set[int]:
@@ -120,3 +126,29 @@ def test_server_sees_one_command_per_point_operation(server_urls: Any) -> None:
     calls.pop("config|resetstat", None)
     # SET and EVALSHA came from the client; GET and PEXPIRE ran inside the script (counted there too)
     assert calls == {"set": 10, "evalsha": 10, "get": 10, "pexpire": 10}
+
+
+def test_a_batch_of_several_commands_is_one_pipeline_and_resends_only_unknown_scripts(
+    cache: Any, server_urls: Any
+) -> None:
+    """The executors' pipeline path, and NOSCRIPT handled inside a batch: replies stay in order."""
+    import inspect
+
+    from agentcache import codec
+    from agentcache.commands import cmd
+    from agentcache.scripts import SESSION_GET
+
+    key = cache.session.key("t", "f")
+    cache.session.set("t", "f", "v")
+    flush_scripts(cache, server_urls)
+
+    def op() -> Any:
+        replies = yield [cmd("SET", key + "x", b"1"), SESSION_GET([key]), cmd("GET", key + "x")]
+        return replies
+
+    before = cache.round_trips
+    result = cache._executor.run(op())
+    replies = cache._loop.run_until_complete(result) if inspect.isawaitable(result) else result
+    assert cache.round_trips - before == 2  # the batch, then the one unknown script by body
+    assert codec.decode(replies[1]) == "v" and replies[2] == b"1" and replies[0]
+    assert cache.session.get("t", "f") == "v"
