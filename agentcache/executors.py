@@ -23,6 +23,11 @@ T = TypeVar("T")
 def _triage(batch: Batch, replies: Replies) -> Batch | None:
     """Raise the first error reply as BackendError, except script calls the server did not know
     (NOSCRIPT): those come back as the batch to resend with the script's body (EVAL)."""
+    for reply in replies:
+        if isinstance(reply, BaseException):
+            break
+    else:
+        return None  # the common case, kept cheap: it runs on every round trip
     unknown: Batch | None = None
     for command, reply in zip(batch, replies, strict=True):
         if isinstance(reply, BaseException):

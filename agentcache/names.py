@@ -112,4 +112,11 @@ def session_thread(prefix: str, thread_id: object) -> ThreadKeys:
 
 def session_key(prefix: str, thread_id: object, field: object) -> str:
     """``<prefix>:session:{<thread>}:<field>``, names encoded."""
+    if type(thread_id) is str and type(field) is str:
+        return _session_key(prefix, thread_id, field)  # one cache lookup on the hot path
+    return f"{prefix}:session:{{{encode_name(thread_id, 'thread_id')}}}:{encode_name(field, 'field')}"
+
+
+@functools.lru_cache(maxsize=8192)
+def _session_key(prefix: str, thread_id: str, field: str) -> str:
     return f"{prefix}:session:{{{encode_name(thread_id, 'thread_id')}}}:{encode_name(field, 'field')}"
