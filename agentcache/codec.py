@@ -87,7 +87,7 @@ def decode(raw: bytes) -> Any:
         try:
             return msgpack.unpackb(payload, strict_map_key=False)
         except TypeError:  # a dict keyed by tuples: rebuild those keys as tuples (slow path)
-            return msgpack.unpackb(payload, raw=False, strict_map_key=False, object_pairs_hook=_pairs)
+            return msgpack.unpackb(payload, strict_map_key=False, object_pairs_hook=_pairs)
     except Exception as exc:  # msgpack raises several unrelated types for bad data
         raise SerializationError(f"its value cannot be decoded: {exc}") from exc
 

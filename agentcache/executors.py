@@ -28,13 +28,13 @@ def _triage(batch: Batch, replies: Replies) -> Batch | None:
             break
     else:
         return None  # the common case, kept cheap: it runs on every round trip
-    unknown: Batch | None = None
+    unknown: Batch = []
     for command, reply in zip(batch, replies, strict=True):
         if isinstance(reply, BaseException):
             if not is_noscript(reply):
                 raise backend_error([command], reply) from reply
-            unknown = [*(unknown or []), command]
-    return unknown
+            unknown.append(command)
+    return unknown or None
 
 
 def _merge(batch: Batch, replies: Replies, resent: Batch, again: Replies) -> Replies:

@@ -22,7 +22,8 @@ MAX_PREFIX_BYTES = 256
 _SPECIAL = "{}*?[]\\%" + "".join(map(chr, range(32))) + "\x7f"
 _ESCAPES = str.maketrans({ch: f"%{ord(ch):02X}" for ch in _SPECIAL})
 _ESCAPED = re.compile(r"%([0-9A-F]{2})")
-_FORBIDDEN_IN_PREFIX = frozenset("{}*?[]\\" + "".join(map(chr, range(32))) + "\x7f")
+_PLAIN = re.compile(f"[^{re.escape(_SPECIAL)}]{{1,{MAX_NAME_BYTES}}}")  # nothing to escape, short enough
+_FORBIDDEN_IN_PREFIX = frozenset(_SPECIAL) - {"%"}  # a prefix is never decoded, so % may stay
 
 
 def check_name(name: object, what: str) -> str:
@@ -40,15 +41,14 @@ def check_name(name: object, what: str) -> str:
     return name
 
 
-_PLAIN = re.compile(r"[^{}*?\[\]\\%\x00-\x1f\x7f]{1,1024}")
+def _exact(name: object, what: str) -> str:
+    """``name`` as an exact ``str`` (a subclass could override what escaping relies on), or raise."""
+    return str.__str__(name) if isinstance(name, str) else check_name(name, what)
 
 
 def encode_name(name: object, what: str) -> str:
     """Validate ``name`` and escape it for use inside a key (injective, glob- and brace-free)."""
-    if isinstance(name, str):
-        # an exact str copy: a subclass could override what escaping relies on (translate, __eq__, ...)
-        return _encode_str(str.__str__(name), what)  # names recur turn after turn: remembered
-    return check_name(name, what)  # raises: not a str
+    return _encode_str(name if type(name) is str else _exact(name, what), what)  # remembered: names recur
 
 
 @functools.lru_cache(maxsize=4096)
@@ -106,17 +106,24 @@ class ThreadKeys:
         return decode_name(text[len(self.head) :])
 
 
+def _thread_head(prefix: str, thread_id: object) -> str:
+    """``<prefix>:session:{<thread>}:``: the one place the session key layout is written."""
+    return f"{prefix}:session:{{{encode_name(thread_id, 'thread_id')}}}:"
+
+
 def session_thread(prefix: str, thread_id: object) -> ThreadKeys:
-    return ThreadKeys(f"{prefix}:session:{{{encode_name(thread_id, 'thread_id')}}}:")
+    return ThreadKeys(_thread_head(prefix, thread_id))
 
 
 def session_key(prefix: str, thread_id: object, field: object) -> str:
     """``<prefix>:session:{<thread>}:<field>``, names encoded."""
-    if type(thread_id) is str and type(field) is str:
-        return _session_key(prefix, thread_id, field)  # one cache lookup on the hot path
-    return f"{prefix}:session:{{{encode_name(thread_id, 'thread_id')}}}:{encode_name(field, 'field')}"
+    if type(thread_id) is not str:
+        thread_id = _exact(thread_id, "thread_id")
+    if type(field) is not str:
+        field = _exact(field, "field")
+    return _session_key(prefix, thread_id, field)  # one cache lookup on the hot path
 
 
 @functools.lru_cache(maxsize=8192)
 def _session_key(prefix: str, thread_id: str, field: str) -> str:
-    return f"{prefix}:session:{{{encode_name(thread_id, 'thread_id')}}}:{encode_name(field, 'field')}"
+    return _thread_head(prefix, thread_id) + encode_name(field, "field")

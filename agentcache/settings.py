@@ -24,11 +24,10 @@ class Settings:
 
 def settings_from(options: dict[str, object]) -> Settings:
     """:func:`make_settings` from keyword options, refusing unknown ones with a typed error."""
-    unknown = sorted(set(options) - set(make_settings.__annotations__) - {"return"})
+    known = [name for name in make_settings.__annotations__ if name != "return"]
+    unknown = sorted(set(options) - set(known))
     if unknown:
-        raise InvalidArgumentError(
-            f"unknown option(s) {', '.join(unknown)}; the options are prefix, session_ttl, max_value_bytes, scan_count"
-        )
+        raise InvalidArgumentError(f"unknown option(s) {', '.join(unknown)}; the options are {', '.join(known)}")
     return make_settings(**options)  # type: ignore[arg-type]
 
 
