@@ -12,6 +12,7 @@ Start with :class:`AgentCache` (sync) or :class:`AsyncAgentCache` (asyncio)::
 from .errors import (
     AgentCacheError,
     BackendError,
+    CanonicalArgsError,
     FieldNotFoundError,
     InvalidArgumentError,
     InvalidNameError,
@@ -21,8 +22,11 @@ from .errors import (
 )
 from .expiry import NO_EXPIRY
 from .facade import AgentCache, AsyncAgentCache
+from .policies import ToolPolicy
 from .server import BundledValkey
 from .session import SessionTier
+from .stats import CacheStats, Recommendation, TierStats, ToolStats
+from .tool import ToolResult, ToolTier
 
 __version__ = "0.1.0"
 
@@ -33,12 +37,20 @@ __all__ = [
     "AsyncAgentCache",
     "BackendError",
     "BundledValkey",
+    "CacheStats",
+    "CanonicalArgsError",
     "FieldNotFoundError",
     "InvalidArgumentError",
     "InvalidNameError",
+    "Recommendation",
     "SerializationError",
     "ServerStartError",
     "SessionTier",
+    "TierStats",
+    "ToolPolicy",
+    "ToolResult",
+    "ToolStats",
+    "ToolTier",
     "ValueTooLargeError",
     "__version__",
 ]

@@ -3,13 +3,19 @@
 An operation is a generator: it yields a :data:`Batch` (the commands of one round trip) and is sent
 back the replies, one per command, in order; its return value is the operation's result. It does no
 I/O itself, so one operation serves the sync and the async facade, and its round-trip cost is the
-number of batches it yields.
+number of batches it yields. A batch that fails is thrown into the operation as ``BackendError``
+at its ``yield``, so an operation can clean up (release a lock) before the error goes on.
+
+Besides batches, an operation may yield the other :data:`Step` kinds, which each executor performs
+its own way: :class:`Pause` (sleep), :class:`Call` (run the user's function, awaiting it on the
+async facade; its exception is thrown into the operation) and :data:`PRIMARIES` (the primary nodes
+of a cluster, to address a :class:`Command` to each with ``node=``; ``[None]`` on one server).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, TypeVar
 
@@ -27,15 +33,17 @@ class Script:
     def __post_init__(self) -> None:
         object.__setattr__(self, "sha", hashlib.sha1(self.source.encode()).hexdigest())
 
-    def __call__(self, keys: list[str], *args: object) -> Command:
+    def __call__(self, keys: list[str] | list[bytes], *args: object) -> Command:
         return Command(("EVALSHA", self.sha, len(keys), *keys, *args), self)
 
 
 class Command(NamedTuple):
-    """One command: its arguments as sent, and the script it runs, if any."""
+    """One command: its arguments as sent, the script it runs if any, and the cluster node it must
+    go to (only for keyless commands such as SCAN; None routes by key)."""
 
     args: tuple[Any, ...]
     script: Script | None = None
+    node: Any = None
 
     @property
     def name(self) -> str:
@@ -48,14 +56,35 @@ class Command(NamedTuple):
         return Command(("EVAL", self.script.source, *self.args[2:]), self.script)
 
 
+class Pause(NamedTuple):
+    """Sleep this long (seconds) before going on; the operation is sent ``None``."""
+
+    seconds: float
+
+
+class Call(NamedTuple):
+    """Call ``fn()`` (and await what it returns on the async facade); the operation is sent its result."""
+
+    fn: Callable[[], Any]
+
+
+class _Primaries:
+    def __repr__(self) -> str:
+        return "PRIMARIES"
+
+
+PRIMARIES = _Primaries()
+"""Ask for the primary nodes to address commands to (``[None]`` on one server)."""
+
 Batch = list[Command]
 Replies = list[Any]
-Operation = Generator[Batch, Replies, T]
+Step = Batch | Pause | Call | _Primaries
+Operation = Generator[Step, Any, T]
 
 
-def cmd(*args: Any) -> Command:
-    """A plain command."""
-    return Command(args)
+def cmd(*args: Any, node: Any = None) -> Command:
+    """A plain command (sent to ``node`` if given, else routed by its key)."""
+    return Command(args, None, node)
 
 
 def one(command: Command) -> Generator[Batch, Replies, Any]:

@@ -24,6 +24,10 @@ class SerializationError(AgentCacheError, TypeError):
     """A value cannot be encoded (unsupported type) or a stored value cannot be decoded."""
 
 
+class CanonicalArgsError(SerializationError):
+    """Tool arguments hold a value with no canonical form, so the call cannot be identified."""
+
+
 class ValueTooLargeError(AgentCacheError, ValueError):
     """An encoded value is larger than the cache's ``max_value_bytes``."""
 

@@ -3,19 +3,22 @@
 The protocol logic — sending scripts by SHA and by body only when the server lacks them, and
 turning error replies into :class:`BackendError` — lives once, in :func:`_triage` and :func:`_merge`.
 The two executors only send a batch (one command directly, several as one non-transactional
-pipeline), count round trips, and feed the replies back to the operation.
+pipeline), count round trips, feed the replies back to the operation, and perform its other steps
+(pause, call the user's function, list primaries) their own way.
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from .clients import CLIENT_ERRORS, REPLY_ERRORS, backend_error, is_noscript
-from .commands import Batch, Operation, Replies, cmd
-from .errors import BackendError
+from .commands import Batch, Call, Command, Operation, Pause, Replies, Step, cmd
+from .errors import BackendError, InvalidArgumentError
 
 T = TypeVar("T")
 
@@ -58,6 +61,26 @@ def cluster_enabled(replies: Replies) -> bool:
     return not isinstance(replies[0], BaseException)
 
 
+def primaries(client: Any) -> list[Any]:
+    """The primary nodes of a cluster client, or ``[None]`` for a client of one server."""
+    return list(client.get_primaries()) if hasattr(client, "get_primaries") else [None]
+
+
+def _options(command: Command) -> dict[str, Any]:
+    return {} if command.node is None else {"target_nodes": command.node}
+
+
+def _not_awaitable(result: Any) -> Any:
+    if inspect.isawaitable(result):
+        if inspect.iscoroutine(result):
+            result.close()  # never awaited: close it so Python does not warn
+        raise InvalidArgumentError(
+            "the function returned an awaitable: the sync AgentCache cannot await it; "
+            "use AsyncAgentCache for coroutine functions"
+        )
+    return result
+
+
 def promoted(promote: Callable[[], Any]) -> Any:
     """The cluster client, made by ``promote``; its discovery failing is a BackendError."""
     try:
@@ -78,27 +101,50 @@ class SyncExecutor:
 
     def run(self, op: Operation[T]) -> T:
         try:
-            batch = next(op)  # bad input fails here, before anything is sent
+            step = next(op)  # bad input fails here, before anything is sent
         except StopIteration as stop:
             return stop.value  # type: ignore[no-any-return]
         if self._promote is not None:
             self._resolve()
         try:
             while True:
-                replies = self._send(batch)
-                resend = _triage(batch, replies)
-                if resend is not None:
-                    replies = _merge(batch, replies, resend, self._send([c.as_eval() for c in resend]))
-                batch = op.send(replies)
+                if type(step) is list:
+                    try:
+                        replies = self._round_trip(step)
+                    except BackendError as exc:
+                        step = op.throw(exc)  # the operation may clean up; usually the error goes on
+                    else:
+                        step = op.send(replies)
+                else:
+                    step = self._perform(op, step)
         except StopIteration as stop:
             return stop.value  # type: ignore[no-any-return]
+
+    def _round_trip(self, batch: Batch) -> Replies:
+        replies = self._send(batch)
+        resend = _triage(batch, replies)
+        if resend is not None:
+            replies = _merge(batch, replies, resend, self._send([c.as_eval() for c in resend]))
+        return replies
+
+    def _perform(self, op: Operation[Any], step: Step) -> Step:
+        if isinstance(step, Call):
+            try:
+                result = _not_awaitable(step.fn())
+            except BaseException as exc:  # the user's error (or an interrupt) goes through the operation
+                return op.throw(exc)
+            return op.send(result)
+        if isinstance(step, Pause):
+            time.sleep(step.seconds)
+            return op.send(None)
+        return op.send(primaries(self.client))
 
     def _send(self, batch: Batch) -> Replies:
         self.round_trips += 1
         try:
             if len(batch) == 1:
                 try:
-                    return [self.client.execute_command(*batch[0].args)]
+                    return [self.client.execute_command(*batch[0].args, **_options(batch[0]))]
                 except REPLY_ERRORS as exc:
                     return [exc]
             pipe = self.client.pipeline(transaction=False)
@@ -133,27 +179,52 @@ class AsyncExecutor:
 
     async def run(self, op: Operation[T]) -> T:
         try:
-            batch = next(op)  # bad input fails here, before anything is sent
+            step = next(op)  # bad input fails here, before anything is sent
         except StopIteration as stop:
             return stop.value  # type: ignore[no-any-return]
         if self._promote is not None:
             await self._resolve()
         try:
             while True:
-                replies = await self._send(batch)
-                resend = _triage(batch, replies)
-                if resend is not None:
-                    replies = _merge(batch, replies, resend, await self._send([c.as_eval() for c in resend]))
-                batch = op.send(replies)
+                if type(step) is list:
+                    try:
+                        replies = await self._round_trip(step)
+                    except BackendError as exc:
+                        step = op.throw(exc)  # the operation may clean up; usually the error goes on
+                    else:
+                        step = op.send(replies)
+                else:
+                    step = await self._perform(op, step)
         except StopIteration as stop:
             return stop.value  # type: ignore[no-any-return]
+
+    async def _round_trip(self, batch: Batch) -> Replies:
+        replies = await self._send(batch)
+        resend = _triage(batch, replies)
+        if resend is not None:
+            replies = _merge(batch, replies, resend, await self._send([c.as_eval() for c in resend]))
+        return replies
+
+    async def _perform(self, op: Operation[Any], step: Step) -> Step:
+        if isinstance(step, Call):
+            try:
+                result = step.fn()
+                if inspect.isawaitable(result):
+                    result = await result
+            except BaseException as exc:  # the user's error (or a cancellation) goes through the operation
+                return op.throw(exc)
+            return op.send(result)
+        if isinstance(step, Pause):
+            await asyncio.sleep(step.seconds)
+            return op.send(None)
+        return op.send(primaries(self.client))
 
     async def _send(self, batch: Batch) -> Replies:
         self.round_trips += 1
         try:
             if len(batch) == 1:
                 try:
-                    return [await self.client.execute_command(*batch[0].args)]
+                    return [await self.client.execute_command(*batch[0].args, **_options(batch[0]))]
                 except REPLY_ERRORS as exc:
                     return [exc]
             pipe = self.client.pipeline(transaction=False)

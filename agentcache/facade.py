@@ -7,6 +7,7 @@ executor (see ``binding.py``). What differs is how a call is run and how the cac
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
@@ -14,6 +15,7 @@ from .binding import Bound, E, operation
 from .clients import check_client
 from .commands import Operation, cmd, one
 from .connect import memory_client, url_client
+from .errors import AgentCacheError
 from .executors import AsyncExecutor, SyncExecutor
 from .expiry import TTL
 from .server import BundledValkey
@@ -27,11 +29,20 @@ from .settings import (
     make_settings,
     settings_from,
 )
+from .stats import reset_stats, stats
+from .tool import ToolTier
 
 
 def ping(s: Settings) -> Operation[bool]:
     """Check the server answers; a URL-made cache also settles here whether it serves a cluster."""
     return bool((yield from one(cmd("PING"))))
+
+
+def _flush(s: Settings) -> Operation[None]:
+    """Ship this cache's pending statistics (nothing is sent if there are none)."""
+    pending = s.stats.drain()
+    if pending:
+        yield pending
 
 
 class _Facade(Bound[E]):
@@ -40,6 +51,8 @@ class _Facade(Bound[E]):
 
     session: SessionTier[E]
     """The session tier: thread-scoped key-value state with per-field sliding TTLs."""
+    tool: ToolTier[E]
+    """The tool tier: tool results shared by every worker, computed once when many ask at once."""
 
     def __init__(
         self,
@@ -49,23 +62,28 @@ class _Facade(Bound[E]):
         session_ttl: TTL = DEFAULT_SESSION_TTL,
         max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES,
         scan_count: int = DEFAULT_SCAN_COUNT,
+        tool_ttl: TTL | None = None,
     ) -> None:
         """Wrap an existing valkey-py or redis-py client (standalone or cluster).
 
         ``prefix`` starts every key; ``session_ttl`` is the session tier's default sliding TTL in
         seconds (or ``NO_EXPIRY``); values over ``max_value_bytes`` once encoded are refused;
-        ``scan_count`` is the SCAN COUNT of thread-wide operations.
+        ``scan_count`` is the SCAN COUNT of thread-wide operations; ``tool_ttl`` is the TTL of tool
+        results when neither the call nor the tool's policy sets one (default: none).
         """
-        settings = make_settings(prefix, session_ttl, max_value_bytes, scan_count)
+        settings = make_settings(prefix, session_ttl, max_value_bytes, scan_count, tool_ttl)
         self._setup(self._EXECUTOR(check_client(client, want_async=self._ASYNC)), settings)
 
     ping = operation(ping)
+    stats = operation(stats)
+    reset_stats = operation(reset_stats)
 
     def _setup(self, executor: Any, settings: Settings, server: BundledValkey | None = None) -> None:
         Bound.__init__(self, executor, settings)
         self._server = server
         self.settings = settings
         self.session = SessionTier(executor, settings)
+        self.tool = ToolTier(executor, settings)
 
     @classmethod
     def _build(cls, client: Any, promote: Any, settings: Settings, server: BundledValkey | None) -> Self:
@@ -83,6 +101,7 @@ class _Facade(Bound[E]):
         session_ttl: TTL = DEFAULT_SESSION_TTL,
         max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES,
         scan_count: int = DEFAULT_SCAN_COUNT,
+        tool_ttl: TTL | None = None,
         **client_options: Any,
     ) -> Self:
         """Connect by URL: ``valkey://``, ``valkeys://`` (TLS), ``redis://``, ``rediss://``, ``unix://``.
@@ -92,7 +111,7 @@ class _Facade(Bound[E]):
         and served by the cluster client; ``cluster=True/False`` skips that check. Nothing is sent
         until the first call.
         """
-        settings = make_settings(prefix, session_ttl, max_value_bytes, scan_count)  # before a client is made
+        settings = make_settings(prefix, session_ttl, max_value_bytes, scan_count, tool_ttl)  # before a client
         client, promote = url_client(url, asynchronous=cls._ASYNC, cluster=cluster, options=client_options)
         return cls._build(client, promote, settings, None)
 
@@ -148,7 +167,10 @@ class AgentCache(_Facade[SyncExecutor]):
     _EXECUTOR = SyncExecutor
 
     def close(self) -> None:
-        """Close the connection pool, and stop the bundled server if this cache started one."""
+        """Ship pending statistics, close the connection pool, and stop the bundled server if this
+        cache started one."""
+        with contextlib.suppress(AgentCacheError):  # statistics are best effort; a dead server must not stop this
+            self._executor.run(_flush(self.settings))
         try:
             self._executor.close()
         finally:
@@ -169,7 +191,10 @@ class AsyncAgentCache(_Facade[AsyncExecutor]):
     _EXECUTOR = AsyncExecutor
 
     async def close(self) -> None:
-        """Close the connection pool, and stop the bundled server if this cache started one."""
+        """Ship pending statistics, close the connection pool, and stop the bundled server if this
+        cache started one."""
+        with contextlib.suppress(AgentCacheError):  # statistics are best effort; a dead server must not stop this
+            await self._executor.run(_flush(self.settings))
         try:
             await self._executor.close()
         finally:

@@ -127,3 +127,18 @@ def session_key(prefix: str, thread_id: object, field: object) -> str:
 @functools.lru_cache(maxsize=8192)
 def _session_key(prefix: str, thread_id: str, field: str) -> str:
     return _thread_head(prefix, thread_id) + encode_name(field, "field")
+
+
+DIGEST_CHARS = 32  # hex characters of a tool-argument digest (see canonical.py)
+
+
+def tool_head(prefix: str, tool: object) -> str:
+    """``<prefix>:tool:<tool>:``: the one place the tool-result key layout is written."""
+    return f"{prefix}:tool:{encode_name(tool, 'tool name')}:"
+
+
+def tool_pattern(prefix: str, tool: object) -> str:
+    """The SCAN MATCH pattern of exactly this tool's results: the head, then exactly one digest.
+
+    A fixed-length digest keeps tool ``a`` from matching the keys of tool ``a:b``."""
+    return tool_head(prefix, tool) + "[0-9a-f]" * DIGEST_CHARS

@@ -69,3 +69,51 @@ end
 return out
 """,
 )
+
+
+# The tool tier. A tool-result key holds either a result (a codec envelope: first byte 1) or, while
+# one caller computes it, a lock: byte 0 and that caller's token. Readers treat a lock as a miss.
+
+# -> false (miss) | {value, pttl}
+TOOL_CHECK = Script(
+    "tool_check",
+    """
+local v = redis.call('GET', KEYS[1])
+if not v or string.byte(v, 1) == 0 then return false end
+return {v, redis.call('PTTL', KEYS[1])}
+""",
+)
+
+# ARGV: lock (0 byte + token), lock timeout ms.
+# -> {0} claimed: the caller computes | {1, pttl of the lock} someone else computes | {2, value, pttl} hit
+TOOL_CLAIM = Script(
+    "tool_claim",
+    """
+local v = redis.call('GET', KEYS[1])
+if not v then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return {0}
+end
+if string.byte(v, 1) == 0 then return {1, redis.call('PTTL', KEYS[1])} end
+return {2, v, redis.call('PTTL', KEYS[1])}
+""",
+)
+
+# Give up a claim (the function failed): remove the lock only if it is still this caller's.
+TOOL_RELEASE = Script(
+    "tool_release",
+    """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+""",
+)
+
+# Remove a result (not a lock: a computation in flight stores its result when it finishes). -> 1 | 0
+TOOL_INVALIDATE = Script(
+    "tool_invalidate",
+    """
+local v = redis.call('GET', KEYS[1])
+if v and string.byte(v, 1) ~= 0 then return redis.call('UNLINK', KEYS[1]) end
+return 0
+""",
+)

@@ -54,11 +54,12 @@ def set_(
         if ttl is not None:
             raise InvalidArgumentError("give ttl or expires_at, not both")
         at = deadline_ms(expires_at)
-        yield [cmd("SET", key, codec.encode(value, 0, s.max_value_bytes), "PXAT", at)]
-        return
-    ms = s.session_ttl_ms if ttl is None else ttl_ms(ttl)
-    data = codec.encode(value, ms, s.max_value_bytes)
-    yield [cmd("SET", key, data, "PX", ms) if ms else cmd("SET", key, data)]
+        yield [cmd("SET", key, codec.encode(value, 0, s.max_value_bytes), "PXAT", at), *s.stats.due()]
+    else:
+        ms = s.session_ttl_ms if ttl is None else ttl_ms(ttl)
+        data = codec.encode(value, ms, s.max_value_bytes)
+        yield [cmd("SET", key, data, "PX", ms) if ms else cmd("SET", key, data), *s.stats.due()]
+    s.stats.count("session/writes")
 
 
 def get(
@@ -72,7 +73,8 @@ def get(
     key = session_key(s.prefix, thread_id, field)
     if model is not None:
         codec.check_model(model)
-    (raw,) = yield [SESSION_GET([key])]
+    raw = (yield [SESSION_GET([key]), *s.stats.due()])[0]
+    s.stats.lookup("session", raw is not None)
     return default if raw is None else _decode(raw, thread_id, field, model)
 
 

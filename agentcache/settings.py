@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .errors import InvalidArgumentError
 from .expiry import TTL, ttl_ms
 from .names import check_prefix
+from .policies import PolicyCache
+from .stats import StatsBuffer
 
 DEFAULT_PREFIX = "agentcache"
 DEFAULT_SESSION_TTL = 1800.0
@@ -20,6 +22,10 @@ class Settings:
     session_ttl_ms: int  # 0: fields never expire unless a call says otherwise
     max_value_bytes: int
     scan_count: int  # keys a server examines per SCAN step (per round trip) on thread-wide operations
+    tool_ttl_ms: int  # tool results' TTL when neither the call nor the tool's policy gives one; 0: none
+    # In-process state the operations share (not options): counts not yet shipped, policies last read.
+    stats: StatsBuffer = field(compare=False, repr=False)
+    policies: PolicyCache = field(compare=False, repr=False)
 
 
 def settings_from(options: dict[str, object]) -> Settings:
@@ -36,9 +42,19 @@ def make_settings(
     session_ttl: TTL = DEFAULT_SESSION_TTL,
     max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES,
     scan_count: int = DEFAULT_SCAN_COUNT,
+    tool_ttl: TTL | None = None,
 ) -> Settings:
     """Validate the cache options; raise :class:`InvalidArgumentError` or ``InvalidNameError``."""
     for name, number in (("max_value_bytes", max_value_bytes), ("scan_count", scan_count)):
         if not isinstance(number, int) or isinstance(number, bool) or number < 1:
             raise InvalidArgumentError(f"{name} must be a positive int, not {number!r}")
-    return Settings(check_prefix(prefix), ttl_ms(session_ttl, "session_ttl"), max_value_bytes, scan_count)
+    prefix = check_prefix(prefix)
+    return Settings(
+        prefix,
+        ttl_ms(session_ttl, "session_ttl"),
+        max_value_bytes,
+        scan_count,
+        0 if tool_ttl is None else ttl_ms(tool_ttl, "tool_ttl"),
+        StatsBuffer(f"{prefix}:stats"),
+        PolicyCache(f"{prefix}:tool-policy"),
+    )

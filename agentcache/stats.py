@@ -1,0 +1,166 @@
+"""Hit, miss and write statistics, shared by every process without costing a round trip.
+
+Each cache counts in process memory and ships its counts as HINCRBY commands appended to a batch
+that is being sent anyway, at most once per ``FLUSH_SECONDS``; :func:`stats` and closing the
+cache ship what is left. All processes add into one hash, ``<prefix>:stats``, whose fields are
+``<tier>/<metric>`` and, per tool, ``tool/<metric>/<tool name>``. Counts of a process that dies
+without closing its cache are lost for at most the last ``FLUSH_SECONDS``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from .commands import Command, Operation, cmd
+
+if TYPE_CHECKING:
+    from .settings import Settings
+
+FLUSH_SECONDS = 1.0
+MIN_LOOKUPS = 20  # fewer lookups than this give no recommendation
+
+
+class Recommendation(StrEnum):
+    """What a tool's hit rate suggests doing with its TTL."""
+
+    RAISE_TTL = "raise_ttl"  # hit rate >= 80%: results are reused; keeping them longer saves more
+    KEEP = "keep"  # 40% to 80%
+    LOWER_TTL_OR_STOP = "lower_ttl_or_stop"  # under 40%: most results are never reused
+    NOT_ENOUGH_DATA = "not_enough_data"  # fewer than MIN_LOOKUPS lookups so far
+
+
+@dataclass(frozen=True, slots=True)
+class TierStats:
+    """Counts of one tier, summed over every process."""
+
+    hits: int = 0
+    misses: int = 0
+    writes: int = 0
+
+    @property
+    def lookups(self) -> int:
+        return self.hits + self.misses
+
+    @property
+    def hit_rate(self) -> float | None:
+        """Hits over lookups; None before the first lookup."""
+        return self.hits / self.lookups if self.lookups else None
+
+
+@dataclass(frozen=True, slots=True)
+class ToolStats(TierStats):
+    """Counts of one tool, the cost its hits saved (from ``cost=`` on store), and a recommendation."""
+
+    cost_saved: float = 0.0
+
+    @property
+    def recommendation(self) -> Recommendation:
+        rate = self.hit_rate
+        if rate is None or self.lookups < MIN_LOOKUPS:
+            return Recommendation.NOT_ENOUGH_DATA
+        if rate >= 0.8:
+            return Recommendation.RAISE_TTL
+        return Recommendation.KEEP if rate >= 0.4 else Recommendation.LOWER_TTL_OR_STOP
+
+
+@dataclass(frozen=True, slots=True)
+class CacheStats:
+    """``cache.stats()``: per tier and per tool."""
+
+    session: TierStats
+    tool: TierStats
+    tools: dict[str, ToolStats] = field(default_factory=dict)
+
+
+class StatsBuffer:
+    """One cache's counts not yet shipped to the server. Thread-safe."""
+
+    def __init__(self, key: str, flush_seconds: float = FLUSH_SECONDS) -> None:
+        self.key = key
+        self.flush_seconds = flush_seconds
+        self._counts: dict[str, float] = {}
+        self._since: float | None = None  # when the oldest unshipped count was made
+        self._lock = threading.Lock()
+
+    def count(self, *fields: str, amount: float = 1) -> None:
+        with self._lock:
+            counts = self._counts
+            for name in fields:
+                counts[name] = counts.get(name, 0) + amount
+            if self._since is None:
+                self._since = time.monotonic()
+
+    def lookup(self, tier: str, hit: bool) -> None:
+        self.count(f"{tier}/hits" if hit else f"{tier}/misses")
+
+    def tool_lookup(self, tool: str, hit: bool, cost: float | None = None) -> None:
+        metric = "hits" if hit else "misses"
+        self.count(f"tool/{metric}", f"tool/{metric}/{tool}")
+        if hit and cost:
+            self.count(f"tool/cost_saved/{tool}", amount=cost)
+
+    def due(self) -> list[Command]:
+        """The commands that ship the counts if they have waited long enough, else nothing."""
+        since = self._since
+        if since is None or time.monotonic() - since < self.flush_seconds:
+            return []
+        return self.drain()
+
+    def drain(self) -> list[Command]:
+        """The commands that ship every count now (the counts are gone from the buffer)."""
+        with self._lock:
+            counts, self._counts, self._since = self._counts, {}, None
+        return [
+            cmd("HINCRBY", self.key, name, amount)
+            if isinstance(amount, int)
+            else cmd("HINCRBYFLOAT", self.key, name, repr(amount))
+            for name, amount in counts.items()
+        ]
+
+
+_METRICS = frozenset(("hits", "misses", "writes", "cost_saved"))
+
+
+def _number(raw: bytes) -> float:
+    number = float(raw)
+    return int(number) if number.is_integer() else number
+
+
+def parse(raw: dict[Any, Any]) -> CacheStats:
+    """The :class:`CacheStats` in a reply to HGETALL of the stats hash."""
+    tiers: dict[str, dict[str, Any]] = {"session": {}, "tool": {}}
+    tools: dict[str, dict[str, Any]] = {}
+    for name, value in raw.items():
+        parts = (name.decode() if isinstance(name, bytes) else name).split("/", 2)
+        if parts[1:2] and parts[1] not in _METRICS:
+            continue  # written by a newer version: not ours to read
+        if len(parts) == 2 and parts[0] in tiers:
+            tiers[parts[0]][parts[1]] = int(_number(value))
+        elif len(parts) == 3 and parts[0] == "tool":
+            number = _number(value)
+            tools.setdefault(parts[2], {})[parts[1]] = number if parts[1] == "cost_saved" else int(number)
+    return CacheStats(
+        session=TierStats(**tiers["session"]),
+        tool=TierStats(**tiers["tool"]),
+        tools={name: ToolStats(**counts) for name, counts in sorted(tools.items())},
+    )
+
+
+def stats(s: Settings) -> Operation[CacheStats]:
+    """Hits, misses, writes and hit rate per tier; per tool also cost saved and a recommendation.
+
+    Summed over every process using this prefix. Ships this cache's own pending counts first, in
+    the same round trip.
+    """
+    replies = yield [*s.stats.drain(), cmd("HGETALL", s.stats.key)]
+    return parse(replies[-1])
+
+
+def reset_stats(s: Settings) -> Operation[None]:
+    """Set every count back to zero, for every process using this prefix."""
+    s.stats.drain()
+    yield [cmd("UNLINK", s.stats.key)]

@@ -1,0 +1,369 @@
+"""The tool tier: results of tool calls, shared by every worker, computed once when many ask at once.
+
+A result lives at ``<prefix>:tool:<tool>:<digest>``, the digest being that of the call's canonical
+arguments (``canonical.py``). While one caller computes a missing result, the key holds that
+caller's lock instead (``scripts.py``), so :func:`get_or_compute` is single-flight across threads,
+tasks and processes: the others wait with a bounded backoff and then read the result.
+
+TTL of a stored result, first that applies: ``ttl=`` on the call, the tool's policy
+(:func:`set_policy`, kept in Valkey), the cache's ``tool_ttl`` option, else none.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import inspect
+import math
+import random
+import secrets
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from . import codec
+from .binding import Bound, E, operation
+from .canonical import digest
+from .commands import PRIMARIES, Command, Operation, Pause, cmd, one
+from .commands import Call as CallStep
+from .errors import BackendError, InvalidArgumentError, SerializationError
+from .executors import AsyncExecutor
+from .expiry import TTL, ttl_ms
+from .names import encode_name, tool_head, tool_pattern
+from .policies import ToolPolicy, as_policy, encode_policy, policy_ms
+from .scripts import TOOL_CHECK, TOOL_CLAIM, TOOL_INVALIDATE, TOOL_RELEASE
+from .settings import Settings
+
+M = TypeVar("M")
+F = TypeVar("F", bound=Callable[..., Any])
+
+DEFAULT_LOCK_TIMEOUT = 30.0
+FIRST_WAIT = 0.005  # a waiter's first pause (seconds); each next one doubles, up to MAX_WAIT
+MAX_WAIT = 0.1
+
+
+@dataclass(frozen=True, slots=True)
+class ToolResult:
+    """What :func:`check` found. On a miss only ``hit`` (False) is set."""
+
+    hit: bool
+    value: Any = None
+    stored_at: datetime | None = None
+    """When the result was stored (the storing worker's clock)."""
+    ttl: float | None = None
+    """Seconds the result has left; None if it never expires (or on a miss)."""
+    cost: float | None = None
+    """The ``cost=`` it was stored with: what a hit saves."""
+
+
+MISS = ToolResult(hit=False)
+
+
+def _key(s: Settings, tool: str, args: Any) -> str:
+    return tool_head(s.prefix, tool) + digest(args)
+
+
+def _cost(cost: object) -> float | None:
+    if cost is None:
+        return None
+    if isinstance(cost, int | float) and not isinstance(cost, bool) and math.isfinite(cost) and cost >= 0:
+        return float(cost)
+    raise InvalidArgumentError(f"cost must be a non-negative number (what one call costs), not {cost!r}")
+
+
+def _lock_ms(lock_timeout: object) -> int:
+    if isinstance(lock_timeout, int | float) and not isinstance(lock_timeout, bool) and 0 < lock_timeout < 1e9:
+        return max(1, math.ceil(lock_timeout * 1000))
+    raise InvalidArgumentError(
+        f"lock_timeout must be a positive number of seconds (longer than the function runs), not {lock_timeout!r}"
+    )
+
+
+def _entry(s: Settings, value: Any, cost: float | None) -> bytes:
+    return codec.encode([value, int(time.time() * 1000), cost], 0, s.max_value_bytes)
+
+
+def _unpack(raw: bytes, tool: str) -> list[Any]:
+    try:
+        entry = codec.decode(raw)
+        if not (isinstance(entry, list) and len(entry) == 3):
+            raise SerializationError("it is not a tool result")
+    except SerializationError as exc:
+        raise SerializationError(f"cached result of tool {tool!r}: {exc}") from exc
+    return entry
+
+
+def _value(value: Any, tool: str, model: type[M] | None) -> Any:
+    if model is None:
+        return value
+    try:
+        return codec.as_model(value, model)
+    except SerializationError as exc:
+        raise SerializationError(f"cached result of tool {tool!r}: {exc}") from exc
+
+
+def _set(key: str, data: bytes, ms: int) -> Command:
+    return cmd("SET", key, data, "PX", ms) if ms else cmd("SET", key, data)
+
+
+def _wrote(s: Settings, tool: str) -> None:
+    s.stats.count("tool/writes", f"tool/writes/{tool}")
+
+
+def check(s: Settings, tool: str, args: Any, *, model: type[M] | None = None) -> Operation[ToolResult]:
+    """The cached result of ``tool`` called with ``args``, if any. One round trip."""
+    key = _key(s, tool, args)
+    codec.check_model(model)
+    replies = yield [TOOL_CHECK([key]), *s.stats.due()]
+    found = replies[0]
+    if not found:
+        s.stats.tool_lookup(tool, False)
+        return MISS
+    value, stored_at, cost = _unpack(found[0], tool)
+    s.stats.tool_lookup(tool, True, cost)
+    return ToolResult(
+        hit=True,
+        value=_value(value, tool, model),
+        stored_at=datetime.fromtimestamp(stored_at / 1000, UTC),
+        ttl=found[1] / 1000 if found[1] >= 0 else None,
+        cost=cost,
+    )
+
+
+def _ttl_or_policy(s: Settings, tool: str, ttl: TTL | None) -> tuple[int, bool]:
+    """The TTL (ms, 0 = none) to store with now, and whether it may be stale (policy not read lately)."""
+    if ttl is not None:
+        return ttl_ms(ttl), False
+    policy, fresh = s.policies.known(tool)
+    return (s.tool_ttl_ms if policy is None else policy), not fresh
+
+
+def store(
+    s: Settings, tool: str, args: Any, value: Any, *, ttl: TTL | None = None, cost: float | None = None
+) -> Operation[None]:
+    """Cache ``value`` as the result of ``tool`` called with ``args``. One round trip.
+
+    ``cost`` (any unit: dollars, tokens, ms) is what a later hit saves, summed in :func:`stats`.
+    """
+    key = _key(s, tool, args)
+    data = _entry(s, value, _cost(cost))
+    ms, stale = _ttl_or_policy(s, tool, ttl)
+    if not stale:
+        yield [_set(key, data, ms), *s.stats.due()]
+    else:  # read the policy in the same round trip; correct the TTL in a second one only if it changed
+        replies = yield [cmd("HGET", s.policies.key, tool), _set(key, data, ms), *s.stats.due()]
+        policy = s.policies.remember(tool, policy_ms(replies[0]))
+        actual = s.tool_ttl_ms if policy is None else policy
+        if actual != ms:
+            yield [cmd("PEXPIRE", key, actual) if actual else cmd("PERSIST", key)]
+    _wrote(s, tool)
+
+
+def get_or_compute(
+    s: Settings,
+    tool: str,
+    args: Any,
+    fn: Callable[[], Any],
+    *,
+    ttl: TTL | None = None,
+    cost: float | None = None,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    model: type[M] | None = None,
+) -> Operation[Any]:
+    """The cached result of ``tool`` with ``args``, or ``fn()``'s, computed once however many ask.
+
+    A hit is one round trip. On a miss one caller (in any thread, task or process) runs ``fn`` and
+    stores its result; the others wait, backing off from 5 ms to 100 ms between checks, and return
+    that result. If ``fn`` raises, its caller gets the exception, nothing is cached, and one of the
+    waiters runs ``fn`` next. If the computing caller dies, its claim lapses after ``lock_timeout``
+    seconds and a waiter takes over: make ``lock_timeout`` longer than ``fn`` ever runs.
+
+    Every caller gets the value as the cache returns it (msgpack types: a tuple comes back as a
+    list; pass ``model=`` for a pydantic model), the computing caller included.
+    """
+    if not callable(fn):
+        raise InvalidArgumentError(f"fn must be a callable taking no arguments, not {fn!r}")
+    key = _key(s, tool, args)
+    cost = _cost(cost)
+    lock_ms = _lock_ms(lock_timeout)
+    codec.check_model(model)
+    ms, stale = _ttl_or_policy(s, tool, ttl)
+    lock = b"\x00" + secrets.token_bytes(16)
+    wait = FIRST_WAIT
+    while True:
+        batch = [TOOL_CLAIM([key], lock, lock_ms)]
+        if stale:
+            batch.append(cmd("HGET", s.policies.key, tool))
+        replies = yield batch + s.stats.due()
+        if stale:
+            policy = s.policies.remember(tool, policy_ms(replies[1]))
+            ms, stale = (s.tool_ttl_ms if policy is None else policy), False
+        state = replies[0]
+        if state[0] == 2:
+            value, _, stored_cost = _unpack(state[1], tool)
+            s.stats.tool_lookup(tool, True, stored_cost)
+            return _value(value, tool, model)
+        if state[0] == 0:
+            break
+        lapses = max(state[1], 1) / 1000  # someone else computes: wait, but not past their claim lapsing
+        yield Pause(min(wait * random.uniform(0.5, 1.0), lapses))
+        wait = min(wait * 2, MAX_WAIT)
+    try:
+        data = _entry(s, (yield CallStep(fn)), cost)
+    except GeneratorExit:
+        raise
+    except BaseException:
+        with contextlib.suppress(BackendError):  # if this fails, the claim lapses after lock_timeout
+            yield [TOOL_RELEASE([key], lock)]  # let a waiter compute now rather than after lock_timeout
+        raise
+    yield [_set(key, data, ms), *s.stats.due()]
+    s.stats.tool_lookup(tool, False)
+    _wrote(s, tool)
+    return _value(codec.decode(data)[0], tool, model)
+
+
+def invalidate(s: Settings, tool: str, args: Any) -> Operation[bool]:
+    """Remove the cached result of ``tool`` with ``args``; True if there was one. One round trip."""
+    return bool((yield from one(TOOL_INVALIDATE([_key(s, tool, args)]))))
+
+
+def _scanned(reply: Any) -> tuple[int, list[bytes]]:
+    cursor, keys = reply
+    if isinstance(cursor, dict):  # a cluster client answers per node: {node name: cursor}
+        (cursor,) = cursor.values()
+    return int(cursor), list(keys)
+
+
+def invalidate_tool(s: Settings, tool: str) -> Operation[int]:
+    """Remove every cached result of ``tool``; returns how many. Walks the whole keyspace of every
+    primary with SCAN (results of one tool are spread over all slots), two round trips per step."""
+    pattern = tool_pattern(s.prefix, tool)
+    removed = 0
+    nodes = yield PRIMARIES
+    for node in nodes:
+        cursor = 0
+        while True:
+            reply = yield from one(cmd("SCAN", cursor, "MATCH", pattern, "COUNT", s.scan_count, node=node))
+            cursor, keys = _scanned(reply)
+            if keys:
+                removed += sum((yield [TOOL_INVALIDATE([key]) for key in keys]))
+            if cursor == 0:
+                break
+    return removed
+
+
+def set_policy(s: Settings, tool: str, *, ttl: TTL) -> Operation[None]:
+    """Store ``tool``'s TTL policy in Valkey, for every worker (seconds, timedelta or NO_EXPIRY).
+
+    Applies to results stored from now on without their own ``ttl=``; other workers pick it up
+    within about a second."""
+    encode_name(tool, "tool name")
+    ms = ttl_ms(ttl)
+    yield [cmd("HSET", s.policies.key, tool, encode_policy(ms))]
+    s.policies.remember(tool, ms)
+
+
+def get_policy(s: Settings, tool: str) -> Operation[ToolPolicy | None]:
+    """``tool``'s policy as stored in Valkey, or None. One round trip."""
+    encode_name(tool, "tool name")
+    raw = yield from one(cmd("HGET", s.policies.key, tool))
+    return as_policy(s.policies.remember(tool, policy_ms(raw)))
+
+
+def clear_policy(s: Settings, tool: str) -> Operation[bool]:
+    """Remove ``tool``'s policy; True if it had one."""
+    encode_name(tool, "tool name")
+    removed = yield from one(cmd("HDEL", s.policies.key, tool))
+    s.policies.remember(tool, None)
+    return bool(removed)
+
+
+def _binder(fn: Callable[..., Any], ignore: Iterable[str]) -> Callable[..., dict[str, Any]]:
+    """Maps a call of ``fn`` to its arguments by name (defaults applied, ``ignore`` left out)."""
+    signature = inspect.signature(fn)
+    ignored = frozenset(ignore)
+    unknown = sorted(ignored - set(signature.parameters))
+    if unknown:
+        raise InvalidArgumentError(f"ignore names {unknown}, which {fn.__qualname__} has no parameter for")
+
+    def arguments(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        bound = signature.bind(*args, **kwargs)  # a wrong call raises TypeError, as it would uncached
+        bound.apply_defaults()
+        return {name: value for name, value in bound.arguments.items() if name not in ignored}
+
+    return arguments
+
+
+class ToolTier(Bound[E]):
+    """``cache.tool``: results of tool calls, shared by every worker, computed once when many ask."""
+
+    check = operation(check)
+    store = operation(store)
+    get_or_compute = operation(get_or_compute)
+    invalidate = operation(invalidate)
+    invalidate_tool = operation(invalidate_tool)
+    set_policy = operation(set_policy)
+    get_policy = operation(get_policy)
+    clear_policy = operation(clear_policy)
+
+    def cached(
+        self,
+        name: str | Callable[..., Any] | None = None,
+        *,
+        ttl: TTL | None = None,
+        cost: float | None = None,
+        ignore: Iterable[str] = (),
+        lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+        model: type[Any] | None = None,
+    ) -> Any:
+        """Decorator: cache a function's results through :meth:`get_or_compute`.
+
+        Sync functions on ``AgentCache``, coroutine functions on ``AsyncAgentCache``. The tool name
+        is ``name`` or the function's module and qualified name. Arguments are bound by signature
+        (``f(1, b=2)`` and ``f(a=1, b=2)`` are one entry, defaults included); parameters named in
+        ``ignore`` (say ``self`` or a client) do not count. ``wrapper.invalidate(*args, **kwargs)``
+        removes one call's result. Usable bare (``@cache.tool.cached``) or with arguments.
+        """
+        if callable(name):
+            return self.cached()(name)
+        if name is not None:
+            encode_name(name, "tool name")
+        _cost(cost)
+        _lock_ms(lock_timeout)
+        codec.check_model(model)
+        if ttl is not None:
+            ttl_ms(ttl)
+        asynchronous = isinstance(self._executor, AsyncExecutor)
+
+        def decorate(fn: F) -> F:
+            if inspect.iscoroutinefunction(fn) != asynchronous:
+                raise InvalidArgumentError(
+                    f"{fn.__qualname__} is {'not ' if asynchronous else ''}a coroutine function: "
+                    "cache sync functions on AgentCache and coroutine functions on AsyncAgentCache"
+                )
+            tool = name or f"{fn.__module__}.{fn.__qualname__}"
+            arguments = _binder(fn, ignore)
+            options: dict[str, Any] = {"ttl": ttl, "cost": cost, "lock_timeout": lock_timeout, "model": model}
+            compute, forget = self.get_or_compute, self.invalidate
+
+            def call(*args: Any, **kwargs: Any) -> Any:
+                return compute(tool, arguments(*args, **kwargs), lambda: fn(*args, **kwargs), **options)
+
+            wrapper: Any = functools.wraps(fn)(call)
+            if asynchronous:
+
+                async def acall(*args: Any, **kwargs: Any) -> Any:
+                    return await call(*args, **kwargs)
+
+                wrapper = functools.wraps(fn)(acall)
+            wrapper.tool = tool
+            wrapper.invalidate = lambda *args, **kwargs: forget(tool, arguments(*args, **kwargs))
+            return wrapper  # type: ignore[no-any-return]
+
+        return decorate
+
+    def key(self, tool: str, args: Any) -> str:
+        """The Valkey key that holds ``tool``'s result for ``args`` (for inspection; no I/O)."""
+        return _key(self._settings, tool, args)
