@@ -32,7 +32,7 @@ MAX_DEPTH = 64
 
 def _text(tag: bytes, text: str) -> bytes:
     data = text.encode("utf-8", "surrogatepass")
-    return tag + str(len(data)).encode() + b":" + data
+    return b"%b%d:%b" % (tag, len(data), data)
 
 
 class _CulpritError(Exception):
@@ -44,42 +44,50 @@ class _CulpritError(Exception):
         self.path: list[str] = []
 
 
-def _at(segment: str, value: Any, depth: int) -> bytes:
+def _none(value: None, depth: int) -> bytes:
+    return b"N"
+
+
+def _bool(value: bool, depth: int) -> bytes:
+    return b"T" if value else b"F"
+
+
+def _int(value: int, depth: int) -> bytes:
+    return b"i%d;" % value
+
+
+def _str(value: str, depth: int) -> bytes:
+    data = value.encode("utf-8", "surrogatepass")
+    return b"s%d:%b" % (len(data), data)
+
+
+def _float(value: float, depth: int) -> bytes:
+    return b"f%b;" % float.hex(value).encode()
+
+
+def _bytes(value: bytes | bytearray | memoryview, depth: int) -> bytes:
+    data = bytes(value)
+    return b"y%d:%b" % (len(data), data)
+
+
+def _sequence(value: list[Any] | tuple[Any, ...], depth: int) -> bytes:
+    items = []
+    for i, item in enumerate(value):
+        try:
+            items.append(_canon(item, depth + 1))
+        except _CulpritError as culprit:
+            culprit.path.append(f"[{i}]")
+            raise
+    return b"l%d:%b" % (len(items), b"".join(items))
+
+
+def _set(value: set[Any] | frozenset[Any], depth: int) -> bytes:
     try:
-        return _canon(value, depth)
+        items = sorted(_canon(item, depth + 1) for item in value)
     except _CulpritError as culprit:
-        culprit.path.append(segment)
+        culprit.path.append("{...}")
         raise
-
-
-def _canon(value: Any, depth: int) -> bytes:
-    if depth > MAX_DEPTH:
-        raise _CulpritError(value, too_deep=True)
-    kind = type(value)
-    if value is None:
-        return b"N"
-    if kind is bool:
-        return b"T" if value else b"F"
-    if kind is int:
-        return b"i" + str(value).encode() + b";"
-    if kind is str:
-        return _text(b"s", value)
-    if kind is float:
-        return b"f" + float.hex(value).encode() + b";"
-    if kind is bytes or kind is bytearray or kind is memoryview:
-        data = bytes(value)
-        return b"y" + str(len(data)).encode() + b":" + data
-    if kind is list or kind is tuple:
-        return _sequence(b"l", [_at(f"[{i}]", item, depth + 1) for i, item in enumerate(value)])
-    if kind is dict:
-        return _mapping(value, depth)
-    if kind is set or kind is frozenset:
-        return _sequence(b"e", sorted(_at("{...}", item, depth + 1) for item in value))
-    return _other(value, depth)
-
-
-def _sequence(tag: bytes, items: list[bytes]) -> bytes:
-    return tag + str(len(items)).encode() + b":" + b"".join(items)
+    return b"e%d:%b" % (len(items), b"".join(items))
 
 
 def _mapping(value: dict[Any, Any], depth: int) -> bytes:
@@ -91,7 +99,31 @@ def _mapping(value: dict[Any, Any], depth: int) -> bytes:
             culprit.path.append(f"[{k!r}]")
             raise
     pairs.sort()
-    return _sequence(b"d", pairs)
+    return b"d%d:%b" % (len(pairs), b"".join(pairs))
+
+
+_EXACT: dict[type, Any] = {  # by exact type: one dict lookup for the common cases
+    type(None): _none,
+    bool: _bool,
+    int: _int,
+    str: _str,
+    float: _float,
+    bytes: _bytes,
+    bytearray: _bytes,
+    memoryview: _bytes,
+    list: _sequence,
+    tuple: _sequence,
+    dict: _mapping,
+    set: _set,
+    frozenset: _set,
+}
+
+
+def _canon(value: Any, depth: int) -> bytes:
+    if depth > MAX_DEPTH:
+        raise _CulpritError(value, too_deep=True)
+    encode = _EXACT.get(type(value))
+    return encode(value, depth) if encode is not None else _other(value, depth)
 
 
 def _other(value: Any, depth: int) -> bytes:

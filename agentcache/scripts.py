@@ -72,30 +72,21 @@ return out
 
 
 # The tool tier. A tool-result key holds either a result (a codec envelope: first byte 1) or, while
-# one caller computes it, a lock: byte 0 and that caller's token. Readers treat a lock as a miss.
-
-# -> false (miss) | {value, pttl}
-TOOL_CHECK = Script(
-    "tool_check",
-    """
-local v = redis.call('GET', KEYS[1])
-if not v or string.byte(v, 1) == 0 then return false end
-return {v, redis.call('PTTL', KEYS[1])}
-""",
-)
+# one caller computes it, a lock: byte 0 and that caller's token. Readers treat a lock as a miss
+# (check is a plain GET and looks at the first byte itself).
 
 # ARGV: lock (0 byte + token), lock timeout ms.
-# -> {0} claimed: the caller computes | {1, pttl of the lock} someone else computes | {2, value, pttl} hit
+# -> nil: claimed, the caller computes | integer: ms until someone else's claim lapses | string: the result
 TOOL_CLAIM = Script(
     "tool_claim",
     """
 local v = redis.call('GET', KEYS[1])
 if not v then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-  return {0}
+  return false
 end
-if string.byte(v, 1) == 0 then return {1, redis.call('PTTL', KEYS[1])} end
-return {2, v, redis.call('PTTL', KEYS[1])}
+if string.byte(v, 1) == 0 then return redis.call('PTTL', KEYS[1]) end
+return v
 """,
 )
 

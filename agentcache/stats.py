@@ -95,13 +95,19 @@ class StatsBuffer:
                 self._since = time.monotonic()
 
     def lookup(self, tier: str, hit: bool) -> None:
-        self.count(f"{tier}/hits" if hit else f"{tier}/misses")
+        name = _LOOKUP_FIELDS[tier, hit]
+        with self._lock:  # count() inlined: this runs on every session get
+            self._counts[name] = self._counts.get(name, 0) + 1
+            if self._since is None:
+                self._since = time.monotonic()
 
     def tool_lookup(self, tool: str, hit: bool, cost: float | None = None) -> None:
-        metric = "hits" if hit else "misses"
-        self.count(f"tool/{metric}", f"tool/{metric}/{tool}")
-        if hit and cost:
-            self.count(f"tool/cost_saved/{tool}", amount=cost)
+        if hit:
+            self.count("tool/hits", "tool/hits/" + tool)
+            if cost:
+                self.count("tool/cost_saved/" + tool, amount=cost)
+        else:
+            self.count("tool/misses", "tool/misses/" + tool)
 
     def due(self) -> list[Command]:
         """The commands that ship the counts if they have waited long enough, else nothing."""
@@ -122,6 +128,9 @@ class StatsBuffer:
         ]
 
 
+_LOOKUP_FIELDS = {
+    (tier, hit): f"{tier}/{'hits' if hit else 'misses'}" for tier in ("session", "tool") for hit in (True, False)
+}
 _METRICS = frozenset(("hits", "misses", "writes", "cost_saved"))
 
 

@@ -19,7 +19,6 @@ import random
 import secrets
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -33,29 +32,61 @@ from .executors import AsyncExecutor
 from .expiry import TTL, ttl_ms
 from .names import encode_name, tool_head, tool_pattern
 from .policies import ToolPolicy, as_policy, encode_policy, policy_ms
-from .scripts import TOOL_CHECK, TOOL_CLAIM, TOOL_INVALIDATE, TOOL_RELEASE
+from .scripts import TOOL_CLAIM, TOOL_INVALIDATE, TOOL_RELEASE
 from .settings import Settings
 
 M = TypeVar("M")
 F = TypeVar("F", bound=Callable[..., Any])
 
 DEFAULT_LOCK_TIMEOUT = 30.0
-FIRST_WAIT = 0.005  # a waiter's first pause (seconds); each next one doubles, up to MAX_WAIT
-MAX_WAIT = 0.1
+FIRST_WAIT = 0.002  # a waiter's first pause (seconds); each next one doubles, up to MAX_WAIT
+MAX_WAIT = 0.025  # so a waiter checks at most 40-80 times a second and returns within ~25 ms of the result
+LOCK_BYTE = 0  # first byte of a claim; a stored result starts with the codec's version byte (1)
 
 
-@dataclass(frozen=True, slots=True)
 class ToolResult:
     """What :func:`check` found. On a miss only ``hit`` (False) is set."""
 
-    hit: bool
-    value: Any = None
-    stored_at: datetime | None = None
-    """When the result was stored (the storing worker's clock)."""
-    ttl: float | None = None
-    """Seconds the result has left; None if it never expires (or on a miss)."""
-    cost: float | None = None
-    """The ``cost=`` it was stored with: what a hit saves."""
+    __slots__ = ("_expires_ms", "_stored_ms", "cost", "hit", "value")
+
+    def __init__(
+        self, hit: bool, value: Any = None, stored_ms: int = 0, expires_ms: int = 0, cost: float | None = None
+    ) -> None:
+        self.hit = hit
+        self.value = value
+        self.cost = cost
+        """The ``cost=`` it was stored with: what a hit saves."""
+        self._stored_ms = stored_ms
+        self._expires_ms = expires_ms
+
+    @property
+    def stored_at(self) -> datetime | None:
+        """When the result was stored (the storing worker's clock); None on a miss."""
+        return datetime.fromtimestamp(self._stored_ms / 1000, UTC) if self.hit else None
+
+    @property
+    def ttl(self) -> float | None:
+        """Seconds the result has left (by the storing worker's clock); None if it never expires or
+        on a miss. Valkey expires it on the server's clock."""
+        if not (self.hit and self._expires_ms):
+            return None
+        return max(0.0, (self._expires_ms - time.time() * 1000) / 1000)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ToolResult) and self._fields() == other._fields()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def _fields(self) -> tuple[Any, ...]:
+        return (self.hit, self.value, self._stored_ms, self._expires_ms, self.cost)
+
+    def __repr__(self) -> str:
+        if not self.hit:
+            return "ToolResult(hit=False)"
+        return (
+            f"ToolResult(hit=True, value={self.value!r}, stored_at={self.stored_at!r}, "
+            f"ttl={self.ttl!r}, cost={self.cost!r})"
+        )
 
 
 MISS = ToolResult(hit=False)
@@ -81,14 +112,17 @@ def _lock_ms(lock_timeout: object) -> int:
     )
 
 
-def _entry(s: Settings, value: Any, cost: float | None) -> bytes:
-    return codec.encode([value, int(time.time() * 1000), cost], 0, s.max_value_bytes)
+def _entry(s: Settings, value: Any, cost: float | None, ttl_ms: int) -> bytes:
+    """A result as stored: the value, when it was stored and when it expires (ms, this worker's
+    clock; 0 = never), and its cost. Carrying the expiry lets :func:`check` be a plain GET."""
+    now = int(time.time() * 1000)
+    return codec.encode([value, now, now + ttl_ms if ttl_ms else 0, cost], 0, s.max_value_bytes)
 
 
 def _unpack(raw: bytes, tool: str) -> list[Any]:
     try:
         entry = codec.decode(raw)
-        if not (isinstance(entry, list) and len(entry) == 3):
+        if not (isinstance(entry, list) and len(entry) == 4):
             raise SerializationError("it is not a tool result")
     except SerializationError as exc:
         raise SerializationError(f"cached result of tool {tool!r}: {exc}") from exc
@@ -113,23 +147,16 @@ def _wrote(s: Settings, tool: str) -> None:
 
 
 def check(s: Settings, tool: str, args: Any, *, model: type[M] | None = None) -> Operation[ToolResult]:
-    """The cached result of ``tool`` called with ``args``, if any. One round trip."""
+    """The cached result of ``tool`` called with ``args``, if any. One round trip (a GET)."""
     key = _key(s, tool, args)
     codec.check_model(model)
-    replies = yield [TOOL_CHECK([key]), *s.stats.due()]
-    found = replies[0]
-    if not found:
+    raw = (yield [cmd("GET", key), *s.stats.due()])[0]
+    if raw is None or raw[0] == LOCK_BYTE:  # missing, or being computed by someone
         s.stats.tool_lookup(tool, False)
         return MISS
-    value, stored_at, cost = _unpack(found[0], tool)
+    value, stored_ms, expires_ms, cost = _unpack(raw, tool)
     s.stats.tool_lookup(tool, True, cost)
-    return ToolResult(
-        hit=True,
-        value=_value(value, tool, model),
-        stored_at=datetime.fromtimestamp(stored_at / 1000, UTC),
-        ttl=found[1] / 1000 if found[1] >= 0 else None,
-        cost=cost,
-    )
+    return ToolResult(True, _value(value, tool, model), stored_ms, expires_ms, cost)
 
 
 def _ttl_or_policy(s: Settings, tool: str, ttl: TTL | None) -> tuple[int, bool]:
@@ -148,16 +175,17 @@ def store(
     ``cost`` (any unit: dollars, tokens, ms) is what a later hit saves, summed in :func:`stats`.
     """
     key = _key(s, tool, args)
-    data = _entry(s, value, _cost(cost))
+    cost = _cost(cost)
     ms, stale = _ttl_or_policy(s, tool, ttl)
+    data = _entry(s, value, cost, ms)
     if not stale:
         yield [_set(key, data, ms), *s.stats.due()]
-    else:  # read the policy in the same round trip; correct the TTL in a second one only if it changed
+    else:  # read the policy in the same round trip; store again in a second one only if it changed
         replies = yield [cmd("HGET", s.policies.key, tool), _set(key, data, ms), *s.stats.due()]
         policy = s.policies.remember(tool, policy_ms(replies[0]))
         actual = s.tool_ttl_ms if policy is None else policy
         if actual != ms:
-            yield [cmd("PEXPIRE", key, actual) if actual else cmd("PERSIST", key)]
+            yield [_set(key, _entry(s, value, cost, actual), actual)]
     _wrote(s, tool)
 
 
@@ -175,7 +203,7 @@ def get_or_compute(
     """The cached result of ``tool`` with ``args``, or ``fn()``'s, computed once however many ask.
 
     A hit is one round trip. On a miss one caller (in any thread, task or process) runs ``fn`` and
-    stores its result; the others wait, backing off from 5 ms to 100 ms between checks, and return
+    stores its result; the others wait, backing off from 2 ms to 25 ms between checks, and return
     that result. If ``fn`` raises, its caller gets the exception, nothing is cached, and one of the
     waiters runs ``fn`` next. If the computing caller dies, its claim lapses after ``lock_timeout``
     seconds and a waiter takes over: make ``lock_timeout`` longer than ``fn`` ever runs.
@@ -190,7 +218,7 @@ def get_or_compute(
     lock_ms = _lock_ms(lock_timeout)
     codec.check_model(model)
     ms, stale = _ttl_or_policy(s, tool, ttl)
-    lock = b"\x00" + secrets.token_bytes(16)
+    lock = bytes((LOCK_BYTE,)) + secrets.token_bytes(16)
     wait = FIRST_WAIT
     while True:
         batch = [TOOL_CLAIM([key], lock, lock_ms)]
@@ -201,17 +229,17 @@ def get_or_compute(
             policy = s.policies.remember(tool, policy_ms(replies[1]))
             ms, stale = (s.tool_ttl_ms if policy is None else policy), False
         state = replies[0]
-        if state[0] == 2:
-            value, _, stored_cost = _unpack(state[1], tool)
+        if state is None:  # claimed: this caller computes
+            break
+        if isinstance(state, bytes):  # a hit
+            value, _, _, stored_cost = _unpack(state, tool)
             s.stats.tool_lookup(tool, True, stored_cost)
             return _value(value, tool, model)
-        if state[0] == 0:
-            break
-        lapses = max(state[1], 1) / 1000  # someone else computes: wait, but not past their claim lapsing
+        lapses = max(state, 1) / 1000  # someone else computes: wait, but not past their claim lapsing
         yield Pause(min(wait * random.uniform(0.5, 1.0), lapses))
         wait = min(wait * 2, MAX_WAIT)
     try:
-        data = _entry(s, (yield CallStep(fn)), cost)
+        data = _entry(s, (yield CallStep(fn)), cost, ms)
     except GeneratorExit:
         raise
     except BaseException:

@@ -9,9 +9,8 @@ cluster mode owning all 16384 slots):
    kind of client — ``GET`` of a key holding a value of the same size (hit), ``GET`` of a missing key
    (miss), ``SET key value EX 3600`` (store) — and against the peer (``betterdb-agent-cache``, async
    only; its check is GET and then a pipeline of HINCRBYs for its statistics, its store one SET EX).
-   Two reference rows sit in the check races: agentcache's check script sent bare (EVALSHA on the raw
-   sync client: the script's own cost over GET) and the canonical form and digest of the arguments
-   alone (no I/O: the client-side cost of naming the key).
+   A reference row sits in the check-hit race: the canonical form and digest of the arguments alone
+   (no I/O: the client-side cost of naming the key). agentcache's check is itself a plain GET.
 2. Single-flight: N callers (1, 8, 32) ask at once for the result of the same fresh arguments with
    ``tool.get_or_compute`` and a function that sleeps 50 ms and counts how often it runs — async
    tasks on one ``AsyncAgentCache``, threads on one ``AgentCache``, and separate processes (1, 4, 8),
@@ -61,7 +60,6 @@ from typing import Any
 
 from agentcache import AgentCache, AsyncAgentCache, BundledValkey, codec
 from agentcache.canonical import digest
-from agentcache.scripts import TOOL_CHECK
 
 from .harness import (
     AsyncCandidate,
@@ -317,16 +315,8 @@ def peer_store(peer: Any) -> AsyncCall:
 
 
 def references(s: Server, op: str, floor: str) -> list[Candidate]:
-    """The check script sent bare on the raw sync client, and (for a hit) the digest alone."""
-    key = s.cache.tool.key(TOOL, ARGS if op == "check hit" else MISS_ARGS)
-    raw = s.raw
-
-    def script() -> object:
-        return raw.execute_command("EVALSHA", TOOL_CHECK.sha, 1, key)
-
-    found: list[Candidate] = [
-        SyncCandidate("valkey-py sync EVALSHA check script", script, "reference", client_name(raw), floor)
-    ]
+    """For a check hit, the digest alone."""
+    found: list[Candidate] = []
     if op == "check hit":
         found.append(SyncCandidate("canonical args + digest (no I/O)", lambda: digest(ARGS), "reference"))
     return found
