@@ -41,7 +41,8 @@ def _default(obj: object) -> object:
 _local = threading.local()  # one Packer per thread: reusing its buffer halves the cost of packb
 
 
-def _packer() -> msgpack.Packer:
+def thread_packer() -> msgpack.Packer:
+    """This thread's msgpack Packer (bin type for bytes; pydantic models as their JSON data)."""
     packer: msgpack.Packer | None = getattr(_local, "packer", None)
     if packer is None:
         packer = _local.packer = msgpack.Packer(use_bin_type=True, default=_default)
@@ -55,7 +56,7 @@ def _header(slide_ms: int) -> bytes:
 
 def encode(value: object, slide_ms: int, max_bytes: int) -> bytes:
     """Envelope ``value`` with its sliding TTL; raise before anything is sent if it cannot be stored."""
-    packer = _packer()
+    packer = thread_packer()
     try:
         payload: bytes = packer.pack(value)
     except SerializationError:

@@ -134,6 +134,11 @@ DIGEST_CHARS = 32  # hex characters of a tool-argument digest (see canonical.py)
 
 def tool_head(prefix: str, tool: object) -> str:
     """``<prefix>:tool:<tool>:``: the one place the tool-result key layout is written."""
+    return _tool_head(prefix, tool if type(tool) is str else _exact(tool, "tool name"))
+
+
+@functools.lru_cache(maxsize=1024)
+def _tool_head(prefix: str, tool: str) -> str:
     return f"{prefix}:tool:{encode_name(tool, 'tool name')}:"
 
 
