@@ -51,6 +51,19 @@ class AsyncCandidate:
 
 
 Candidate = SyncCandidate | AsyncCandidate
+SyncCall = Callable[[], object]
+AsyncCall = Callable[[], Awaitable[object]]
+
+
+@dataclass
+class Target:
+    """A target of an issue, checked at the end of a run."""
+
+    name: str
+    measured: float
+    limit: float
+    met: bool
+    note: str = ""
 
 
 @dataclass
@@ -287,3 +300,50 @@ def _cell(value: object) -> str:
 
 def fmt_ratio(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}x"
+
+
+def point_race(
+    cache: Any,
+    acache: Any,
+    raw: Any,
+    araw: Any,
+    calls: tuple[
+        Callable[[], object], Callable[[], object], Callable[[], Awaitable[object]], Callable[[], Awaitable[object]]
+    ],
+    command: str,
+    references: Sequence[Candidate] = (),
+    peer: AsyncCandidate | None = None,
+) -> list[Candidate]:
+    """The candidates of one point-operation race: agentcache sync and async, each next to the raw
+    ``command`` on the same kind of client (its floor), then any references and the peer.
+
+    ``calls``: agentcache sync, floor sync, agentcache async, floor async."""
+    ac_sync, fl_sync, ac_async, fl_async = calls
+    floor_sync, floor_async = f"valkey-py sync {command} (floor)", f"valkey-py async {command} (floor)"
+    return [
+        SyncCandidate(
+            "agentcache sync",
+            ac_sync,
+            "agentcache",
+            client_name(cache.client),
+            floor_sync,
+            round_trips=lambda: cache.round_trips,
+        ),
+        SyncCandidate(floor_sync, fl_sync, "floor", client_name(raw)),
+        *references,
+        AsyncCandidate(
+            "agentcache async",
+            ac_async,
+            "agentcache",
+            client_name(acache.client),
+            floor_async,
+            round_trips=lambda: acache.round_trips,
+        ),
+        AsyncCandidate(floor_async, fl_async, "floor", client_name(araw)),
+        *([peer] if peer is not None else []),
+    ]
+
+
+def client_name(client: Any) -> str:
+    kind = type(client)
+    return ("asyncio." if ".asyncio." in kind.__module__ else "") + kind.__name__

@@ -54,13 +54,18 @@ from agentcache.names import session_thread
 from agentcache.scripts import SESSION_GET
 
 from .harness import (
+    AsyncCall,
     AsyncCandidate,
     Candidate,
     Summary,
+    SyncCall,
     SyncCandidate,
+    Target,
+    client_name,
     fmt_ratio,
     measure_round_trips,
     plan_samples,
+    point_race,
     probe,
     progress,
     race,
@@ -93,10 +98,6 @@ GET_ALL_LIMIT_US = 2000.0
 GET_ALL_GROWTH = 1.5
 
 
-SyncCall = Callable[[], object]
-AsyncCall = Callable[[], Awaitable[object]]
-
-
 @dataclass
 class Options:
     ops: int
@@ -125,15 +126,6 @@ class Server:
     The peer's client is read back from its private ``_client`` (it has no public accessor)."""
     version: str
     filled: int = 0
-
-
-@dataclass
-class Target:
-    name: str
-    measured: float
-    limit: float
-    met: bool
-    note: str = ""
 
 
 @dataclass
@@ -252,11 +244,6 @@ def close_server(server: Server, runner: asyncio.Runner) -> None:
     server.bundled.stop()
 
 
-def client_name(client: Any) -> str:
-    kind = type(client)
-    return ("asyncio." if ".asyncio." in kind.__module__ else "") + kind.__name__
-
-
 # --- point operations ---------------------------------------------------------------------------
 
 
@@ -313,32 +300,14 @@ def point_candidates(s: Server, op: str) -> list[Candidate]:
     ac_sync, fl_sync = sync_point_calls(s, op)
     ac_async, fl_async, peer_call = async_point_calls(s, op)
     command = "GETEX" if op == "get" else "SET"
-    floor_sync, floor_async = f"valkey-py sync {command} (floor)", f"valkey-py async {command} (floor)"
-    cache, acache = s.cache, s.acache
-    candidates: list[Candidate] = [
-        SyncCandidate(
-            "agentcache sync",
-            ac_sync,
-            "agentcache",
-            client_name(cache.client),
-            floor_sync,
-            round_trips=lambda: cache.round_trips,
-        ),
-        SyncCandidate(floor_sync, fl_sync, "floor", client_name(s.raw)),
-        *([script_reference(s, floor_sync)] if op == "get" else []),
-        AsyncCandidate(
-            "agentcache async",
-            ac_async,
-            "agentcache",
-            client_name(acache.client),
-            floor_async,
-            round_trips=lambda: acache.round_trips,
-        ),
-        AsyncCandidate(floor_async, fl_async, "floor", client_name(s.araw)),
-    ]
+    floor_async = f"valkey-py async {command} (floor)"
+    peer = None
     if peer_call is not None:
-        candidates.append(AsyncCandidate(PEER, peer_call, "peer", client_name(s.peers[0][1]._client), floor_async))
-    return candidates
+        peer = AsyncCandidate(PEER, peer_call, "peer", client_name(s.peers[0][1]._client), floor_async)
+    references = [script_reference(s, f"valkey-py sync {command} (floor)")] if op == "get" else []
+    return point_race(
+        s.cache, s.acache, s.raw, s.araw, (ac_sync, fl_sync, ac_async, fl_async), command, references, peer
+    )
 
 
 def seed_point(s: Server, runner: asyncio.Runner) -> None:

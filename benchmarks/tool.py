@@ -49,7 +49,7 @@ import statistics
 import sys
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from multiprocessing.process import BaseProcess
@@ -62,12 +62,17 @@ from agentcache import AgentCache, AsyncAgentCache, BundledValkey, codec
 from agentcache.canonical import digest
 
 from .harness import (
+    AsyncCall,
     AsyncCandidate,
     Candidate,
     Summary,
+    SyncCall,
     SyncCandidate,
+    Target,
+    client_name,
     fmt_ratio,
     measure_round_trips,
+    point_race,
     probe,
     progress,
     race,
@@ -75,7 +80,7 @@ from .harness import (
     table,
     warm_up,
 )
-from .session import client_name, describe_machine, load_peer, make_peer, versions
+from .session import describe_machine, load_peer, make_peer, versions
 
 TTL_S = 3600
 TOOL = "weather"
@@ -89,7 +94,7 @@ VALUE: dict[str, Any] = {
     "wind_kph": 12,
     "source": "open-meteo",
 }
-ENTRY = codec.encode([VALUE, int(time.time() * 1000), None], 0, 1 << 20)  # what agentcache stores
+ENTRY = codec.encode([VALUE, int(time.time() * 1000), 0, None], 0, 1 << 20)  # what agentcache stores
 VALUE_TEXT = json.dumps(VALUE, separators=(",", ":"))  # what the peer (strings only) stores
 MODES = ("cluster", "standalone")
 MODE_TITLE = {"cluster": "cluster-mode server (1 node, all slots)", "standalone": "standalone server"}
@@ -99,9 +104,6 @@ OPS = ("check hit", "check miss", "store")
 TASKS, THREADS, PROCESSES = "async tasks", "threads", "processes"
 NO_CACHE = ", no cache"
 START_LEAD_S = 0.25  # how far ahead of time a process burst's start is announced
-
-SyncCall = Callable[[], object]
-AsyncCall = Callable[[], Awaitable[object]]
 
 
 @dataclass
@@ -147,15 +149,6 @@ class Burst:
     @property
     def cached(self) -> bool:
         return not self.kind.endswith(NO_CACHE)
-
-
-@dataclass
-class Target:
-    name: str
-    measured: float
-    limit: float
-    met: bool
-    note: str = ""
 
 
 @dataclass
@@ -314,7 +307,7 @@ def peer_store(peer: Any) -> AsyncCall:
     return lambda: peer.tool.store(TOOL, STORE_ARGS, VALUE_TEXT, options)
 
 
-def references(s: Server, op: str, floor: str) -> list[Candidate]:
+def references_for(s: Server, op: str, floor: str) -> list[Candidate]:
     """For a check hit, the digest alone."""
     found: list[Candidate] = []
     if op == "check hit":
@@ -327,32 +320,15 @@ def point_candidates(s: Server, op: str) -> list[Candidate]:
     ac_sync, fl_sync = sync_point_calls(s, op)
     ac_async, fl_async, peer_call = async_point_calls(s, op)
     command = "SET EX" if op == "store" else "GET"
-    floor_sync, floor_async = f"valkey-py sync {command} (floor)", f"valkey-py async {command} (floor)"
-    cache, acache = s.cache, s.acache
-    candidates: list[Candidate] = [
-        SyncCandidate(
-            "agentcache sync",
-            ac_sync,
-            "agentcache",
-            client_name(cache.client),
-            floor_sync,
-            round_trips=lambda: cache.round_trips,
-        ),
-        SyncCandidate(floor_sync, fl_sync, "floor", client_name(s.raw)),
-        *(references(s, op, floor_sync) if op != "store" else []),
-        AsyncCandidate(
-            "agentcache async",
-            ac_async,
-            "agentcache",
-            client_name(acache.client),
-            floor_async,
-            round_trips=lambda: acache.round_trips,
-        ),
-        AsyncCandidate(floor_async, fl_async, "floor", client_name(s.araw)),
-    ]
+    peer = None
     if peer_call is not None:
-        candidates.append(AsyncCandidate(PEER, peer_call, "peer", client_name(s.peer._client), floor_async))
-    return candidates
+        peer = AsyncCandidate(
+            PEER, peer_call, "peer", client_name(s.peer._client), f"valkey-py async {command} (floor)"
+        )
+    references = references_for(s, op, f"valkey-py sync {command} (floor)") if op != "store" else []
+    return point_race(
+        s.cache, s.acache, s.raw, s.araw, (ac_sync, fl_sync, ac_async, fl_async), command, references, peer
+    )
 
 
 def seed_point(s: Server, runner: asyncio.Runner) -> None:
