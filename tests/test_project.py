@@ -90,3 +90,18 @@ def test_session_benchmark_smoke(tmp_path: Path) -> None:
     out = tmp_path / "session.json"
     assert main(["bench", "session", "--quick", "--out", str(out)]) == 0
     assert json.loads(out.read_text())
+
+
+def test_tool_benchmark_smoke(tmp_path: Path) -> None:
+    """The tool benchmark runs end to end and every single-flight burst ran its function once."""
+    import json
+
+    from agentcache.cli import main
+
+    out = tmp_path / "tool.json"
+    assert main(["bench", "tool", "--quick", "--out", str(out)]) == 0
+    results = json.loads(out.read_text())
+    assert results["bursts"]
+    cached = [b for b in results["bursts"] if "no cache" not in b["kind"]]
+    assert cached
+    assert all(set(b["executions"]) == {1} and not b["errors"] and not b["wrong_values"] for b in cached)
