@@ -41,7 +41,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_LOCK_TIMEOUT = 30.0
 FIRST_WAIT = 0.002  # a waiter's first pause (seconds); each next one doubles, up to MAX_WAIT
 MAX_WAIT = 0.025  # so a waiter checks at most 40-80 times a second and returns within ~25 ms of the result
-LOCK_BYTE = 0  # first byte of a claim; a stored result starts with the codec's version byte (1)
+CLAIM_MARK = b"\x00"  # first byte of a claim; a stored result starts with the codec's version byte (1)
 
 
 class ToolResult:
@@ -151,7 +151,7 @@ def check(s: Settings, tool: str, args: Any, *, model: type[M] | None = None) ->
     key = _key(s, tool, args)
     codec.check_model(model)
     raw = (yield [cmd("GET", key), *s.stats.due()])[0]
-    if raw is None or raw[0] == LOCK_BYTE:  # missing, or being computed by someone
+    if raw is None or raw[:1] == CLAIM_MARK:  # missing, or being computed by someone
         s.stats.tool_lookup(tool, False)
         return MISS
     value, stored_ms, expires_ms, cost = _unpack(raw, tool)
@@ -218,7 +218,7 @@ def get_or_compute(
     lock_ms = _lock_ms(lock_timeout)
     codec.check_model(model)
     ms, stale = _ttl_or_policy(s, tool, ttl)
-    lock = bytes((LOCK_BYTE,)) + secrets.token_bytes(16)
+    lock = CLAIM_MARK + secrets.token_bytes(16)
     wait = FIRST_WAIT
     while True:
         batch = [TOOL_CLAIM([key], lock, lock_ms)]
@@ -235,8 +235,8 @@ def get_or_compute(
             value, _, _, stored_cost = _unpack(state, tool)
             s.stats.tool_lookup(tool, True, stored_cost)
             return _value(value, tool, model)
-        lapses = max(state, 1) / 1000  # someone else computes: wait, but not past their claim lapsing
-        yield Pause(min(wait * random.uniform(0.5, 1.0), lapses))
+        pause = wait * random.uniform(0.5, 1.0)  # someone else computes: wait, not past their claim lapsing
+        yield Pause(min(pause, max(state, 1) / 1000) if state >= 0 else pause)
         wait = min(wait * 2, MAX_WAIT)
     try:
         data = _entry(s, (yield CallStep(fn)), cost, ms)

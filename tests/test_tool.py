@@ -435,3 +435,12 @@ def test_the_decorator_takes_a_name_and_can_be_bare(cache: Any) -> None:
     assert cache.tool.check("weather", {"city": "Paris"}).value == "sunny in Paris"
     with pytest.raises(InvalidArgumentError, match="ignore"):
         cache.tool.cached(ignore=("nope",))(weather)
+
+
+@pytest.mark.parametrize("foreign", [b"", b"plain text", b"\x01\x00\x00\x00\x00\x00\x00\xc1"])
+def test_foreign_data_under_a_result_key_is_a_typed_error(cache: Any, foreign: bytes) -> None:
+    command(cache, "SET", cache.tool.key("t", ARGS), foreign)
+    with pytest.raises(SerializationError, match="tool 't'"):
+        cache.tool.check("t", ARGS)
+    with pytest.raises(SerializationError, match="tool 't'"):
+        cache.tool.get_or_compute("t", ARGS, lambda: 1)
