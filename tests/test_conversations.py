@@ -190,7 +190,7 @@ def test_list_active_filters_and_pages(cache: Any) -> None:
     made = [new(cache, agent_id=f"agent-{i % 2}", user_id=f"user-{i % 3}", timeout=600 + i) for i in range(7)]
     ids = [c.id for c in made]
     everything = cache.conversations.list_active()
-    assert [i.id for i in everything] == ids  # soonest deadline first
+    assert [i.id for i in everything] == ids  # soonest deadline first (timeouts 1 s apart)
     assert everything.cursor is None
     assert {i.id for i in cache.conversations.list_active(agent_id="agent-0")} == set(ids[0::2])
     assert {i.id for i in cache.conversations.list_active(user_id="user-1")} == {ids[1], ids[4]}
