@@ -169,3 +169,13 @@ def test_round_trips_per_operation(cache: Any) -> None:
     assert cost(cache, cache.conversations.list_active) == 2
     if cache.topology != "standalone":  # a cluster-mode server confines the state's SCAN to one slot
         assert cost(cache, conv.end) == 2
+
+
+def test_conversation_benchmark_smoke(tmp_path: Path) -> None:
+    """The benchmark runs end to end (a few samples) and writes its JSON; its timings are not asserted."""
+    from agentcache.cli import main
+
+    out = tmp_path / "conversations.json"
+    assert main(["bench", "conversations", "--ops", "10", "--out", str(out)]) == 0
+    rows = json.loads(out.read_text())["rows"]
+    assert {row["labels"]["op"] for row in rows} == {"turn", "append", "read20"}
