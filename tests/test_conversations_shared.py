@@ -167,6 +167,7 @@ def test_round_trips_per_operation(cache: Any) -> None:
     assert cost(cache, lambda: cache.conversations.configure_agent("a", timeout=600)) == 1
     assert cost(cache, conv.fork) == 2
     assert cost(cache, cache.conversations.list_active) == 2
+    assert cost(cache, lambda: cache.conversations.expiring(within=3600)) == 2
     if cache.topology != "standalone":  # a cluster-mode server confines the state's SCAN to one slot
         assert cost(cache, conv.end) == 2
 
