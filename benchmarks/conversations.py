@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import importlib.metadata
 import json
+import os
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -92,7 +93,11 @@ def parse_args(argv: list[str] | None) -> Options:
 
 
 def load_peer() -> Any:
-    """The OpenAI Agents SDK's RedisSession class, or None if it (or redis-py) is not installed."""
+    """The OpenAI Agents SDK's RedisSession class, or None if it (or redis-py) is not installed.
+
+    Only its session store is used (no model, no agent run); its tracing is switched off anyway, so
+    nothing is ever sent anywhere."""
+    os.environ["OPENAI_AGENTS_DISABLE_TRACING"] = "1"  # before the import
     try:
         from agents.extensions.memory.redis_session import RedisSession
     except ImportError:
