@@ -9,22 +9,33 @@ Start with :class:`AgentCache` (sync) or :class:`AsyncAgentCache` (asyncio)::
         cache.session.get("thread-1", "intent")
 """
 
+from .conversations import Conversation, ConversationState, ConversationTier, MessagePage, SessionInfo, SessionPage
 from .errors import (
     AgentCacheError,
     BackendError,
     CanonicalArgsError,
+    ConversationError,
     FieldNotFoundError,
     InvalidArgumentError,
     InvalidNameError,
+    InvalidTimeoutConfig,
+    RenewalRefused,
     SerializationError,
     ServerStartError,
+    SessionEnded,
+    SessionExists,
+    SessionExpired,
+    SessionNotFound,
     ValueTooLargeError,
 )
 from .expiry import NO_EXPIRY
 from .facade import AgentCache, AsyncAgentCache
+from .lifecycle import ConversationConfig
+from .messages import DataPart, ImagePart, Message, TextPart, ToolCallPart, ToolResultPart
 from .policies import ToolPolicy
 from .server import BundledValkey
 from .session import SessionTier
+from .snapshots import MemoryStore, SnapshotStore, SQLiteStore, ValkeySnapshotStore
 from .stats import CacheStats, Recommendation, TierStats, ToolStats
 from .tool import ToolResult, ToolTier
 
@@ -52,5 +63,30 @@ __all__ = [
     "ToolStats",
     "ToolTier",
     "ValueTooLargeError",
+    # conversations
+    "Conversation",
+    "ConversationConfig",
+    "ConversationError",
+    "ConversationState",
+    "ConversationTier",
+    "DataPart",
+    "ImagePart",
+    "InvalidTimeoutConfig",
+    "MemoryStore",
+    "Message",
+    "MessagePage",
+    "RenewalRefused",
+    "SQLiteStore",
+    "SessionEnded",
+    "SessionExists",
+    "SessionExpired",
+    "SessionInfo",
+    "SessionNotFound",
+    "SessionPage",
+    "SnapshotStore",
+    "TextPart",
+    "ToolCallPart",
+    "ToolResultPart",
+    "ValkeySnapshotStore",
     "__version__",
 ]

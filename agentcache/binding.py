@@ -28,11 +28,15 @@ class Bound(Generic[E]):
         self._executor: E = executor
         self._settings = settings
 
+    def _context(self) -> Any:
+        """What this group's operations receive as their first argument: the settings, by default."""
+        return self._settings
+
 
 class operation(Generic[P, T]):  # noqa: N801 - used like a decorator
     """Descriptor that binds an operation function to a tier's executor."""
 
-    def __init__(self, fn: Callable[Concatenate[Settings, P], Operation[T]]) -> None:
+    def __init__(self, fn: Callable[Concatenate[Any, P], Operation[T]]) -> None:
         self.fn = fn
         self.name = fn.__name__.rstrip("_")
         signature = inspect.signature(fn)
@@ -52,7 +56,7 @@ class operation(Generic[P, T]):  # noqa: N801 - used like a decorator
     def __get__(self, obj: Bound[Any] | None, owner: type) -> Any:
         if obj is None:
             return self
-        fn, run, settings = self.fn, obj._executor.run, obj._settings
+        fn, run, settings = self.fn, obj._executor.run, obj._context()
         bound: Any
         if isinstance(obj._executor, AsyncExecutor):
 

@@ -6,6 +6,7 @@ Every bad input is rejected with one of these before anything is sent to the ser
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 
 class AgentCacheError(Exception):
@@ -60,3 +61,47 @@ class BackendError(AgentCacheError):
 
 class ServerStartError(AgentCacheError):
     """The bundled Valkey server could not be started; the message carries its log."""
+
+
+class ConversationError(AgentCacheError):
+    """Base of the conversation tier's errors; ``status_code`` is the HTTP status an API would answer."""
+
+    status_code: int = 500
+
+
+class SessionNotFound(ConversationError, LookupError):  # noqa: N818 - the names the API documents
+    """No such conversation: it never existed, was deleted, or its grace period after expiry has passed."""
+
+    status_code = 404
+
+
+class SessionExpired(ConversationError):  # noqa: N818
+    """The conversation timed out; ``expired_at`` (aware datetime, server clock) says when."""
+
+    status_code = 410
+
+    def __init__(self, message: str, expired_at: datetime) -> None:
+        super().__init__(message)
+        self.expired_at = expired_at
+
+
+class SessionEnded(SessionExpired):
+    """The conversation was ended with ``end()``; ``expired_at`` is when it ended. Also 410 (Gone)."""
+
+
+class SessionExists(ConversationError):  # noqa: N818
+    """``create()`` was given the id of a conversation that is still active."""
+
+    status_code = 409
+
+
+class RenewalRefused(ConversationError):  # noqa: N818
+    """A renewal would take the conversation past its ``max_duration``."""
+
+    status_code = 422
+
+
+class InvalidTimeoutConfig(ConversationError, InvalidArgumentError):  # noqa: N818
+    """A timeout setting is outside the configured limits, or the limits themselves are inconsistent."""
+
+    status_code = 400

@@ -15,9 +15,11 @@ from .binding import Bound, E, operation
 from .clients import check_client
 from .commands import Operation, cmd, one
 from .connect import memory_client, url_client
+from .conversations import ConversationTier
 from .errors import AgentCacheError
 from .executors import AsyncExecutor, SyncExecutor
 from .expiry import TTL
+from .lifecycle import ConversationConfig, Lifecycle, resolve
 from .server import BundledValkey
 from .session import SessionTier
 from .settings import (
@@ -53,6 +55,8 @@ class _Facade(Bound[E]):
     """The session tier: thread-scoped key-value state with per-field sliding TTLs."""
     tool: ToolTier[E]
     """The tool tier: tool results shared by every worker, computed once when many ask at once."""
+    conversations: ConversationTier[E]
+    """The conversation tier: message history with timeouts, renewal and expiry, fork and snapshots."""
 
     def __init__(
         self,
@@ -63,32 +67,41 @@ class _Facade(Bound[E]):
         max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES,
         scan_count: int = DEFAULT_SCAN_COUNT,
         tool_ttl: TTL | None = None,
+        conversation_config: ConversationConfig | None = None,
     ) -> None:
         """Wrap an existing valkey-py or redis-py client (standalone or cluster).
 
         ``prefix`` starts every key; ``session_ttl`` is the session tier's default sliding TTL in
         seconds (or ``NO_EXPIRY``); values over ``max_value_bytes`` once encoded are refused;
         ``scan_count`` is the SCAN COUNT of thread-wide operations; ``tool_ttl`` is the TTL of tool
-        results when neither the call nor the tool's policy sets one (default: none).
+        results when neither the call nor the tool's policy sets one (default: none);
+        ``conversation_config`` sets the conversation tier's limits (else the ``SESSION_*_MINUTES``
+        environment variables, else defaults).
         """
         settings = make_settings(prefix, session_ttl, max_value_bytes, scan_count, tool_ttl)
-        self._setup(self._EXECUTOR(check_client(client, want_async=self._ASYNC)), settings)
+        lifecycle = resolve(conversation_config)
+        self._setup(self._EXECUTOR(check_client(client, want_async=self._ASYNC)), settings, lifecycle=lifecycle)
 
     ping = operation(ping)
     stats = operation(stats)
     reset_stats = operation(reset_stats)
 
-    def _setup(self, executor: Any, settings: Settings, server: BundledValkey | None = None) -> None:
+    def _setup(
+        self, executor: Any, settings: Settings, server: BundledValkey | None = None, *, lifecycle: Lifecycle
+    ) -> None:
         Bound.__init__(self, executor, settings)
         self._server = server
         self.settings = settings
         self.session = SessionTier(executor, settings)
         self.tool = ToolTier(executor, settings)
+        self.conversations = ConversationTier(executor, settings, lifecycle, self.session)
 
     @classmethod
-    def _build(cls, client: Any, promote: Any, settings: Settings, server: BundledValkey | None) -> Self:
+    def _build(
+        cls, client: Any, promote: Any, settings: Settings, server: BundledValkey | None, lifecycle: Lifecycle
+    ) -> Self:
         cache = cls.__new__(cls)
-        cache._setup(cls._EXECUTOR(client, promote), settings, server)
+        cache._setup(cls._EXECUTOR(client, promote), settings, server, lifecycle=lifecycle)
         return cache
 
     @classmethod
@@ -102,6 +115,7 @@ class _Facade(Bound[E]):
         max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES,
         scan_count: int = DEFAULT_SCAN_COUNT,
         tool_ttl: TTL | None = None,
+        conversation_config: ConversationConfig | None = None,
         **client_options: Any,
     ) -> Self:
         """Connect by URL: ``valkey://``, ``valkeys://`` (TLS), ``redis://``, ``rediss://``, ``unix://``.
@@ -112,8 +126,9 @@ class _Facade(Bound[E]):
         until the first call.
         """
         settings = make_settings(prefix, session_ttl, max_value_bytes, scan_count, tool_ttl)  # before a client
+        lifecycle = resolve(conversation_config)
         client, promote = url_client(url, asynchronous=cls._ASYNC, cluster=cluster, options=client_options)
-        return cls._build(client, promote, settings, None)
+        return cls._build(client, promote, settings, None, lifecycle)
 
     @classmethod
     def embedded(cls, data_dir: str | Path | None = None, **options: Any) -> Self:
@@ -123,6 +138,7 @@ class _Facade(Bound[E]):
         slot. With ``data_dir`` the data persists (AOF) across runs. The server stops when the cache
         is closed or the process exits. Blocks while the server starts (about two seconds).
         """
+        lifecycle = resolve(options.pop("conversation_config", None))
         settings = settings_from(options)
         server = BundledValkey("cluster", data_dir=data_dir).start()
         try:
@@ -130,13 +146,14 @@ class _Facade(Bound[E]):
         except BaseException:
             server.stop()
             raise
-        return cls._build(client, None, settings, server)
+        return cls._build(client, None, settings, server, lifecycle)
 
     @classmethod
     def in_memory(cls, **options: Any) -> Self:
         """An in-memory cache (fakeredis with Lua): no server, nothing shared between processes."""
+        lifecycle = resolve(options.pop("conversation_config", None))
         settings = settings_from(options)
-        return cls._build(memory_client(asynchronous=cls._ASYNC), None, settings, None)
+        return cls._build(memory_client(asynchronous=cls._ASYNC), None, settings, None, lifecycle)
 
     @property
     def client(self) -> Any:

@@ -75,7 +75,8 @@ class Synced:
 
         def call(*args: Any, **kwargs: Any) -> Any:
             result = attr(*args, **kwargs)
-            return self._loop.run_until_complete(result) if inspect.isawaitable(result) else result
+            result = self._loop.run_until_complete(result) if inspect.isawaitable(result) else result
+            return Synced(result, self._loop) if isinstance(result, Bound) else result  # e.g. a Conversation
 
         return call
 

