@@ -21,6 +21,7 @@ import datetime
 import decimal
 import enum
 import hashlib
+import operator
 import sys
 import uuid
 from typing import Any
@@ -107,18 +108,50 @@ def _mapping(value: dict[Any, Any], depth: int) -> bytes:
 
 
 _FLAT_VALUES = frozenset((type(None), bool, int, float, str, bytes))
+_NAN = float("nan")
+_NOT_FLAT = object()
+_FIRST = operator.itemgetter(0)
+
+
+def _flat_scalar(value: Any) -> Any:
+    """A scalar subclass instance as its exact base value (by the base type's own method, never the
+    subclass's), a NaN as the one NaN, or ``_NOT_FLAT``."""
+    if isinstance(value, enum.Enum):  # an IntEnum member is not its int: the general form says so
+        return _NOT_FLAT
+    if isinstance(value, float):
+        number = float.__float__(value)
+        return _NAN if number != number else number
+    if isinstance(value, int):
+        return int.__int__(value)
+    if isinstance(value, str):
+        return str.__str__(value)
+    if isinstance(value, bytes | bytearray):
+        return bytes(memoryview(value))
+    if isinstance(value, memoryview):
+        return value.tobytes()
+    return _NOT_FLAT
 
 
 def _flat(value: dict[Any, Any]) -> bytes | None:
     """The common case, done by msgpack in C: str keys, scalar values. Tagged ``M`` so it never meets
-    the general form; which form a dict takes depends only on its contents, so equal dicts agree.
-    msgpack keeps 1, 1.0, True, "1" and b"1" apart (distinct types, floats always as float64)."""
+    the general form; which form a dict takes depends only on what it holds (subclasses count as
+    their base), so equal dicts agree. msgpack keeps 1, 1.0, True, "1" and b"1" apart (distinct
+    types, floats always as float64)."""
+    items = []
     for k, v in value.items():
-        if type(k) is not str or type(v) not in _FLAT_VALUES:
-            return None
+        if type(k) is not str:
+            if not isinstance(k, str) or isinstance(k, enum.Enum):
+                return None
+            k = str.__str__(k)
+        if type(v) not in _FLAT_VALUES or v != v:  # v != v: a NaN, whatever its bits
+            v = _flat_scalar(v)
+            if v is _NOT_FLAT:
+                return None
+        items.append((k, v))
+    items.sort(key=_FIRST)
     packer = codec.thread_packer()
     try:
-        packed: bytes = packer.pack(sorted(value.items()))
+        packed: bytes = packer.pack(items)
     except (OverflowError, ValueError, SerializationError):  # an int over 64 bits, a lone surrogate
         packer.reset()
         return None
@@ -152,6 +185,22 @@ def _canon(value: Any, depth: int) -> bytes:
     return encode(value, depth) if encode is not None else _other(value, depth)
 
 
+# A subclass instance as its exact base value, through the base type's own methods: a subclass
+# cannot make two different values look alike by overriding __str__, __int__, __iter__ or items().
+_PLAIN: tuple[tuple[type, Any], ...] = (
+    (float, float.__float__),
+    (int, int.__int__),
+    (str, str.__str__),
+    (bytes, lambda v: bytes(memoryview(v))),
+    (bytearray, lambda v: bytes(memoryview(v))),
+    (tuple, lambda v: list(tuple.__iter__(v))),
+    (list, lambda v: list(list.__iter__(v))),
+    (dict, lambda v: dict(dict.items(v))),
+    (frozenset, lambda v: frozenset(frozenset.__iter__(v))),
+    (set, lambda v: frozenset(set.__iter__(v))),
+)
+
+
 def _other(value: Any, depth: int) -> bytes:
     """Subclasses of the plain types, models, dataclasses and the text-like standard types."""
     if isinstance(value, enum.Enum):  # before int/str: an IntEnum member is not the int
@@ -161,20 +210,19 @@ def _other(value: Any, depth: int) -> bytes:
         return _mapping(dict(value), depth)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return _mapping({f.name: getattr(value, f.name) for f in dataclasses.fields(value)}, depth)
-    base: type[Any]
-    for base in (int, float, str, bytes, tuple, list, dict, frozenset, set):
-        if isinstance(value, base):  # a subclass (str subclass, NamedTuple, OrderedDict...) counts as its base
-            return _canon(base(value), depth)
-    if isinstance(value, datetime.datetime):
-        return _text(b"D", value.isoformat())
+    if isinstance(value, datetime.datetime):  # before date: a datetime is a date
+        return _text(b"D", datetime.datetime.isoformat(value))
     if isinstance(value, datetime.date):
-        return _text(b"d", value.isoformat())
+        return _text(b"A", datetime.date.isoformat(value))
     if isinstance(value, datetime.time):
-        return _text(b"t", value.isoformat())
+        return _text(b"t", datetime.time.isoformat(value))
     if isinstance(value, uuid.UUID):
-        return _text(b"u", str(value))
+        return _text(b"u", uuid.UUID.__str__(value))
     if isinstance(value, decimal.Decimal):
-        return _text(b"m", str(value))
+        return _text(b"m", decimal.Decimal.__str__(value))
+    for base, plain in _PLAIN:
+        if isinstance(value, base):  # a subclass (str subclass, NamedTuple, OrderedDict...) counts as its base
+            return _canon(plain(value), depth)
     raise _CulpritError(value)
 
 

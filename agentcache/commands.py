@@ -38,12 +38,15 @@ class Script:
 
 
 class Command(NamedTuple):
-    """One command: its arguments as sent, the script it runs if any, and the cluster node it must
-    go to (only for keyless commands such as SCAN; None routes by key)."""
+    """One command: its arguments as sent, the script it runs if any, the cluster node it must go to
+    (keyless commands such as SCAN, sent alone in their batch; None routes by key), and whether it
+    is optional: an error reply of an optional command (statistics, a policy read) becomes ``None``
+    instead of failing the operation it rides along with."""
 
     args: tuple[Any, ...]
     script: Script | None = None
     node: Any = None
+    optional: bool = False
 
     @property
     def name(self) -> str:
@@ -53,7 +56,7 @@ class Command(NamedTuple):
     def as_eval(self) -> Command:
         """The same script call with the body (EVAL), for a server that does not know the SHA."""
         assert self.script is not None
-        return Command(("EVAL", self.script.source, *self.args[2:]), self.script)
+        return self._replace(args=("EVAL", self.script.source, *self.args[2:]))
 
 
 class Pause(NamedTuple):
@@ -82,9 +85,9 @@ Step = Batch | Pause | Call | _Primaries
 Operation = Generator[Step, Any, T]
 
 
-def cmd(*args: Any, node: Any = None) -> Command:
+def cmd(*args: Any, node: Any = None, optional: bool = False) -> Command:
     """A plain command (sent to ``node`` if given, else routed by its key)."""
-    return Command(args, None, node)
+    return Command(args, None, node, optional)
 
 
 def one(command: Command) -> Generator[Batch, Replies, Any]:

@@ -25,18 +25,22 @@ T = TypeVar("T")
 
 def _triage(batch: Batch, replies: Replies) -> Batch | None:
     """Raise the first error reply as BackendError, except script calls the server did not know
-    (NOSCRIPT): those come back as the batch to resend with the script's body (EVAL)."""
+    (NOSCRIPT): those come back as the batch to resend with the script's body (EVAL). An optional
+    command's error reply becomes None."""
     for reply in replies:
         if isinstance(reply, BaseException):
             break
     else:
         return None  # the common case, kept cheap: it runs on every round trip
     unknown: Batch = []
-    for command, reply in zip(batch, replies, strict=True):
+    for i, (command, reply) in enumerate(zip(batch, replies, strict=True)):
         if isinstance(reply, BaseException):
-            if not is_noscript(reply):
+            if is_noscript(reply):
+                unknown.append(command)
+            elif command.optional:
+                replies[i] = None
+            else:
                 raise backend_error([command], reply) from reply
-            unknown.append(command)
     return unknown or None
 
 
@@ -63,7 +67,12 @@ def cluster_enabled(replies: Replies) -> bool:
 
 def primaries(client: Any) -> list[Any]:
     """The primary nodes of a cluster client, or ``[None]`` for a client of one server."""
-    return list(client.get_primaries()) if hasattr(client, "get_primaries") else [None]
+    if not hasattr(client, "get_primaries"):
+        return [None]
+    nodes = list(client.get_primaries())
+    if not nodes:
+        raise BackendError(["cluster discovery"], RuntimeError("the cluster client knows no primary node"))
+    return nodes
 
 
 def _options(command: Command) -> dict[str, Any]:
@@ -108,15 +117,12 @@ class SyncExecutor:
             self._resolve()
         try:
             while True:
-                if type(step) is list:
-                    try:
-                        replies = self._round_trip(step)
-                    except BackendError as exc:
-                        step = op.throw(exc)  # the operation may clean up; usually the error goes on
-                    else:
-                        step = op.send(replies)
+                try:
+                    result = self._round_trip(step) if type(step) is list else self._perform(step)
+                except BaseException as exc:  # a failed round trip, the user's error, an interrupt:
+                    step = op.throw(exc)  # thrown in at the yield, so the operation can clean up
                 else:
-                    step = self._perform(op, step)
+                    step = op.send(result)
         except StopIteration as stop:
             return stop.value  # type: ignore[no-any-return]
 
@@ -127,17 +133,13 @@ class SyncExecutor:
             replies = _merge(batch, replies, resend, self._send([c.as_eval() for c in resend]))
         return replies
 
-    def _perform(self, op: Operation[Any], step: Step) -> Step:
+    def _perform(self, step: Step) -> Any:
         if isinstance(step, Call):
-            try:
-                result = _not_awaitable(step.fn())
-            except BaseException as exc:  # the user's error (or an interrupt) goes through the operation
-                return op.throw(exc)
-            return op.send(result)
+            return _not_awaitable(step.fn())
         if isinstance(step, Pause):
             time.sleep(step.seconds)
-            return op.send(None)
-        return op.send(primaries(self.client))
+            return None
+        return primaries(self.client)
 
     def _send(self, batch: Batch) -> Replies:
         self.round_trips += 1
@@ -147,6 +149,7 @@ class SyncExecutor:
                     return [self.client.execute_command(*batch[0].args, **_options(batch[0]))]
                 except REPLY_ERRORS as exc:
                     return [exc]
+            assert all(c.node is None for c in batch), "a command for a given node goes alone"
             pipe = self.client.pipeline(transaction=False)
             for command in batch:
                 pipe.execute_command(*command.args)
@@ -186,15 +189,12 @@ class AsyncExecutor:
             await self._resolve()
         try:
             while True:
-                if type(step) is list:
-                    try:
-                        replies = await self._round_trip(step)
-                    except BackendError as exc:
-                        step = op.throw(exc)  # the operation may clean up; usually the error goes on
-                    else:
-                        step = op.send(replies)
+                try:
+                    result = await (self._round_trip(step) if type(step) is list else self._perform(step))
+                except BaseException as exc:  # a failed round trip, the user's error, a cancellation:
+                    step = op.throw(exc)  # thrown in at the yield, so the operation can clean up
                 else:
-                    step = await self._perform(op, step)
+                    step = op.send(result)
         except StopIteration as stop:
             return stop.value  # type: ignore[no-any-return]
 
@@ -205,19 +205,19 @@ class AsyncExecutor:
             replies = _merge(batch, replies, resend, await self._send([c.as_eval() for c in resend]))
         return replies
 
-    async def _perform(self, op: Operation[Any], step: Step) -> Step:
+    async def _perform(self, step: Step) -> Any:
         if isinstance(step, Call):
-            try:
-                result = step.fn()
-                if inspect.isawaitable(result):
-                    result = await result
-            except BaseException as exc:  # the user's error (or a cancellation) goes through the operation
-                return op.throw(exc)
-            return op.send(result)
+            result = step.fn()
+            return (await result) if inspect.isawaitable(result) else result
         if isinstance(step, Pause):
             await asyncio.sleep(step.seconds)
-            return op.send(None)
-        return op.send(primaries(self.client))
+            return None
+        if hasattr(self.client, "initialize"):  # an asyncio cluster client learns its nodes lazily
+            try:
+                await self.client.initialize()
+            except CLIENT_ERRORS as exc:
+                raise BackendError(["cluster discovery"], exc) from exc
+        return primaries(self.client)
 
     async def _send(self, batch: Batch) -> Replies:
         self.round_trips += 1
@@ -227,6 +227,7 @@ class AsyncExecutor:
                     return [await self.client.execute_command(*batch[0].args, **_options(batch[0]))]
                 except REPLY_ERRORS as exc:
                     return [exc]
+            assert all(c.node is None for c in batch), "a command for a given node goes alone"
             pipe = self.client.pipeline(transaction=False)
             for command in batch:
                 pipe.execute_command(*command.args)

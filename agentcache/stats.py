@@ -120,10 +120,10 @@ class StatsBuffer:
         """The commands that ship every count now (the counts are gone from the buffer)."""
         with self._lock:
             counts, self._counts, self._since = self._counts, {}, None
-        return [
-            cmd("HINCRBY", self.key, name, amount)
+        return [  # optional: a failing count must not fail the operation it rides with
+            cmd("HINCRBY", self.key, name, amount, optional=True)
             if isinstance(amount, int)
-            else cmd("HINCRBYFLOAT", self.key, name, repr(amount))
+            else cmd("HINCRBYFLOAT", self.key, name, repr(amount), optional=True)
             for name, amount in counts.items()
         ]
 
@@ -147,7 +147,7 @@ def parse(raw: dict[Any, Any]) -> CacheStats:
         parts = (name.decode() if isinstance(name, bytes) else name).split("/", 2)
         if parts[1:2] and parts[1] not in _METRICS:
             continue  # written by a newer version: not ours to read
-        if len(parts) == 2 and parts[0] in tiers:
+        if len(parts) == 2 and parts[0] in tiers and parts[1] != "cost_saved":
             tiers[parts[0]][parts[1]] = int(_number(value))
         elif len(parts) == 3 and parts[0] == "tool":
             number = _number(value)

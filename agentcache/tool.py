@@ -32,7 +32,7 @@ from .executors import AsyncExecutor
 from .expiry import TTL, ttl_ms
 from .names import encode_name, tool_head, tool_pattern
 from .policies import ToolPolicy, as_policy, encode_policy, policy_ms
-from .scripts import TOOL_CLAIM, TOOL_INVALIDATE, TOOL_RELEASE
+from .scripts import TOOL_CLAIM, TOOL_INVALIDATE, TOOL_RELEASE, TOOL_RESTORE
 from .settings import Settings
 
 M = TypeVar("M")
@@ -142,6 +142,11 @@ def _set(key: str, data: bytes, ms: int) -> Command:
     return cmd("SET", key, data, "PX", ms) if ms else cmd("SET", key, data)
 
 
+def _policy_read(s: Settings, tool: str) -> Command:
+    """Read the tool's policy alongside a store; if that fails, the store still stands (no policy)."""
+    return cmd("HGET", s.policies.key, tool, optional=True)
+
+
 def _wrote(s: Settings, tool: str) -> None:
     s.stats.count("tool/writes", f"tool/writes/{tool}")
 
@@ -181,11 +186,11 @@ def store(
     if not stale:
         yield [_set(key, data, ms), *s.stats.due()]
     else:  # read the policy in the same round trip; store again in a second one only if it changed
-        replies = yield [cmd("HGET", s.policies.key, tool), _set(key, data, ms), *s.stats.due()]
+        replies = yield [_policy_read(s, tool), _set(key, data, ms), *s.stats.due()]
         policy = s.policies.remember(tool, policy_ms(replies[0]))
         actual = s.tool_ttl_ms if policy is None else policy
-        if actual != ms:
-            yield [_set(key, _entry(s, value, cost, actual), actual)]
+        if actual != ms:  # the policy changed (or this worker had not read it): fix this entry's TTL
+            yield [TOOL_RESTORE([key], data, _entry(s, value, cost, actual), actual)]
     _wrote(s, tool)
 
 
@@ -220,33 +225,37 @@ def get_or_compute(
     ms, stale = _ttl_or_policy(s, tool, ttl)
     lock = CLAIM_MARK + secrets.token_bytes(16)
     wait = FIRST_WAIT
-    while True:
-        batch = [TOOL_CLAIM([key], lock, lock_ms)]
-        if stale:
-            batch.append(cmd("HGET", s.policies.key, tool))
-        replies = yield batch + s.stats.due()
-        if stale:
-            policy = s.policies.remember(tool, policy_ms(replies[1]))
-            ms, stale = (s.tool_ttl_ms if policy is None else policy), False
-        state = replies[0]
-        if state is None:  # claimed: this caller computes
-            break
-        if isinstance(state, bytes):  # a hit
-            value, _, _, stored_cost = _unpack(state, tool)
-            s.stats.tool_lookup(tool, True, stored_cost)
-            return _value(value, tool, model)
-        pause = wait * random.uniform(0.5, 1.0)  # someone else computes: wait, not past their claim lapsing
-        yield Pause(min(pause, max(state, 1) / 1000) if state >= 0 else pause)
-        wait = min(wait * 2, MAX_WAIT)
+    mine = False  # whether the key may hold this caller's claim
     try:
+        while True:
+            batch = [TOOL_CLAIM([key], lock, lock_ms)]
+            if stale:
+                batch.append(_policy_read(s, tool))
+            mine = True  # if this round trip fails, the script may still have claimed
+            replies = yield batch + s.stats.due()
+            if stale:
+                policy = s.policies.remember(tool, policy_ms(replies[1]))
+                ms, stale = (s.tool_ttl_ms if policy is None else policy), False
+            state = replies[0]
+            if state is None:  # claimed: this caller computes
+                break
+            mine = False
+            if isinstance(state, bytes):  # a hit
+                value, _, _, stored_cost = _unpack(state, tool)
+                s.stats.tool_lookup(tool, True, stored_cost)
+                return _value(value, tool, model)
+            pause = wait * random.uniform(0.5, 1.0)  # someone else computes: wait, not past their claim lapsing
+            yield Pause(min(pause, max(state, 1) / 1000) if state >= 0 else pause)
+            wait = min(wait * 2, MAX_WAIT)
         data = _entry(s, (yield CallStep(fn)), cost, ms)
+        yield [_set(key, data, ms), *s.stats.due()]
     except GeneratorExit:
         raise
-    except BaseException:
-        with contextlib.suppress(BackendError):  # if this fails, the claim lapses after lock_timeout
-            yield [TOOL_RELEASE([key], lock)]  # let a waiter compute now rather than after lock_timeout
+    except BaseException:  # fn raised, a round trip failed, the caller was cancelled or interrupted
+        if mine:  # let a waiter compute now rather than after lock_timeout (only our own claim goes)
+            with contextlib.suppress(BackendError):  # if this fails too, the claim lapses by itself
+                yield [TOOL_RELEASE([key], lock)]
         raise
-    yield [_set(key, data, ms), *s.stats.due()]
     s.stats.tool_lookup(tool, False)
     _wrote(s, tool)
     return _value(codec.decode(data)[0], tool, model)
@@ -349,7 +358,8 @@ class ToolTier(Bound[E]):
         """Decorator: cache a function's results through :meth:`get_or_compute`.
 
         Sync functions on ``AgentCache``, coroutine functions on ``AsyncAgentCache``. The tool name
-        is ``name`` or the function's module and qualified name. Arguments are bound by signature
+        is ``name`` or the function's module and qualified name (a function defined inside another
+        one needs ``name``: closures made there share a qualified name). Arguments are bound by signature
         (``f(1, b=2)`` and ``f(a=1, b=2)`` are one entry, defaults included); parameters named in
         ``ignore`` (say ``self`` or a client) do not count. ``wrapper.invalidate(*args, **kwargs)``
         removes one call's result. Usable bare (``@cache.tool.cached``) or with arguments.
@@ -370,6 +380,11 @@ class ToolTier(Bound[E]):
                 raise InvalidArgumentError(
                     f"{fn.__qualname__} is {'not ' if asynchronous else ''}a coroutine function: "
                     "cache sync functions on AgentCache and coroutine functions on AsyncAgentCache"
+                )
+            if name is None and "<locals>" in fn.__qualname__:
+                raise InvalidArgumentError(
+                    f"{fn.__qualname__} is defined inside a function, so other functions made there share its "
+                    "name and would share its results: give it one, cached(name=...)"
                 )
             tool = name or f"{fn.__module__}.{fn.__qualname__}"
             arguments = _binder(fn, ignore)

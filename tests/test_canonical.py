@@ -6,6 +6,7 @@ import dataclasses
 import datetime
 import decimal
 import enum
+import struct
 import uuid
 from collections import OrderedDict
 from typing import Any, NamedTuple
@@ -166,3 +167,38 @@ def test_digest_is_32_hex_characters() -> None:
     value = digest({"city": "Paris"})
     assert len(value) == 32
     assert int(value, 16) >= 0
+
+
+class Liar(str):
+    """A str subclass whose __str__ lies: it must not make two values one call."""
+
+    def __str__(self) -> str:
+        return "same"
+
+
+class LyingInt(int):
+    def __int__(self) -> int:
+        return 7
+
+
+class Text(str):
+    pass
+
+
+def test_subclasses_count_by_their_real_value_not_their_dunders() -> None:
+    assert digest(Liar("alice")) != digest(Liar("bob"))
+    assert digest(Liar("alice")) == digest("alice")
+    assert digest(LyingInt(5)) == digest(5) != digest(7)
+    assert digest({Liar("k"): Liar("v")}) == digest({"k": "v"})
+
+
+def test_a_value_counts_the_same_at_the_top_in_a_list_and_in_a_dict() -> None:
+    nan_bits = struct.unpack("d", struct.pack("Q", 0x7FF8000000000001))[0]
+    for plain, other in [("x", Text("x")), (1, LyingInt(1)), (b"x", bytearray(b"x")), (float("nan"), nan_bits)]:
+        assert digest(plain) == digest(other)
+        assert digest([plain]) == digest([other])
+        assert digest({"k": plain}) == digest({"k": other})
+        assert digest({"k": plain, "n": [1]}) == digest({"k": other, "n": [1]})
+    assert digest({"k": Level.ONE}) != digest({"k": 1})
+    assert digest({"k": 2**70}) != digest({"k": 2**70 + 1})
+    assert digest({"k": 2**70}) == digest({"k": 2**70})

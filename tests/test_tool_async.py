@@ -12,7 +12,7 @@ from agentcache import AsyncAgentCache, InvalidArgumentError
 from agentcache.testing import unique_prefix
 
 
-@pytest.fixture(params=["standalone", "cluster3", "memory"])
+@pytest.fixture(params=["standalone", "cluster", "cluster3", "memory"])
 def make(request: pytest.FixtureRequest, server_urls: Callable[[str], str]) -> Callable[[], AsyncAgentCache]:
     """Makes the cache inside the test, so it lives and closes on the test's own event loop."""
     if request.param == "memory":
@@ -41,7 +41,7 @@ async def test_the_decorator_caches_coroutine_functions(make: Callable[[], Async
     async with make() as acache:
         runs: list[str] = []
 
-        @acache.tool.cached(ttl=60, cost=0.1, ignore=("client",))
+        @acache.tool.cached("search", ttl=60, cost=0.1, ignore=("client",))
         async def search(query: str, limit: int = 10, client: object = None) -> list[str]:
             runs.append(query)
             await asyncio.sleep(0)
@@ -109,3 +109,13 @@ async def test_an_exception_reaches_the_caller_and_a_waiter_computes(make: Calla
         with pytest.raises(LookupError, match="upstream down"):
             await first
         assert await asyncio.wait_for(second, 30) == "recovered"
+
+
+async def test_invalidate_tool_works_as_the_first_call(make: Callable[[], AsyncAgentCache]) -> None:
+    """An asyncio cluster client learns its nodes lazily: listing the primaries must not find none."""
+    async with make() as acache:
+        assert await acache.tool.invalidate_tool("search") == 0
+    async with make() as acache:
+        for i in range(30):
+            await acache.tool.store("search", i, i)
+        assert await acache.tool.invalidate_tool("search") == 30
