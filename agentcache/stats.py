@@ -102,12 +102,17 @@ class StatsBuffer:
                 self._since = time.monotonic()
 
     def tool_lookup(self, tool: str, hit: bool, cost: float | None = None) -> None:
-        if hit:
-            self.count("tool/hits", "tool/hits/" + tool)
-            if cost:
-                self.count("tool/cost_saved/" + tool, amount=cost)
-        else:
-            self.count("tool/misses", "tool/misses/" + tool)
+        metric = "hits" if hit else "misses"
+        own = f"tool/{metric}/{tool}"
+        with self._lock:  # count() inlined: this runs on every check
+            counts = self._counts
+            counts[f"tool/{metric}"] = counts.get(f"tool/{metric}", 0) + 1
+            counts[own] = counts.get(own, 0) + 1
+            if hit and cost:
+                saved = "tool/cost_saved/" + tool
+                counts[saved] = counts.get(saved, 0) + cost
+            if self._since is None:
+                self._since = time.monotonic()
 
     def due(self) -> list[Command]:
         """The commands that ship the counts if they have waited long enough, else nothing."""

@@ -154,8 +154,9 @@ def _wrote(s: Settings, tool: str) -> None:
 def check(s: Settings, tool: str, args: Any, *, model: type[M] | None = None) -> Operation[ToolResult]:
     """The cached result of ``tool`` called with ``args``, if any. One round trip (a GET)."""
     key = _key(s, tool, args)
-    codec.check_model(model)
-    raw = (yield [cmd("GET", key), *s.stats.due()])[0]
+    if model is not None:
+        codec.check_model(model)
+    raw = (yield [Command(("GET", key)), *s.stats.due()])[0]
     if raw is None or raw[:1] == CLAIM_MARK:  # missing, or being computed by someone
         s.stats.tool_lookup(tool, False)
         return MISS
