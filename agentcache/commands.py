@@ -8,8 +8,9 @@ at its ``yield``, so an operation can clean up (release a lock) before the error
 
 Besides batches, an operation may yield the other :data:`Step` kinds, which each executor performs
 its own way: :class:`Pause` (sleep), :class:`Call` (run the user's function, awaiting it on the
-async facade; its exception is thrown into the operation) and :data:`PRIMARIES` (the primary nodes
-of a cluster, to address a :class:`Command` to each with ``node=``; ``[None]`` on one server).
+async facade; its exception is thrown into the operation), :class:`Await` (wait for another caller
+in this process to land a flight) and :data:`PRIMARIES` (the primary nodes of a cluster, to address
+a :class:`Command` to each with ``node=``; ``[None]`` on one server).
 """
 
 from __future__ import annotations
@@ -71,6 +72,13 @@ class Call(NamedTuple):
     fn: Callable[[], Any]
 
 
+class Await(NamedTuple):
+    """Wait up to ``timeout`` seconds for ``flight`` (a ``flights.Flight``) to land."""
+
+    flight: Any
+    timeout: float
+
+
 class _Primaries:
     def __repr__(self) -> str:
         return "PRIMARIES"
@@ -81,7 +89,7 @@ PRIMARIES = _Primaries()
 
 Batch = list[Command]
 Replies = list[Any]
-Step = Batch | Pause | Call | _Primaries
+Step = Batch | Pause | Call | Await | _Primaries
 Operation = Generator[Step, Any, T]
 
 

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from .clients import CLIENT_ERRORS, REPLY_ERRORS, backend_error, is_noscript
-from .commands import Batch, Call, Command, Operation, Pause, Replies, Step, cmd
+from .commands import Await, Batch, Call, Command, Operation, Pause, Replies, Step, cmd
 from .errors import BackendError, InvalidArgumentError
 
 T = TypeVar("T")
@@ -139,6 +139,9 @@ class SyncExecutor:
         if isinstance(step, Pause):
             time.sleep(step.seconds)
             return None
+        if isinstance(step, Await):
+            step.flight.wait(step.timeout)
+            return None
         return primaries(self.client)
 
     def _send(self, batch: Batch) -> Replies:
@@ -211,6 +214,9 @@ class AsyncExecutor:
             return (await result) if inspect.isawaitable(result) else result
         if isinstance(step, Pause):
             await asyncio.sleep(step.seconds)
+            return None
+        if isinstance(step, Await):
+            await step.flight.wait_async(step.timeout)
             return None
         if hasattr(self.client, "initialize"):  # an asyncio cluster client learns its nodes lazily
             try:

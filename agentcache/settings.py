@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from .errors import InvalidArgumentError
 from .expiry import TTL, ttl_ms
+from .flights import Flights
 from .names import check_prefix
 from .policies import PolicyCache
 from .stats import StatsBuffer
@@ -23,9 +24,10 @@ class Settings:
     max_value_bytes: int
     scan_count: int  # keys a server examines per SCAN step (per round trip) on thread-wide operations
     tool_ttl_ms: int  # tool results' TTL when neither the call nor the tool's policy gives one; 0: none
-    # In-process state the operations share (not options): counts not yet shipped, policies last read.
+    # In-process state the operations share (not options): counts not yet shipped, policies last read,
     stats: StatsBuffer = field(compare=False, repr=False)
     policies: PolicyCache = field(compare=False, repr=False)
+    flights: Flights = field(compare=False, repr=False)  # tool results being fetched in this process
 
 
 def settings_from(options: dict[str, object]) -> Settings:
@@ -57,4 +59,5 @@ def make_settings(
         0 if tool_ttl is None else ttl_ms(tool_ttl, "tool_ttl"),
         StatsBuffer(f"{prefix}:stats"),
         PolicyCache(f"{prefix}:tool-policy"),
+        Flights(),
     )

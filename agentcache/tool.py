@@ -18,18 +18,19 @@ import math
 import random
 import secrets
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Generator, Iterable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from . import codec
 from .binding import Bound, E, operation
 from .canonical import digest
-from .commands import PRIMARIES, Command, Operation, Pause, cmd, one
+from .commands import PRIMARIES, Await, Command, Operation, Pause, Step, cmd, one
 from .commands import Call as CallStep
 from .errors import BackendError, InvalidArgumentError, SerializationError
 from .executors import AsyncExecutor
 from .expiry import TTL, ttl_ms
+from .flights import Flight
 from .names import encode_name, tool_head, tool_pattern
 from .policies import ToolPolicy, as_policy, encode_policy, policy_ms
 from .scripts import TOOL_CLAIM, TOOL_INVALIDATE, TOOL_RELEASE, TOOL_RESTORE
@@ -209,9 +210,11 @@ def get_or_compute(
     """The cached result of ``tool`` with ``args``, or ``fn()``'s, computed once however many ask.
 
     A hit is one round trip. On a miss one caller (in any thread, task or process) runs ``fn`` and
-    stores its result; the others wait, backing off from 2 ms to 25 ms between checks, and return
-    that result. If ``fn`` raises, its caller gets the exception, nothing is cached, and one of the
-    waiters runs ``fn`` next. If the computing caller dies, its claim lapses after ``lock_timeout``
+    stores its result; the others wait and return that result: callers in the same process wait for
+    the first one and are woken as soon as it has the result (no round trip of their own); callers
+    in other processes check Valkey again after a backoff growing from 2 ms to 25 ms. If ``fn``
+    raises, its caller gets the exception, nothing is cached, and one of the waiters runs ``fn``
+    next. If the computing caller dies, its claim lapses after ``lock_timeout``
     seconds and a waiter takes over: make ``lock_timeout`` longer than ``fn`` ever runs.
 
     Every caller gets the value as the cache returns it (msgpack types: a tuple comes back as a
@@ -224,6 +227,33 @@ def get_or_compute(
     lock_ms = _lock_ms(lock_timeout)
     codec.check_model(model)
     ms, stale = _ttl_or_policy(s, tool, ttl)
+    flight: Flight | None
+    flight, leader = s.flights.join(key)
+    if not leader:  # another caller in this process is on it: wait for it, no round trip
+        yield Await(flight, lock_ms / 1000)
+        if flight.data is not None:
+            value, _, _, stored_cost = _unpack(flight.data, tool)
+            s.stats.tool_lookup(tool, True, stored_cost)
+            return _value(value, tool, model)
+        flight = None  # it failed or took too long: go to Valkey, where one caller claims the key
+    data: bytes | None = None
+    try:
+        data, computed = yield from _fetch_or_compute(s, tool, key, fn, cost, ms, stale, lock_ms)
+    finally:
+        if flight is not None:
+            s.flights.land(key, flight, data)
+    value, _, _, stored_cost = _unpack(data, tool)
+    s.stats.tool_lookup(tool, not computed, stored_cost)
+    if computed:
+        _wrote(s, tool)
+    return _value(value, tool, model)
+
+
+def _fetch_or_compute(
+    s: Settings, tool: str, key: str, fn: Callable[[], Any], cost: float | None, ms: int, stale: bool, lock_ms: int
+) -> Generator[Step, Any, tuple[bytes, bool]]:
+    """The stored entry for ``key`` and whether this caller computed it: claim the key in Valkey or
+    wait for whoever holds the claim (in any process), backing off between checks."""
     lock = CLAIM_MARK + secrets.token_bytes(16)
     wait = FIRST_WAIT
     mine = False  # whether the key may hold this caller's claim
@@ -242,9 +272,7 @@ def get_or_compute(
                 break
             mine = False
             if isinstance(state, bytes):  # a hit
-                value, _, _, stored_cost = _unpack(state, tool)
-                s.stats.tool_lookup(tool, True, stored_cost)
-                return _value(value, tool, model)
+                return state, False
             pause = wait * random.uniform(0.5, 1.0)  # someone else computes: wait, not past their claim lapsing
             yield Pause(min(pause, max(state, 1) / 1000) if state >= 0 else pause)
             wait = min(wait * 2, MAX_WAIT)
@@ -257,9 +285,7 @@ def get_or_compute(
             with contextlib.suppress(BackendError):  # if this fails too, the claim lapses by itself
                 yield [TOOL_RELEASE([key], lock)]
         raise
-    s.stats.tool_lookup(tool, False)
-    _wrote(s, tool)
-    return _value(codec.decode(data)[0], tool, model)
+    return data, True
 
 
 def invalidate(s: Settings, tool: str, args: Any) -> Operation[bool]:

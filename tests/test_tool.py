@@ -290,6 +290,7 @@ def test_threads_asking_at_once_compute_once(cache: Any) -> None:
         t.join(30)
     assert results == ["result"] * 6
     assert runs == [1]
+    assert len(cache.settings.flights) == 0
 
 
 def test_a_lapsed_claim_is_taken_over(cache: Any) -> None:

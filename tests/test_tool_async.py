@@ -119,3 +119,42 @@ async def test_invalidate_tool_works_as_the_first_call(make: Callable[[], AsyncA
         for i in range(30):
             await acache.tool.store("search", i, i)
         assert await acache.tool.invalidate_tool("search") == 30
+
+
+async def test_tasks_of_one_process_share_the_first_callers_round_trips(make: Callable[[], AsyncAgentCache]) -> None:
+    async with make() as acache:
+        await acache.ping()
+        await acache.tool.get_or_compute("warm", 0, lambda: 0)  # the server learns the claim script
+        started = asyncio.Event()
+
+        async def slow() -> list[int]:
+            started.set()
+            await asyncio.sleep(0.1)
+            return [1, 2]
+
+        before = acache.round_trips
+        results = await asyncio.gather(*(acache.tool.get_or_compute("t", 1, slow) for _ in range(10)))
+        assert acache.round_trips - before == 2  # the leader's claim and store; the nine others waited
+        assert results == [[1, 2]] * 10
+        results[0].append(3)
+        assert results[1] == [1, 2]  # each caller has its own copy
+        assert len(acache.settings.flights) == 0
+
+
+async def test_no_flight_is_left_behind(make: Callable[[], AsyncAgentCache]) -> None:
+    async with make() as acache:
+
+        async def fail() -> None:
+            raise LookupError
+
+        async def forever() -> None:
+            await asyncio.sleep(3600)
+
+        with pytest.raises(LookupError):
+            await acache.tool.get_or_compute("t", 1, fail)
+        task = asyncio.create_task(acache.tool.get_or_compute("t", 2, forever))
+        await asyncio.sleep(0.05)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert len(acache.settings.flights) == 0
