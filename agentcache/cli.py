@@ -1,4 +1,4 @@
-"""The ``agentcache`` command: ``agentcache demo``, ``agentcache bench session|conversations``."""
+"""The ``agentcache`` command: ``agentcache demo``, ``agentcache bench session|tool|conversations``."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("demo", help="walk one agent loop on the bundled Valkey server")
     bench = commands.add_parser("bench", help="run a benchmark from benchmarks/ (e.g. 'session')")
-    bench.add_argument("name", help="which benchmark: session, conversations")
+    bench.add_argument("name", help="which benchmark: session, tool, conversations")
     bench.add_argument("args", nargs=argparse.REMAINDER, help="passed to the benchmark (try --help)")
     options = parser.parse_args(argv)
 
