@@ -1,4 +1,5 @@
-"""``agentcache demo``: one agent loop on the bundled Valkey, step by step.
+"""``agentcache demo``: one agent loop on the bundled Valkey, step by step: session state and a
+cached tool call.
 
 Each step prints what it did, the keys it touched and the round trips it cost.
 """
@@ -27,6 +28,39 @@ def _step(cache: AgentCache, title: str, action: Callable[[], T], keys: list[str
         print(f"  key         : {key}")
     print(f"  round trips : {cache.round_trips - before}   ({elapsed:.2f} ms){note}")
     return result
+
+
+def search_flights(origin: str, destination: str) -> list[str]:
+    """A slow, paid tool call (simulated)."""
+    time.sleep(0.3)
+    return [f"{origin}-{destination} 09:10 129 EUR", f"{origin}-{destination} 18:40 88 EUR"]
+
+
+def tools(cache: AgentCache) -> None:
+    """The tool tier: the first call runs the tool, the next ones are served from Valkey."""
+    tool = cache.tool
+    args = {"origin": "SOF", "destination": "VIE"}
+    key = [tool.key("search_flights", args)]
+    _step(
+        cache,
+        "tool: search flights (a miss: claim the key, run the 0.3 s tool, store its result)",
+        lambda: tool.get_or_compute("search_flights", args, lambda: search_flights(**args), ttl=600, cost=0.01),
+        key,
+        FIRST,
+    )
+    _step(
+        cache,
+        "tool: the same search from another turn (argument order does not matter: a hit)",
+        lambda: tool.get_or_compute(
+            "search_flights", {"destination": "VIE", "origin": "SOF"}, lambda: search_flights(**args), ttl=600
+        ),
+        key,
+    )
+    stats = _step(
+        cache, "stats: shared by every process on this server", cache.stats, [f"{cache.settings.prefix}:stats"]
+    )
+    flights = stats.tools["search_flights"]
+    print(f"  search_flights: hit rate {flights.hit_rate:.0%}, cost saved {flights.cost_saved:g}")
 
 
 def run(cache: AgentCache) -> None:
@@ -78,6 +112,7 @@ def run(cache: AgentCache) -> None:
         lambda: s.touch(thread),
         [key(thread, f) for f in s.fields(thread)],
     )
+    tools(cache)
     _step(cache, "end: the conversation is over, remove its state", lambda: s.destroy_thread(thread), [])
     _step(cache, "after: nothing left", lambda: s.get_all(thread), [])
 
@@ -88,5 +123,5 @@ def main() -> int:
     with AgentCache.embedded(prefix="demo") as cache:
         print(f"started in {time.perf_counter() - started:.1f} s on {cache.server!r}")
         run(cache)
-    print("\nserver stopped. That was the session tier; see README.md for the rest.")
+    print("\nserver stopped. That was the session and tool tiers; see README.md for the rest.")
     return 0

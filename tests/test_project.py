@@ -43,6 +43,7 @@ def test_demo_runs() -> None:
     assert done.returncode == 0, done.stderr
     assert "round trips : 1" in done.stdout
     assert "{'intent': 'book_flight', 'prices': {'SOF': 129.0, 'VIE': 88.5}, 'seat': 'aisle'}" in done.stdout
+    assert "search_flights: hit rate 50%, cost saved 0.01" in done.stdout
     assert done.stdout.rstrip().endswith("see README.md for the rest.")
 
 
