@@ -28,12 +28,16 @@ end
 """
 
 # ARGV: grace, timeout, maxdur, warn, auto, agent, user, system, has_system, metadata, id, messages...
+#   -> ok, now, deadline, length, replaced (1: an expired or ended conversation of that id was replaced)
+#    | exists, its deadline, its agent, its user   (the id names an active conversation: nothing changed)
 CONV_CREATE = Script(
     "conv_create",
     _PRELUDE
     + """
-local old = redis.call('HMGET', KEYS[1], 'status', 'deadline')
-if old[1] == 'active' and tonumber(old[2]) > now then return {'exists'} end
+local old = redis.call('HMGET', KEYS[1], 'status', 'deadline', 'agent', 'user')
+if old[1] == 'active' and tonumber(old[2]) > now then return {'exists', tonumber(old[2]), old[3], old[4]} end
+local replaced = 0
+if old[1] then replaced = 1 end
 redis.call('DEL', KEYS[1], KEYS[2])
 local grace, timeout, maxdur = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local deadline = now + timeout
@@ -45,18 +49,20 @@ if ARGV[9] == '1' then redis.call('HSET', KEYS[1], 'system', ARGV[8]) end
 push(KEYS[2], 12)
 redis.call('PEXPIREAT', KEYS[1], fmt(deadline + grace))
 redis.call('PEXPIREAT', KEYS[2], fmt(deadline + grace))
-return {'ok', now, deadline, redis.call('LLEN', KEYS[2])}
+return {'ok', now, deadline, redis.call('LLEN', KEYS[2]), replaced}
 """,
 )
 
 # ARGV: mode, grace, mode arguments...
-#   append   messages...           -> ok, now, deadline, new length, timeout, auto
-#   heartbeat                      -> ok, now, deadline, 0, timeout, auto
-#   renew                          -> ok, now, deadline, 0, timeout, auto | refused, deadline, cap
-#   timeout  timeout|'' auto|'' warn|''  -> ok, now, deadline, 0, timeout, auto
-#   pop                            -> ok, now, deadline, the last message or nil, ...
-#   clear                          -> ok, now, deadline, messages removed, ...
+#   append   messages...           -> ok, now, deadline, new length, timeout, auto, cap
+#   heartbeat                      -> ok, now, deadline, 0, timeout, auto, cap
+#   renew                          -> ok, now, deadline, 0, timeout, auto, cap | refused, deadline, cap
+#   timeout  timeout|'' auto|'' warn|''  -> ok, now, deadline, 0, timeout, auto, cap
+#   pop                            -> ok, now, deadline, the last message or nil, timeout, auto, cap
+#   clear                          -> ok, now, deadline, messages removed, timeout, auto, cap
 #   end                            -> ok, now, now   (also on an expired or ended one: its status first)
+# timeout, auto and cap are the settings the script used (cap: created + maxdur, 0 = none), so the
+# caller can tell whether the index update it sent alongside matched what the script decided.
 # Activity (append, heartbeat, renew) sets 'last'; with auto renew, append and heartbeat push the
 # deadline to now + timeout. No deadline ever passes created + maxdur.
 CONV_WRITE = Script(
@@ -122,7 +128,7 @@ else
 end
 redis.call('PEXPIREAT', KEYS[1], fmt(deadline + grace))
 redis.call('PEXPIREAT', KEYS[2], fmt(deadline + grace))
-return {'ok', now, deadline, out, timeout, auto}
+return {'ok', now, deadline, out, timeout, auto, cap or 0}
 """,
 )
 
@@ -157,31 +163,52 @@ return {'ok', now, start, redis.call('LRANGE', KEYS[2], start, stop - 1)}
 # The indexes of live conversations: sorted sets scored by each conversation's deadline, in one slot
 # of their own (so one call updates the global, per-agent and per-user index together).
 # KEYS: the index sorted sets. ARGV: mode, ...
-#   add    id timeout cap gt  -> score = min(now + timeout, cap); ZADD (GT: never lower a score) to every
-#          key; drop entries whose deadline passed; each key expires with its latest entry.
+#   add    id timeout cap how  -> score = min(now + timeout, cap); first drops entries whose deadline
+#          passed, then ZADD to every key: how = gt (never lower a score), nx (only a new entry) or set
+#          (absolute). Returns the score, then per key 1 if it added or changed the entry, else 0.
+#   set    id score how n     -> the first n keys: ZADD score (how = gt or set); the others: ZREM
+#   drop   id score           -> ZREM from every key whose entry still has that score
 #   remove id                 -> ZREM from every key
 #   list   cursor_score|'' cursor_id limit  -> now, id, score, ... (deadline order, live only, after cursor)
 #   expiring within limit      -> now, id, score, ...  (deadlines in (now, now + within])
+# Each key expires with its latest entry.
 CONV_INDEX = Script(
     "conv_index",
     """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local mode = ARGV[1]
+local function put(key, how, score, id)
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. now)
+  local n
+  if how == 'gt' then n = redis.call('ZADD', key, 'GT', 'CH', score, id)
+  elseif how == 'nx' then n = redis.call('ZADD', key, 'NX', score, id)
+  else n = redis.call('ZADD', key, 'CH', score, id) end
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. now)
+  local top = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
+  if top[2] then redis.call('PEXPIREAT', key, string.format('%d', tonumber(top[2]) + 1000)) end
+  return n
+end
 if mode == 'add' then
   local score = now + tonumber(ARGV[3])
   local cap = tonumber(ARGV[4])
   if cap > 0 and score > cap then score = cap end
+  local out = {score}
   score = string.format('%d', score)
+  for _, key in ipairs(KEYS) do out[#out + 1] = put(key, ARGV[5], score, ARGV[2]) end
+  return out
+end
+if mode == 'set' then
+  local n = tonumber(ARGV[5])
+  for i, key in ipairs(KEYS) do
+    if i <= n then put(key, ARGV[4], ARGV[3], ARGV[2]) else redis.call('ZREM', key, ARGV[2]) end
+  end
+  return 1
+end
+if mode == 'drop' then
   for _, key in ipairs(KEYS) do
-    if ARGV[5] == '1' then
-      redis.call('ZADD', key, 'GT', score, ARGV[2])
-    else
-      redis.call('ZADD', key, score, ARGV[2])
-    end
-    redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. now)
-    local top = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
-    if top[2] then redis.call('PEXPIREAT', key, string.format('%d', tonumber(top[2]) + 1000)) end
+    local score = redis.call('ZSCORE', key, ARGV[2])
+    if score and tonumber(score) == tonumber(ARGV[3]) then redis.call('ZREM', key, ARGV[2]) end
   end
   return 1
 end

@@ -11,10 +11,14 @@ afterwards as gone (:class:`SessionNotFound`); no sweeper runs.
 
 ``list_active`` and ``expiring`` read sorted sets scored by deadline (see ``conversation_keys.py``).
 Those live in another slot than the conversations, and a cluster script cannot reach across slots,
-so an index update rides in the same round trip as the lifecycle script but is not atomic with it.
-Each index call computes the deadline from the server clock as the lifecycle script does and drops
-entries whose deadline has passed; reads then check every entry against the conversation itself, so
-a stale entry is never reported as a live conversation.
+so an index update rides in the same round trip as the lifecycle script but is not atomic with it
+(and is optional: an error there never fails a write that the lifecycle script made). The index
+update is computed from the settings the handle knows, on the index's own clock reading, so its
+score can differ from the deadline by the few milliseconds between the two scripts. Every write
+script replies with the deadline and the settings it used; when those show that the index update
+sent beside it was wrong (another worker changed the timeout or auto-renew, the conversation ended
+or expired meanwhile, a create hit an active id), one more round trip corrects the index. Reads
+check every entry against the conversation itself, so a stale entry is never reported as live.
 """
 
 from __future__ import annotations
@@ -51,7 +55,7 @@ from .errors import (
 )
 from .executors import SyncExecutor
 from .lifecycle import Lifecycle, Seconds, to_ms
-from .messages import Message
+from .messages import Message, from_json_value, to_json_value
 from .names import check_name
 from .session import SessionTier, destroy_thread
 from .settings import Settings
@@ -224,6 +228,11 @@ def _decode_metadata(raw: bytes | None, session_id: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def _index_cmd(keys: list[str], *args: object) -> Command:
+    """A CONV_INDEX call whose error reply becomes None: the index never fails a write."""
+    return CONV_INDEX(keys, *args)._replace(optional=True)
+
+
 def _encode_messages(s: Settings, messages: object) -> list[bytes]:
     if isinstance(messages, Message) or not isinstance(messages, Iterable) or isinstance(messages, str | bytes):
         raise InvalidArgumentError("messages must be a list of agentcache.Message (use add_message for one)")
@@ -233,7 +242,7 @@ def _encode_messages(s: Settings, messages: object) -> list[bytes]:
             raise InvalidArgumentError(
                 f"a message must be an agentcache.Message (e.g. Message.user('hi')), not {type(message).__name__}"
             )
-        encoded.append(codec.encode(message.persisted().model_dump(), 0, s.max_value_bytes))
+        encoded.append(codec.encode(message.persisted().stored_data(), 0, s.max_value_bytes))
     return encoded
 
 
@@ -249,19 +258,72 @@ def _new_id() -> str:
     return secrets.token_urlsafe(18)
 
 
-def _index_add(ref: _Ref, *, timeout_ms: int | None = None, cap_ms: int | None = None, gt: bool = True) -> Command:
-    timeout = ref.timeout_ms if timeout_ms is None else timeout_ms
-    cap = ref.cap_ms if cap_ms is None else cap_ms
-    return CONV_INDEX(ref.indexes, "add", ref.id, timeout, cap, "1" if gt else "0")
+@dataclass(frozen=True, slots=True)
+class _Move:
+    """How a write moves the deadline, and so the index: ``gt`` (extend: never lower) or ``set``
+    (absolute), to min(now + timeout, cap) (cap 0: none)."""
+
+    how: Literal["gt", "set"]
+    timeout_ms: int
+    cap_ms: int
 
 
-def _ok(reply: Sequence[Any], ref: _Ref) -> Sequence[Any]:
-    """A write's reply, checked; refreshes what the handle knows of the settings."""
-    if reply[0] != b"ok":
-        _gone(reply, ref.id)
-    if len(reply) > 5:
-        ref.timeout_ms = int(reply[4])
-        ref.auto_renew = reply[5] == b"1"
+def _cap(cap_ms: int) -> float:
+    return cap_ms if cap_ms > 0 else float("inf")
+
+
+def _fix_for(r: _Ref, sent: _Move | None, did: _Move | None, deadline: int) -> Command | None:
+    """The correcting index update when the one sent (``sent``, from the handle's settings) is not
+    what the script did (``did``, from the settings it read): None when they agree."""
+    if sent == did:
+        return None
+    if did is None:  # the deadline did not move, but the update sent may have raised the score
+        return _index_cmd(r.indexes, "set", r.id, deadline, "set", 3)
+    raised = sent is not None and (
+        sent.how == "set" or sent.timeout_ms > did.timeout_ms or _cap(sent.cap_ms) > _cap(did.cap_ms)
+    )
+    how = "gt" if did.how == "gt" and not raised else "set"
+    return _index_cmd(r.indexes, "set", r.id, deadline, how, 3)
+
+
+def _moves(mode: str, auto: bool, timeout_ms: int, cap_ms: int, new_timeout: bool) -> _Move | None:
+    """How ``mode`` moves the deadline with these settings."""
+    if mode == "renew" or (mode in ("append", "heartbeat") and auto):
+        return _Move("gt", timeout_ms, cap_ms)
+    if mode == "timeout" and new_timeout:
+        return _Move("set", timeout_ms, cap_ms)
+    return None
+
+
+def _write(
+    r: _Ref, mode: str, *args: object, new_timeout: int | None = None
+) -> Generator[Batch, Replies, Sequence[Any]]:
+    """One write script, with the index update the handle's settings call for beside it; the reply,
+    checked. One round trip, plus one to correct the index only when the reply shows the update
+    was wrong (settings changed elsewhere, or the conversation is not live)."""
+    timeout = r.timeout_ms if new_timeout is None else new_timeout
+    sent = _moves(mode, r.auto_renew, timeout, r.cap_ms, new_timeout is not None)
+    batch: Batch = [CONV_WRITE(r.keys.both, mode, r.tier.life.grace_ms, *args)]
+    if sent is not None:
+        batch.append(_index_cmd(r.indexes, "add", r.id, sent.timeout_ms, sent.cap_ms, sent.how))
+    replies = yield batch
+    reply: Sequence[Any] = replies[0]
+    index_reply = replies[1] if sent is not None else None
+    fix: Command | None = None
+    if reply[0] == b"ok":
+        r.timeout_ms, r.auto_renew, r.cap_ms = int(reply[4]), reply[5] == b"1", int(reply[6])
+        did = _moves(mode, r.auto_renew, r.timeout_ms, r.cap_ms, new_timeout is not None)
+        fix = _fix_for(r, sent, did, int(reply[2]))
+    elif reply[0] == b"refused":
+        r.cap_ms = int(reply[2])
+        if sent is not None and _cap(sent.cap_ms) > _cap(r.cap_ms):
+            fix = _index_cmd(r.indexes, "set", r.id, int(reply[1]), "set", 3)
+    elif sent is not None and index_reply is not None and any(index_reply[1:]):  # not live: take back its entry
+        fix = _index_cmd(r.indexes, "drop", r.id, index_reply[0])
+    if fix is not None and not (sent is not None and index_reply is None):  # the index failed: leave it
+        yield [fix]
+    if reply[0] not in (b"ok", b"refused"):
+        _gone(reply, r.id)
     return reply
 
 
@@ -327,8 +389,11 @@ def _create(
     metadata: dict[str, Any],
     encoded: list[bytes],
     chosen: _Settings,
-) -> Generator[Batch, Replies, Conversation[Any]]:
-    """One round trip: the create script, and the index update beside it."""
+) -> Operation[Conversation[Any]]:
+    """One round trip: the create script, and the index update beside it (an entry only where there
+    is none, so an active conversation's entry is never touched). More only when needed: one to
+    correct the indexes if an entry was already there or the id is active (SessionExists), and the
+    SCAN steps that remove the state of an expired or ended conversation this one replaces."""
     s = t.settings
     keys = conversation_keys(s.prefix, session_id)
     meta = codec.encode(metadata, 0, s.max_value_bytes)
@@ -348,20 +413,50 @@ def _create(
         session_id,
         *encoded,
     )
-    replies = yield [CONV_CREATE(keys.both, *args), _index_add(ref, timeout_ms=first, cap_ms=0, gt=False)]
-    reply = replies[0]
+    replies = yield [CONV_CREATE(keys.both, *args), _index_cmd(ref.indexes, "add", session_id, first, 0, "nx")]
+    reply, index_reply = replies
     if reply[0] != b"ok":
+        fix = _unclaim(t, ref, reply, index_reply)
+        if fix is not None:
+            yield [fix]
         _gone(reply, session_id)
     ref.cap_ms = int(reply[1]) + chosen.max_duration_ms
+    if index_reply is not None and not all(index_reply[1:]):  # an entry was there already: set ours
+        yield [_index_cmd(ref.indexes, "set", session_id, int(reply[2]), "set", 3)]
+    if reply[4] == 1:  # it replaced an expired or ended conversation: its state goes with it
+        yield from destroy_thread(s, session_id)
     return t.make(ref, system, metadata)
 
 
+def _unclaim(t: _Tier, ref: _Ref, reply: Sequence[Any], index_reply: Sequence[Any] | None) -> Command | None:
+    """After a create found ``ref.id`` active: take the id out of the indexes of the attempted owner
+    that are not the live conversation's, and give an entry the create added to one of the live
+    conversation's own indexes (it had none) the live deadline. None when there is nothing to do."""
+    if reply[0] != b"exists":  # pragma: no cover - the create script replies ok or exists
+        return None
+    live = _indexes(t.settings.prefix, _text(reply[2]), _text(reply[3]))
+    added = [False] * 3 if index_reply is None else [bool(flag) for flag in index_reply[1:]]
+    keep = [key for key, new in zip(ref.indexes, added, strict=True) if key in live and new]
+    drop = [key for key in ref.indexes if key not in live]
+    if not keep and not drop:
+        return None
+    return _index_cmd([*keep, *drop], "set", ref.id, int(reply[1]), "set", len(keep))
+
+
 def _check_metadata(metadata: object) -> dict[str, Any]:
+    """``metadata`` if it is a dict a snapshot can carry (str keys throughout: SerializationError)."""
     if metadata is None:
         return {}
     if not isinstance(metadata, dict):
         raise InvalidArgumentError(f"metadata must be a dict, not {type(metadata).__name__}")
+    to_json_value(metadata, "metadata")
     return metadata
+
+
+def _check_system(system: object) -> str | None:
+    if system is not None and not isinstance(system, str):
+        raise InvalidArgumentError(f"system must be a str or None, not {type(system).__name__}")
+    return system
 
 
 def create(
@@ -383,13 +478,16 @@ def create(
     ``session_id`` defaults to a new unguessable id. Settings left ``None`` come from the agent's
     defaults (``configure_agent``), then the cache's (environment, then built-in). One round trip,
     plus one to read the agent's defaults unless all four settings are given. Raises
-    :class:`SessionExists` (409) if ``session_id`` names an active conversation (an expired or ended
-    one is replaced), :class:`InvalidTimeoutConfig` (400) for a timeout outside the limits.
+    :class:`SessionExists` (409) if ``session_id`` names an active conversation, changing nothing of
+    it (one more round trip when the attempt named another agent or user: their indexes are
+    corrected); :class:`InvalidTimeoutConfig` (400) for a timeout outside the limits. An expired or
+    ended conversation of that id is replaced and its state (``conv.state``) removed: one more round
+    trip per SCAN step then (one on a cluster-mode server). :class:`SerializationError` for
+    metadata or messages a JSON snapshot could not carry (a dict key that is not a str, a NaN).
     """
     agent, user = check_name(agent_id, "agent_id"), check_name(user_id, "user_id")
     sid = _new_id() if session_id is None else check_name(session_id, "session_id")
-    if system is not None and not isinstance(system, str):
-        raise InvalidArgumentError(f"system must be a str, not {type(system).__name__}")
+    _check_system(system)
     encoded = _encode_messages(t.settings, [] if messages is None else messages)
     meta = _check_metadata(metadata)
     codec.encode(meta, 0, t.settings.max_value_bytes)  # fail before anything is sent
@@ -452,43 +550,57 @@ def restore(t: _Tier, data: dict[str, Any], session_id: str | None = None) -> Op
     """A new conversation from a snapshot (:meth:`Conversation.to_dict`), under its id or ``session_id``.
 
     The history, system prompt, metadata, owner and settings come back; the clocks start again.
-    One round trip. Raises :class:`SessionExists` if that id is active.
+    One round trip (costs as :func:`create` otherwise). Raises :class:`SessionExists` if that id is
+    active, :class:`InvalidArgumentError` for a malformed snapshot before anything is sent.
     """
     if not isinstance(data, dict) or data.get("format") != SNAPSHOT_FORMAT:
         raise InvalidArgumentError(f"not a conversation snapshot (expected 'format': {SNAPSHOT_FORMAT!r})")
     try:
-        messages = _MESSAGES.validate_python(data.get("messages", []))
+        raw_messages = data.get("messages", [])
+        if not isinstance(raw_messages, list):
+            raise InvalidArgumentError(f"'messages' must be a list, not {type(raw_messages).__name__}")
+        messages = [Message.from_json_data(m) for m in raw_messages]
         settings = data["settings"]
+        if not isinstance(settings, dict):
+            raise InvalidArgumentError(f"'settings' must be a dict, not {type(settings).__name__}")
         sid = check_name(session_id if session_id is not None else data["id"], "session_id")
         agent, user = check_name(data["agent_id"], "agent_id"), check_name(data["user_id"], "user_id")
+        auto = settings["auto_renew"]
+        if not isinstance(auto, bool):
+            raise InvalidArgumentError(f"settings 'auto_renew' must be true or false, not {auto!r}")
         timeout_ms = to_ms(settings["timeout"], "timeout")
         chosen = _Settings(
             timeout_ms=t.life.check_timeout(timeout_ms),
-            auto_renew=bool(settings["auto_renew"]),
+            auto_renew=auto,
             max_duration_ms=to_ms(settings["max_duration"], "max_duration"),
             warning_ms=to_ms(settings["warning_threshold"], "warning_threshold"),
         )
+        system = _check_system(data.get("system"))
+        meta = _check_metadata(from_json_value(data.get("metadata"), "metadata"))
     except (KeyError, TypeError, ValidationError) as exc:
+        if isinstance(exc, SerializationError):
+            raise InvalidArgumentError(f"conversation snapshot is malformed: {exc}") from exc
         raise InvalidArgumentError(f"conversation snapshot is malformed: {exc!r}") from exc
-    system = data.get("system")
-    meta = _check_metadata(data.get("metadata"))
     encoded = _encode_messages(t.settings, messages)
     return (yield from _create(t, sid, agent, user, system, meta, encoded, chosen))
 
 
 def _delete(t: _Tier, session_id: str, agent_id: str | None, user_id: str | None) -> Operation[bool]:
     """UNLINK the conversation's keys, drop its index entries, destroy its state. A handle knows the
-    owner, so the index update rides along; by id alone, the owner is read in the same round trip
-    and the index updated in a second one."""
+    owner, so the index update rides along. By id alone, the owner and the entry's score are read
+    in the same round trip, and a second one removes the entries that still have that score: a
+    conversation created under the id in between (its entry has its own score) keeps its entry."""
     s = t.settings
     keys = conversation_keys(s.prefix, session_id)
     batch: Batch = [cmd("HMGET", keys.meta, "agent", "user"), cmd("UNLINK", *keys.both)]
     if agent_id is not None and user_id is not None:
-        batch.append(CONV_INDEX(_indexes(s.prefix, agent_id, user_id), "remove", session_id))
+        batch.append(_index_cmd(_indexes(s.prefix, agent_id, user_id), "remove", session_id))
+    else:
+        batch.append(cmd("ZSCORE", index_all(s.prefix), session_id, optional=True))
     replies = yield batch
-    owner, removed = replies[0], replies[1]
-    if agent_id is None and owner[0] is not None:
-        yield [CONV_INDEX(_indexes(s.prefix, owner[0].decode(), owner[1].decode()), "remove", session_id)]
+    owner, removed, score = replies
+    if agent_id is None and owner[0] is not None and score is not None:
+        yield [_index_cmd(_indexes(s.prefix, owner[0].decode(), owner[1].decode()), "drop", session_id, score)]
     yield from destroy_thread(s, session_id)
     return bool(removed)
 
@@ -496,7 +608,8 @@ def _delete(t: _Tier, session_id: str, agent_id: str | None, user_id: str | None
 def delete(t: _Tier, session_id: str) -> Operation[bool]:
     """Remove the conversation now (history, meta, its state, its index entries), whatever its status.
 
-    True if it existed. Afterwards it reads as :class:`SessionNotFound`."""
+    True if it existed. Afterwards it reads as :class:`SessionNotFound`. Two round trips (one when
+    it was not indexed), plus one per SCAN step to remove its state."""
     return (yield from _delete(t, check_name(session_id, "session_id"), None, None))
 
 
@@ -616,21 +729,13 @@ def agent_config(t: _Tier, agent_id: str) -> Operation[dict[str, Any]]:
 # --- one conversation ---------------------------------------------------------------------------
 
 
-def _write(r: _Ref, mode: str, *args: object, index: Command | None = None) -> Generator[Batch, Replies, Sequence[Any]]:
-    batch: Batch = [CONV_WRITE(r.keys.both, mode, r.tier.life.grace_ms, *args)]
-    if index is not None:
-        batch.append(index)
-    replies = yield batch
-    return _ok(replies[0], r)
-
-
 def add_messages(r: _Ref, messages: Sequence[Message]) -> Operation[int]:
     """Append ``messages`` atomically, in order; returns the history's new length. One round trip.
 
     Counts as activity: with auto-renew the conversation's expiry moves to now + timeout (never past
     ``max_duration``). Transient parts (``save=False``) are not stored."""
     encoded = _encode_messages(r.tier.settings, messages)
-    reply = yield from _write(r, "append", *encoded, index=_index_add(r) if r.auto_renew else None)
+    reply = yield from _write(r, "append", *encoded)
     return int(reply[3])
 
 
@@ -685,7 +790,7 @@ def info(r: _Ref) -> Operation[SessionInfo]:
 
 def heartbeat(r: _Ref) -> Operation[datetime]:
     """Record activity without a message (with auto-renew, that renews); returns the expiry. One round trip."""
-    reply = yield from _write(r, "heartbeat", index=_index_add(r) if r.auto_renew else None)
+    reply = yield from _write(r, "heartbeat")
     return _dt(reply[2])
 
 
@@ -694,14 +799,13 @@ def renew(r: _Ref) -> Operation[datetime]:
 
     Raises :class:`RenewalRefused` (422) once the cap is reached: create a new conversation then.
     One round trip."""
-    replies = yield [CONV_WRITE(r.keys.both, "renew", r.tier.life.grace_ms), _index_add(r)]
-    reply = replies[0]
+    reply = yield from _write(r, "renew")
     if reply[0] == b"refused":
         raise RenewalRefused(
             f"conversation {r.id!r} has reached its max_duration (it ends at {_dt(reply[2]).isoformat()}) and "
             "cannot be renewed; start a new conversation (fork() keeps the history)"
         )
-    return _dt(_ok(reply, r)[2])
+    return _dt(reply[2])
 
 
 def update_timeout(
@@ -721,9 +825,8 @@ def update_timeout(
     warning_ms = _optional_ms(warning_threshold, "warning_threshold")
     if timeout_ms is None and auto is None and warning_ms is None:
         raise InvalidTimeoutConfig("update_timeout needs a timeout, auto_renew or warning_threshold")
-    index = None if timeout_ms is None else _index_add(r, timeout_ms=timeout_ms, gt=False)
     args = ("" if timeout_ms is None else timeout_ms, "" if auto is None else int(auto), warning_ms or "")
-    reply = yield from _write(r, "timeout", *args, index=index)
+    reply = yield from _write(r, "timeout", *args, new_timeout=timeout_ms)
     return _dt(reply[2])
 
 
@@ -732,7 +835,7 @@ def end(r: _Ref) -> Operation[bool]:
     for the grace period, then as not found. True if it was live (False: it had expired or ended).
 
     One round trip, plus one per SCAN step to remove its state (one on a cluster-mode server)."""
-    replies = yield [CONV_WRITE(r.keys.both, "end", r.tier.life.grace_ms), CONV_INDEX(r.indexes, "remove", r.id)]
+    replies = yield [CONV_WRITE(r.keys.both, "end", r.tier.life.grace_ms), _index_cmd(r.indexes, "remove", r.id)]
     reply = replies[0]
     if reply[0] == b"missing":
         _gone(reply, r.id)
@@ -777,20 +880,37 @@ def fork(r: _Ref, session_id: str | None = None) -> Operation[Conversation[Any]]
     )
 
 
-def to_dict(r: _Ref) -> Operation[dict[str, Any]]:
-    """A JSON-serializable snapshot (image bytes as base64): ``Conversation.from_dict`` restores it.
+def _json_messages(history: list[Message], session_id: str) -> list[dict[str, Any]]:
+    out = []
+    for i, message in enumerate(history):
+        try:
+            out.append(message.to_json_data())
+        except SerializationError as exc:
+            raise SerializationError(f"conversation {session_id!r}, message {i}: {exc}") from exc
+    return out
 
+
+def to_dict(r: _Ref) -> Operation[dict[str, Any]]:
+    """A JSON-serializable snapshot: ``Conversation.from_dict`` restores it exactly.
+
+    Image bytes are base64 text; any other bytes (metadata, data parts, tool arguments) the tagged
+    form ``{"$bytes": "<base64>"}``. What JSON cannot carry faithfully (a dict key that is not a str,
+    a NaN) raises :class:`SerializationError` naming where; create and add_message refuse it already.
     One round trip; read from one consistent copy."""
     fields, history = yield from _dump(r)
     system = fields.get("system")
+    try:
+        metadata = to_json_value(_decode_metadata(fields.get("meta"), r.id), "metadata")
+    except SerializationError as exc:
+        raise SerializationError(f"conversation {r.id!r}: {exc}") from exc
     return {
         "format": SNAPSHOT_FORMAT,
         "id": r.id,
         "agent_id": _text(fields.get("agent")),
         "user_id": _text(fields.get("user")),
         "system": None if system is None else system.decode(),
-        "metadata": _decode_metadata(fields.get("meta"), r.id),
-        "messages": [m.to_json_data() for m in history],
+        "metadata": metadata,
+        "messages": _json_messages(history, r.id),
         "settings": {
             "timeout": int(fields["timeout"]) / 1000,
             "auto_renew": fields.get("auto") == b"1",

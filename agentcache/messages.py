@@ -1,8 +1,11 @@
 """Conversation messages: a role, content parts and metadata, as pydantic models.
 
-A message is stored as msgpack of its Python-mode data (image bytes stay bytes) and shipped as
-JSON-mode data (image bytes become base64 text), so :meth:`Message.to_json_data` is safe to
-``json.dumps`` anywhere and :meth:`Message.model_validate` reads both forms back. Parts marked
+A message is stored as msgpack of its Python-mode data (bytes stay bytes) and shipped as JSON data
+(:meth:`Message.to_json_data`): image bytes become base64 text, any other bytes (in ``DataPart.data``,
+tool arguments or results, metadata) the tagged form ``{"$bytes": "<base64>"}``, so it is safe to
+``json.dumps`` anywhere and :meth:`Message.from_json_data` reads it back exactly. What JSON cannot
+carry faithfully (a dict key that is not a ``str``, a NaN or infinite float) raises
+:class:`~agentcache.SerializationError` naming where it is, already when the message is stored. Parts marked
 ``save=False`` (transient: a large screenshot, a scratch note) are sent to whoever holds the message
 but never persisted.
 """
@@ -10,11 +13,67 @@ but never persisted.
 from __future__ import annotations
 
 import base64
+import binascii
+import math
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator, model_validator
+from pydantic_core import PydanticSerializationError
+
+from .errors import SerializationError
 
 Role = Literal["system", "user", "assistant", "tool"]
+
+BYTES_TAG = "$bytes"
+DICT_TAG = "$dict"
+_TAGS = (BYTES_TAG, DICT_TAG)
+
+
+def to_json_value(value: Any, path: str) -> Any:
+    """``value`` (msgpack-like data) as JSON data that :func:`from_json_value` turns back into it exactly.
+
+    bytes become ``{"$bytes": "<base64>"}``; a dict that would read as a tag (its only key is
+    ``"$bytes"`` or ``"$dict"``) is wrapped as ``{"$dict": {...}}``; tuples become lists. A dict key
+    that is not a ``str`` or a float that is NaN or infinite raises :class:`SerializationError`
+    naming ``path``: JSON cannot carry them faithfully."""
+    if value is None or isinstance(value, str | bool | int):
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise SerializationError(f"{path} is {value!r}: JSON cannot carry NaN or infinite floats")
+        return value
+    if isinstance(value, bytes | bytearray | memoryview):
+        return {BYTES_TAG: base64.b64encode(bytes(value)).decode("ascii")}
+    if isinstance(value, list | tuple):
+        return [to_json_value(item, f"{path}[{i}]") for i, item in enumerate(value)]
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise SerializationError(
+                    f"{path} has the key {key!r} ({type(key).__name__}): keys must be str to survive JSON snapshots"
+                )
+            out[key] = to_json_value(item, f"{path}[{key!r}]")
+        return {DICT_TAG: out} if len(out) == 1 and next(iter(out)) in _TAGS else out
+    raise SerializationError(f"{path} is a {type(value).__name__}, which a conversation cannot store")
+
+
+def from_json_value(value: Any, path: str = "value") -> Any:
+    """The data :func:`to_json_value` made ``value`` from (tags undone)."""
+    if isinstance(value, list):
+        return [from_json_value(item, path) for item in value]
+    if not isinstance(value, dict):
+        return value
+    if len(value) == 1:
+        ((key, item),) = value.items()
+        if key == BYTES_TAG and isinstance(item, str):
+            try:
+                return base64.b64decode(item, validate=True)
+            except binascii.Error as exc:
+                raise SerializationError(f"{path}: {BYTES_TAG} holds invalid base64: {exc}") from exc
+        if key == DICT_TAG and isinstance(item, dict):
+            return {k: from_json_value(v, path) for k, v in item.items()}
+    return {key: from_json_value(item, path) for key, item in value.items()}
 
 
 class _Part(BaseModel):
@@ -57,7 +116,7 @@ class ImagePart(_Part):
 
 
 class DataPart(_Part):
-    """Structured data (JSON-like: dicts, lists, str, numbers, bools, None)."""
+    """Structured data (JSON-like: dicts with str keys, lists, str, numbers, bools, None; bytes too)."""
 
     type: Literal["data"] = "data"
     data: Any
@@ -139,6 +198,34 @@ class Message(BaseModel):
             return self
         return self.model_copy(update={"parts": [part for part in self.parts if part.save]})
 
+    def stored_data(self) -> dict[str, Any]:
+        """The Python-mode data that is stored (bytes stay bytes), checked to survive a JSON snapshot.
+
+        Raises :class:`SerializationError` (naming where) for what a snapshot could not carry."""
+        data = self._python_data()
+        to_json_value(data, "message")
+        return data
+
+    def _python_data(self) -> dict[str, Any]:
+        try:
+            return self.model_dump()
+        except PydanticSerializationError as exc:
+            raise SerializationError(f"message cannot be serialized: {exc}") from exc
+
     def to_json_data(self) -> dict[str, Any]:
-        """JSON-serializable data (image bytes as base64); ``Message.model_validate`` reads it back."""
-        return self.model_dump(mode="json", exclude_defaults=False)
+        """JSON-serializable data (image bytes as base64, other bytes as ``{"$bytes": "<base64>"}``).
+
+        :meth:`from_json_data` reads it back into an equal message."""
+        data = self._python_data()
+        for raw, part in zip(data["parts"], self.parts, strict=True):
+            if isinstance(part, ImagePart) and part.data is not None:
+                raw["data"] = base64.b64encode(part.data).decode("ascii")
+        out: dict[str, Any] = to_json_value(data, "message")
+        return out
+
+    @classmethod
+    def from_json_data(cls, data: Any) -> Message:
+        """The message :meth:`to_json_data` made ``data`` from. Raises pydantic's ValidationError
+        (or :class:`SerializationError` for a malformed ``$bytes`` tag) if it is not one."""
+        value = from_json_value(data, "message")
+        return cls.model_validate(value)

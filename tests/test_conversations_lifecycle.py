@@ -107,11 +107,16 @@ def test_expired_and_ended_read_as_such_until_the_grace_period_passes(topology: 
     cache, close = make_cache(topology, "sync", server_urls, conversation_config=config)
     try:
         expired = new(cache)
+        reused = new(cache)
+        reused.state.set("secret", "the previous owner's")
         ended = new(cache, timeout=30)
         ended.end()
         time.sleep(0.45)
         with pytest.raises(SessionExpired):
             cache.conversations.get(expired.id)
+        # an expired conversation replaced by a new one under its id takes its state along
+        again = cache.conversations.create(agent_id="agent", user_id="someone else", session_id=reused.id)
+        assert again.state.get_all() == {} and cache.session.get(reused.id, "secret") is None
         with pytest.raises(SessionEnded):
             cache.conversations.get(ended.id)
         time.sleep(0.75)
