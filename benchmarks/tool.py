@@ -51,7 +51,6 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from multiprocessing.process import BaseProcess
 from multiprocessing.queues import Queue
 from pathlib import Path
@@ -76,11 +75,13 @@ from .harness import (
     probe,
     progress,
     race,
+    run_meta,
+    server_version,
     summarize,
     table,
     warm_up,
 )
-from .session import describe_machine, load_peer, make_peer, versions
+from .session import load_peer, make_peer
 
 TTL_S = 3600
 TOOL = "weather"
@@ -223,8 +224,7 @@ def open_server(mode: str, runner: asyncio.Runner, peer_module: ModuleType | Non
         return acache, araw, peer
 
     acache, araw, peer = runner.run(connect())
-    info = raw.execute_command("INFO", "server")
-    version = str(info.get("valkey_version", info.get("redis_version", "?")))
+    version = server_version(raw)
     return Server(mode, bundled, cache, acache, raw, araw, peer, version)
 
 
@@ -690,11 +690,9 @@ def main(argv: list[str] | None = None) -> int:
     if opts.peer and peer_module is None:
         print("peer skipped: betterdb-agent-cache is not installed (pip install betterdb-agent-cache)")
     results = Results()
-    results.meta = {
-        "started": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": describe_machine(),
-        "versions": versions(),
-        "options": {
+    results.meta = run_meta(
+        ["betterdb-agent-cache"],
+        {
             "ops": opts.ops,
             "callers": opts.callers,
             "processes": opts.processes,
@@ -703,9 +701,9 @@ def main(argv: list[str] | None = None) -> int:
             "quick": opts.quick,
             "peer": peer_module is not None,
         },
-        "value_bytes": len(ENTRY),
-        "out": str(opts.out),
-    }
+        value_bytes=len(ENTRY),
+        out=str(opts.out),
+    )
     pool: ProcessPool | None = None
     with asyncio.Runner() as runner, started_servers(runner, peer_module) as servers:
         results.meta["servers"] = {s.mode: s.version for s in servers}
