@@ -118,17 +118,12 @@ def _flat_scalar(value: Any) -> Any:
     subclass's), a NaN as the one NaN, or ``_NOT_FLAT``."""
     if isinstance(value, enum.Enum):  # an IntEnum member is not its int: the general form says so
         return _NOT_FLAT
-    if isinstance(value, float):
-        number = float.__float__(value)
-        return _NAN if number != number else number
-    if isinstance(value, int):
-        return int.__int__(value)
-    if isinstance(value, str):
-        return str.__str__(value)
-    if isinstance(value, bytes | bytearray):
-        return bytes(memoryview(value))
     if isinstance(value, memoryview):
         return value.tobytes()
+    for base, plain in _PLAIN_SCALARS:
+        if isinstance(value, base):
+            value = plain(value)
+            return _NAN if value != value else value
     return _NOT_FLAT
 
 
@@ -187,12 +182,15 @@ def _canon(value: Any, depth: int) -> bytes:
 
 # A subclass instance as its exact base value, through the base type's own methods: a subclass
 # cannot make two different values look alike by overriding __str__, __int__, __iter__ or items().
-_PLAIN: tuple[tuple[type, Any], ...] = (
+_PLAIN_SCALARS: tuple[tuple[type, Any], ...] = (
     (float, float.__float__),
     (int, int.__int__),
     (str, str.__str__),
     (bytes, lambda v: bytes(memoryview(v))),
     (bytearray, lambda v: bytes(memoryview(v))),
+)
+_PLAIN: tuple[tuple[type, Any], ...] = (
+    *_PLAIN_SCALARS,
     (tuple, lambda v: list(tuple.__iter__(v))),
     (list, lambda v: list(list.__iter__(v))),
     (dict, lambda v: dict(dict.items(v))),

@@ -171,7 +171,17 @@ def _ttl_or_policy(s: Settings, tool: str, ttl: TTL | None) -> tuple[int, bool]:
     if ttl is not None:
         return ttl_ms(ttl), False
     policy, fresh = s.policies.known(tool)
-    return (s.tool_ttl_ms if policy is None else policy), not fresh
+    return _policy_ttl(s, policy), not fresh
+
+
+def _policy_ttl(s: Settings, policy: int | None) -> int:
+    """The TTL (ms, 0 = none) a tool's policy gives, or the cache's ``tool_ttl`` without one."""
+    return s.tool_ttl_ms if policy is None else policy
+
+
+def _learned(s: Settings, tool: str, reply: bytes | None) -> int:
+    """Remember the policy read alongside a store; the TTL it gives."""
+    return _policy_ttl(s, s.policies.remember(tool, policy_ms(reply)))
 
 
 def store(
@@ -189,8 +199,7 @@ def store(
         yield [_set(key, data, ms), *s.stats.due()]
     else:  # read the policy in the same round trip; store again in a second one only if it changed
         replies = yield [_policy_read(s, tool), _set(key, data, ms), *s.stats.due()]
-        policy = s.policies.remember(tool, policy_ms(replies[0]))
-        actual = s.tool_ttl_ms if policy is None else policy
+        actual = _learned(s, tool, replies[0])
         if actual != ms:  # the policy changed (or this worker had not read it): fix this entry's TTL
             yield [TOOL_RESTORE([key], data, _entry(s, value, cost, actual), actual)]
     _wrote(s, tool)
@@ -265,8 +274,7 @@ def _fetch_or_compute(
             mine = True  # if this round trip fails, the script may still have claimed
             replies = yield batch + s.stats.due()
             if stale:
-                policy = s.policies.remember(tool, policy_ms(replies[1]))
-                ms, stale = (s.tool_ttl_ms if policy is None else policy), False
+                ms, stale = _learned(s, tool, replies[1]), False
             state = replies[0]
             if state is None:  # claimed: this caller computes
                 break
