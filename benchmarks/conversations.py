@@ -41,6 +41,7 @@ from .harness import (
     client_name,
     fmt_ratio,
     measure_round_trips,
+    point_race,
     progress,
     race,
     run_meta,
@@ -237,43 +238,27 @@ def peer_call(peer: Any, op: str) -> Callable[[], Awaitable[object]]:
 
 
 def candidates(s: Server, op: str) -> list[Candidate]:
-    fs, fa = "valkey-py sync RPUSH; LRANGE (floor)", "valkey-py async RPUSH; LRANGE (floor)"
-    if op == "append":
-        fs, fa = "valkey-py sync RPUSH (floor)", "valkey-py async RPUSH (floor)"
-    elif op == "read20":
-        fs, fa = "valkey-py sync LRANGE -20 -1 (floor)", "valkey-py async LRANGE -20 -1 (floor)"
-    cache, acache = s.cache, s.acache
-    found: list[Candidate] = [
-        SyncCandidate(
-            "agentcache sync",
-            sync_call(s.convs["sync"], op),
-            "agentcache",
-            client_name(cache.client),
-            fs,
-            round_trips=lambda: cache.round_trips,
-        ),
-        SyncCandidate(
-            "agentcache sync, auto_renew=False",
-            sync_call(s.convs["sync-noauto"], op),
-            "reference",
-            client_name(cache.client),
-            fs,
-            round_trips=lambda: cache.round_trips,
-        ),
-        SyncCandidate(fs, floor_sync(s.raw, "floor:{sync}", op), "floor", client_name(s.raw)),
-        AsyncCandidate(
-            "agentcache async",
-            async_call(s.convs["async"], op),
-            "agentcache",
-            client_name(acache.client),
-            fa,
-            round_trips=lambda: acache.round_trips,
-        ),
-        AsyncCandidate(fa, floor_async(s.araw, "floor:{async}", op), "floor", client_name(s.araw)),
-    ]
+    command = {"turn": "RPUSH; LRANGE", "append": "RPUSH", "read20": "LRANGE -20 -1"}[op]
+    sync_floor, async_floor = f"valkey-py sync {command} (floor)", f"valkey-py async {command} (floor)"
+    cache = s.cache
+    no_auto = SyncCandidate(
+        "agentcache sync, auto_renew=False",
+        sync_call(s.convs["sync-noauto"], op),
+        "reference",
+        client_name(cache.client),
+        sync_floor,
+        round_trips=lambda: cache.round_trips,
+    )
+    peer = None
     if s.peer is not None:
-        found.append(AsyncCandidate(PEER, peer_call(s.peer, op), "peer", client_name(s.peer_client), fa))
-    return found
+        peer = AsyncCandidate(PEER, peer_call(s.peer, op), "peer", client_name(s.peer_client), async_floor)
+    calls = (
+        sync_call(s.convs["sync"], op),
+        floor_sync(s.raw, "floor:{sync}", op),
+        async_call(s.convs["async"], op),
+        floor_async(s.araw, "floor:{async}", op),
+    )
+    return point_race(cache, s.acache, s.raw, s.araw, calls, command, [no_auto], peer)
 
 
 def run_server(s: Server, runner: asyncio.Runner, opts: Options, results: Results) -> None:
