@@ -27,7 +27,7 @@ import uuid
 from typing import Any
 
 from . import codec
-from .errors import CanonicalArgsError, SerializationError
+from .errors import CanonicalArgsError, SerializationError, shown
 
 MAX_DEPTH = 64
 
@@ -40,9 +40,10 @@ def _text(tag: bytes, text: str) -> bytes:
 class _CulpritError(Exception):
     """Raised at the value that has no canonical form; containers add where it sits on the way out."""
 
-    def __init__(self, value: object, too_deep: bool = False) -> None:
+    def __init__(self, value: object, too_deep: bool = False, reason: str = "") -> None:
         self.value = value
         self.too_deep = too_deep
+        self.reason = reason
         self.path: list[str] = []
 
 
@@ -54,8 +55,15 @@ def _bool(value: bool, depth: int) -> bytes:
     return b"T" if value else b"F"
 
 
+_DECIMAL_BITS = 2000  # about 600 digits: below any limit sys.set_int_max_str_digits() accepts (640)
+
+
 def _int(value: int, depth: int) -> bytes:
-    return b"i%d;" % value
+    if value.bit_length() <= _DECIMAL_BITS:
+        return b"i%d;" % value
+    # too long for decimal text (Python limits int-to-str conversion): its two's-complement bytes
+    data = value.to_bytes(value.bit_length() // 8 + 1, "big", signed=True)
+    return b"I%d:%b" % (len(data), data)
 
 
 def _str(value: str, depth: int) -> bytes:
@@ -101,7 +109,7 @@ def _mapping(value: dict[Any, Any], depth: int) -> bytes:
         try:
             pairs.append(_canon(k, depth + 1) + _canon(v, depth + 1))
         except _CulpritError as culprit:
-            culprit.path.append(f"[{k!r}]")
+            culprit.path.append(f"[{shown(k)}]")
             raise
     pairs.sort()
     return b"d%d:%b" % (len(pairs), b"".join(pairs))
@@ -199,6 +207,16 @@ _PLAIN: tuple[tuple[type, Any], ...] = (
 )
 
 
+def _dataclass_fields(value: Any) -> dict[str, Any]:
+    fields = {}
+    for field in dataclasses.fields(value):
+        try:
+            fields[field.name] = getattr(value, field.name)
+        except AttributeError:  # a field(init=False) never assigned
+            raise _CulpritError(value, reason=f"its field {field.name!r} is not set") from None
+    return fields
+
+
 def _other(value: Any, depth: int) -> bytes:
     """Subclasses of the plain types, models, dataclasses and the text-like standard types."""
     if isinstance(value, enum.Enum):  # before int/str: an IntEnum member is not the int
@@ -207,7 +225,7 @@ def _other(value: Any, depth: int) -> bytes:
     if pydantic is not None and isinstance(value, pydantic.BaseModel):
         return _mapping(dict(value), depth)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return _mapping({f.name: getattr(value, f.name) for f in dataclasses.fields(value)}, depth)
+        return _mapping(_dataclass_fields(value), depth)
     if isinstance(value, datetime.datetime):  # before date: a datetime is a date
         return _text(b"D", datetime.datetime.isoformat(value))
     if isinstance(value, datetime.date):
@@ -235,6 +253,11 @@ def canonical(args: Any) -> bytes:
                 f"tool arguments nest deeper than {MAX_DEPTH} levels (a cycle?) at {where[:200]}"
             ) from None
         kind = type(culprit.value)
+        if culprit.reason:
+            raise CanonicalArgsError(
+                f"tool arguments: {where} is a {kind.__module__}.{kind.__qualname__} and {culprit.reason}, "
+                "so the call has no canonical form; set it before the call (or leave the argument out with ignore=)"
+            ) from None
         raise CanonicalArgsError(
             f"tool arguments: {where} is a {kind.__module__}.{kind.__qualname__}, which has no canonical form; "
             "use None, bool, int, float, str, bytes, lists, tuples, dicts, sets, enums, dates, UUIDs, Decimals, "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import select
 from typing import Any
 
 from .commands import Batch
@@ -58,3 +59,125 @@ def check_client(client: Any, *, want_async: bool) -> Any:
             "pass a client made with decode_responses=False"
         )
     return client
+
+
+def recovering(client: Any) -> Any:
+    """Make a client recover from dropped connections the way the sync valkey-py client does
+    (returns the client; clients it does not know are returned as is).
+
+    Two things are fixed here, both in the client object, without waiting for upstream:
+
+    - valkey-py and redis-py cluster clients drop a node from their startup nodes when a connection
+      to it fails, and rediscover the cluster from the nodes left. A client made from one URL (a
+      one-node cluster, or the node it names going down) is then left with none and can never
+      reconnect, even once the server is back. Here every rediscovery first puts the original
+      nodes back, so the client recovers as soon as any of them answers.
+    - The sync clients poll an idle connection's socket before reusing it and reconnect when the
+      server has closed it (a restart, CLIENT KILL, an idle timeout); the asyncio clients only see
+      what the event loop has read already, so right after such a close one call fails. Here an
+      asyncio connection is polled too (one non-blocking poll) and, if its socket has anything to
+      read while idle, dropped before use, so the client connects afresh.
+    """
+    manager = getattr(client, "nodes_manager", None)
+    if manager is not None:
+        _keep_seeds(manager)
+    pool: Any = getattr(client, "connection_pool", None)
+    ensure = getattr(pool, "ensure_connection", None)
+    if inspect.iscoroutinefunction(ensure) and not getattr(pool, "_agentcache_polls", False):
+
+        async def ensure_connection(connection: Any) -> None:
+            await _drop_if_closed(connection)
+            await ensure(connection)
+
+        pool.ensure_connection = ensure_connection
+        pool._agentcache_polls = True
+    return client
+
+
+def _keep_seeds(manager: Any) -> None:
+    nodes = getattr(manager, "startup_nodes", None)
+    if not isinstance(nodes, dict) or not nodes or getattr(manager, "_agentcache_seeded", False):
+        return
+    seeds = list(nodes.values())
+    node_class = type(seeds[0])
+    asynchronous = inspect.iscoroutinefunction(manager.initialize)
+    kwargs = getattr(manager, "connection_kwargs", {}) if asynchronous else {}
+    addresses = [(node.name, node.host, node.port) for node in seeds]
+
+    def reseed(startup_nodes: dict[str, Any]) -> None:
+        for name, host, port in addresses:
+            if name not in startup_nodes:
+                startup_nodes[name] = node_class(host, port, **kwargs)
+
+    base: Any = type(manager)
+    # The managers use __slots__, so the method is overridden by a subclass of the same layout made
+    # for this client (its addresses in the closure), and the instance's class is switched to it.
+    if asynchronous:
+
+        class SeededAsync(base):  # type: ignore[misc]
+            __slots__ = ()
+            _agentcache_seeded = True
+
+            async def initialize(self, *args: Any, **kwargs: Any) -> None:
+                reseed(self.startup_nodes)
+                await super().initialize(*args, **kwargs)
+                for node in self.nodes_cache.values():
+                    _poll_before_use(node)
+
+        manager.__class__ = SeededAsync
+        for node in manager.nodes_cache.values():
+            _poll_before_use(node)
+    else:
+
+        class Seeded(base):  # type: ignore[misc]
+            __slots__ = ()
+            _agentcache_seeded = True
+
+            def initialize(self, *args: Any, **kwargs: Any) -> None:
+                reseed(self.startup_nodes)
+                super().initialize(*args, **kwargs)
+
+        manager.__class__ = Seeded
+
+
+_polling_node_classes: dict[type, type] = {}
+
+
+def _poll_before_use(node: Any) -> None:
+    """Switch an asyncio cluster node to a subclass that drops its next connection if closed."""
+    base: Any = type(node)
+    if getattr(base, "_agentcache_polls", False) or not hasattr(node, "_free"):
+        return
+    if base not in _polling_node_classes:
+
+        class PollingNode(base):  # type: ignore[misc]
+            __slots__ = ()
+            _agentcache_polls = True
+
+            async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+                if self._free:
+                    await _drop_if_closed(self._free[0])
+                return await super().execute_command(*args, **kwargs)
+
+            async def execute_pipeline(self, commands: Any) -> Any:
+                if self._free:
+                    await _drop_if_closed(self._free[0])
+                return await super().execute_pipeline(commands)
+
+        _polling_node_classes[base] = PollingNode
+    node.__class__ = _polling_node_classes[base]
+
+
+async def _drop_if_closed(connection: Any) -> None:
+    """Disconnect an idle asyncio connection whose socket has something to read: the server closed
+    it (or sent what nobody asked for). The client connects again before it sends."""
+    transport = getattr(getattr(connection, "_writer", None), "transport", None)
+    if transport is None:  # not connected, or not a socket (the in-memory backend)
+        return
+    sock = transport.get_extra_info("socket")
+    if sock is None or sock.fileno() < 0:
+        return
+    poller = select.poll()
+    poller.register(sock.fileno(), select.POLLIN)
+    if poller.poll(0):
+        await connection.disconnect()

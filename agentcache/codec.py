@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 import msgpack
 
-from .errors import InvalidArgumentError, SerializationError, ValueTooLargeError
+from .errors import InvalidArgumentError, SerializationError, ValueTooLargeError, shown
 
 VERSION = 1
 HEADER_SIZE = 7
@@ -31,7 +31,7 @@ def _default(obj: object) -> object:
     if pydantic is not None and isinstance(obj, pydantic.BaseModel):
         return obj.model_dump(mode="json")
     if isinstance(obj, int):
-        raise SerializationError(f"cannot store the int {obj}: msgpack carries 64-bit integers only")
+        raise SerializationError(f"cannot store the int {shown(obj)}: msgpack carries 64-bit integers only")
     raise SerializationError(
         f"cannot store a value of type {type(obj).__module__}.{type(obj).__qualname__}: "
         "values are msgpack (None, bool, int, float, str, bytes, list, dict) or pydantic models"

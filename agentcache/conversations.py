@@ -45,6 +45,7 @@ from .conversation_keys import (
 from .conversation_scripts import CONV_CREATE, CONV_INDEX, CONV_READ, CONV_WRITE
 from .errors import (
     InvalidArgumentError,
+    InvalidMessageError,
     InvalidTimeoutConfig,
     RenewalRefused,
     SerializationError,
@@ -52,6 +53,7 @@ from .errors import (
     SessionExists,
     SessionExpired,
     SessionNotFound,
+    shown,
 )
 from .executors import SyncExecutor
 from .lifecycle import Lifecycle, Seconds, to_ms
@@ -336,7 +338,7 @@ def _optional_ms(value: Seconds | None, what: str) -> int | None:
 
 def _check_bool(value: object, what: str) -> bool | None:
     if value is not None and not isinstance(value, bool):
-        raise InvalidTimeoutConfig(f"{what} must be True or False, not {value!r}")
+        raise InvalidTimeoutConfig(f"{what} must be True or False, not {shown(value)}")
     return value
 
 
@@ -494,12 +496,15 @@ def create(
     timeout_ms = _optional_ms(timeout, "timeout")
     if timeout_ms is not None:
         t.life.check_timeout(timeout_ms)
+    duration_ms = _optional_ms(max_duration, "max_duration")
+    if duration_ms is not None:
+        t.life.check_max_duration(duration_ms)
     chosen = yield from _resolve(
         t,
         agent,
         timeout_ms,
         _check_bool(auto_renew, "auto_renew"),
-        _optional_ms(max_duration, "max_duration"),
+        duration_ms,
         _optional_ms(warning_threshold, "warning_threshold"),
     )
     return (yield from _create(t, sid, agent, user, system, meta, encoded, chosen))
@@ -567,18 +572,18 @@ def restore(t: _Tier, data: dict[str, Any], session_id: str | None = None) -> Op
         agent, user = check_name(data["agent_id"], "agent_id"), check_name(data["user_id"], "user_id")
         auto = settings["auto_renew"]
         if not isinstance(auto, bool):
-            raise InvalidArgumentError(f"settings 'auto_renew' must be true or false, not {auto!r}")
+            raise InvalidArgumentError(f"settings 'auto_renew' must be true or false, not {shown(auto)}")
         timeout_ms = to_ms(settings["timeout"], "timeout")
         chosen = _Settings(
             timeout_ms=t.life.check_timeout(timeout_ms),
             auto_renew=auto,
-            max_duration_ms=to_ms(settings["max_duration"], "max_duration"),
+            max_duration_ms=t.life.check_max_duration(to_ms(settings["max_duration"], "max_duration")),
             warning_ms=to_ms(settings["warning_threshold"], "warning_threshold"),
         )
         system = _check_system(data.get("system"))
         meta = _check_metadata(from_json_value(data.get("metadata"), "metadata"))
-    except (KeyError, TypeError, ValidationError) as exc:
-        if isinstance(exc, SerializationError):
+    except (KeyError, TypeError, ValidationError, InvalidMessageError) as exc:
+        if isinstance(exc, SerializationError | InvalidMessageError):
             raise InvalidArgumentError(f"conversation snapshot is malformed: {exc}") from exc
         raise InvalidArgumentError(f"conversation snapshot is malformed: {exc!r}") from exc
     encoded = _encode_messages(t.settings, messages)
@@ -616,9 +621,12 @@ def delete(t: _Tier, session_id: str) -> Operation[bool]:
 # --- finding ------------------------------------------------------------------------------------
 
 
+MAX_COUNT = 2**53  # a count or cursor the server's Lua (doubles) holds exactly
+
+
 def _check_limit(limit: object, what: str = "limit") -> int:
-    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
-        raise InvalidArgumentError(f"{what} must be a positive int, not {limit!r}")
+    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_COUNT:
+        raise InvalidArgumentError(f"{what} must be a positive int (at most 2**53), not {shown(limit)}")
     return limit
 
 
@@ -658,7 +666,7 @@ def list_active(
     score, after = "", ""
     if cursor is not None:
         if not isinstance(cursor, str) or ":" not in cursor or not cursor.split(":", 1)[0].isdigit():
-            raise InvalidArgumentError(f"cursor {cursor!r} is not one list_active returned")
+            raise InvalidArgumentError(f"cursor {shown(cursor)} is not one list_active returned")
         score, after = cursor.split(":", 1)
     index = index_agent(s.prefix, agent) if agent else index_user(s.prefix, user) if user else index_all(s.prefix)
     (reply,) = yield [CONV_INDEX([index], "list", score, after, limit)]
@@ -705,7 +713,7 @@ def configure_agent(
         values += ["auto", int(bool(auto_renew))]
     duration_ms = _optional_ms(max_duration, "max_duration")
     if duration_ms is not None:
-        values += ["maxdur", duration_ms]
+        values += ["maxdur", t.life.check_max_duration(duration_ms)]
     warning_ms = _optional_ms(warning_threshold, "warning_threshold")
     if warning_ms is not None:
         values += ["warn", warning_ms]
@@ -751,8 +759,8 @@ def messages(r: _Ref, limit: int | None = None, before: int | None = None) -> Op
     One round trip; reading is not activity."""
     if limit is not None:
         _check_limit(limit)
-    if before is not None and (not isinstance(before, int) or isinstance(before, bool) or before < 0):
-        raise InvalidArgumentError(f"before must be a cursor from a previous page (an int >= 0), not {before!r}")
+    if before is not None and (not isinstance(before, int) or isinstance(before, bool) or not 0 <= before <= MAX_COUNT):
+        raise InvalidArgumentError(f"before must be a cursor from a previous page (an int >= 0), not {shown(before)}")
     (reply,) = yield [CONV_READ(r.keys.both, "range", "" if limit is None else limit, "" if before is None else before)]
     if reply[0] != b"ok":
         _gone(reply, r.id)

@@ -5,12 +5,27 @@ Every bad input is rejected with one of these before anything is sent to the ser
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import reprlib
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 
 class AgentCacheError(Exception):
     """Base class of every error agentcache raises."""
+
+
+_SHOWN = reprlib.Repr()
+_SHOWN.maxstring = _SHOWN.maxother = 80
+
+
+def shown(value: object) -> str:
+    """``repr(value)`` for an error message, safely: shortened, bounded in depth, and never raising
+    (a value nested thousands deep or a broken ``__repr__`` cannot turn a typed error into another)."""
+    try:
+        return _SHOWN.repr(value)
+    except Exception:  # e.g. an int too long for str() (sys.get_int_max_str_digits)
+        return f"<{type(value).__qualname__} object>"
 
 
 class InvalidNameError(AgentCacheError, ValueError):
@@ -19,6 +34,21 @@ class InvalidNameError(AgentCacheError, ValueError):
 
 class InvalidArgumentError(AgentCacheError, ValueError):
     """An argument or option has a value agentcache cannot use (a negative TTL, a naive datetime, ...)."""
+
+
+class InvalidMessageError(InvalidArgumentError):
+    """A conversation message or part does not validate (a bad role, a part of the wrong type, ...).
+
+    Raised in place of pydantic's ``ValidationError`` (chained as ``__cause__``); :meth:`errors`
+    gives pydantic's structured detail: one dict per problem, with its ``loc``, ``msg`` and ``type``."""
+
+    def __init__(self, message: str, errors: Sequence[Mapping[str, Any]] = ()) -> None:
+        super().__init__(message)
+        self._errors = [dict(error) for error in errors]
+
+    def errors(self) -> list[dict[str, Any]]:
+        """pydantic's detail, one dict per problem (``loc``, ``msg``, ``type``, ``input``)."""
+        return [dict(error) for error in self._errors]
 
 
 class SerializationError(AgentCacheError, TypeError):
@@ -54,9 +84,13 @@ class BackendError(AgentCacheError):
     The client's own exception is chained as ``__cause__``. The next call reconnects.
     """
 
-    def __init__(self, commands: Sequence[str], cause: BaseException) -> None:
+    def __init__(self, commands: Sequence[str], cause: BaseException, hint: str = "") -> None:
         self.command = ", ".join(dict.fromkeys(commands)) or "?"
-        super().__init__(f"{self.command} failed: {type(cause).__name__}: {cause}")
+        super().__init__(f"{self.command} failed: {type(cause).__name__}: {cause}{hint}")
+
+
+class CacheClosedError(AgentCacheError):
+    """The cache was closed with ``close()``; make a new one to go on."""
 
 
 class ServerStartError(AgentCacheError):

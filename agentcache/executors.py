@@ -16,9 +16,9 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from .clients import CLIENT_ERRORS, REPLY_ERRORS, backend_error, is_noscript
+from .clients import CLIENT_ERRORS, REPLY_ERRORS, backend_error, is_noscript, recovering
 from .commands import Await, Batch, Call, Command, Operation, Pause, Replies, Step, cmd
-from .errors import BackendError, InvalidArgumentError
+from .errors import BackendError, CacheClosedError, InvalidArgumentError
 
 T = TypeVar("T")
 
@@ -93,28 +93,57 @@ def _not_awaitable(result: Any) -> Any:
 def promoted(promote: Callable[[], Any]) -> Any:
     """The cluster client, made by ``promote``; its discovery failing is a BackendError."""
     try:
-        return promote()
+        return recovering(promote())
     except CLIENT_ERRORS as exc:
         raise BackendError(["cluster discovery"], exc) from exc
 
 
-class SyncExecutor:
-    """Runs operations over a sync valkey-py or redis-py client (standalone or cluster)."""
+CONNECT_HINT = (
+    " (while connecting: agentcache first asks the server whether it runs in cluster mode); check "
+    "that the server is up and reachable at the URL's address, and the user and password in the URL"
+)
 
-    def __init__(self, client: Any, promote: Callable[[], Any] | None = None) -> None:
-        self.client = client
+
+def first_call_failed(step: Step, exc: BackendError) -> BackendError:
+    """The error of a first call whose connection check failed, named for the user's operation."""
+    names = [c.name for c in step] if type(step) is list else [type(step).__name__]
+    cause = exc.__cause__ if exc.__cause__ is not None else exc
+    return BackendError(names, cause, CONNECT_HINT)
+
+
+def closed(what: str) -> CacheClosedError:
+    return CacheClosedError(f"this {what} was closed; make a new one (close() ends its connections for good)")
+
+
+class SyncExecutor:
+    """Runs operations over a sync valkey-py or redis-py client (standalone or cluster).
+
+    With ``promote``, the first call checks whether the server runs in cluster mode (``detect``) or
+    takes that as given, and switches to the cluster client ``promote`` makes."""
+
+    def __init__(self, client: Any, promote: Callable[[], Any] | None = None, *, detect: bool = True) -> None:
+        self.client = recovering(client)
         self.round_trips = 0
         """Batches sent so far (each is one round trip; to a 3-primary cluster, one per node touched)."""
         self._promote = promote  # builds a cluster client if the first call finds a cluster server
+        self._detect = detect
         self._lock = threading.Lock()
+        self.closed = False
 
     def run(self, op: Operation[T]) -> T:
+        if self.closed:
+            op.close()
+            raise closed("AgentCache")
         try:
             step = next(op)  # bad input fails here, before anything is sent
         except StopIteration as stop:
             return stop.value  # type: ignore[no-any-return]
         if self._promote is not None:
-            self._resolve()
+            try:
+                self._resolve()
+            except BackendError as exc:
+                op.close()
+                raise first_call_failed(step, exc) from exc.__cause__
         try:
             while True:
                 try:
@@ -164,32 +193,47 @@ class SyncExecutor:
         with self._lock:
             if self._promote is None:
                 return
-            if cluster_enabled(self._send([CLUSTER_INFO])):  # a failure here leaves the check for the next call
+            # a failure here leaves the check for the next call
+            if not self._detect or cluster_enabled(self._send([CLUSTER_INFO])):
                 old, self.client = self.client, promoted(self._promote)
                 old.close()
             self._promote = None
 
     def close(self) -> None:
-        self.client.close()
+        """Close the client for good: every later call raises CacheClosedError (a second close does nothing)."""
+        if not self.closed:
+            self.closed = True
+            self.client.close()
 
 
 class AsyncExecutor:
-    """Runs operations over an asyncio valkey-py or redis-py client (standalone or cluster)."""
+    """Runs operations over an asyncio valkey-py or redis-py client (standalone or cluster).
 
-    def __init__(self, client: Any, promote: Callable[[], Any] | None = None) -> None:
-        self.client = client
+    ``promote`` and ``detect`` as for :class:`SyncExecutor`."""
+
+    def __init__(self, client: Any, promote: Callable[[], Any] | None = None, *, detect: bool = True) -> None:
+        self.client = recovering(client)
         self.round_trips = 0
         """Batches sent so far (each is one round trip; to a 3-primary cluster, one per node touched)."""
         self._promote = promote
+        self._detect = detect
         self._lock = asyncio.Lock()
+        self.closed = False
 
     async def run(self, op: Operation[T]) -> T:
+        if self.closed:
+            op.close()
+            raise closed("AsyncAgentCache")
         try:
             step = next(op)  # bad input fails here, before anything is sent
         except StopIteration as stop:
             return stop.value  # type: ignore[no-any-return]
         if self._promote is not None:
-            await self._resolve()
+            try:
+                await self._resolve()
+            except BackendError as exc:
+                op.close()
+                raise first_call_failed(step, exc) from exc.__cause__
         try:
             while True:
                 try:
@@ -245,10 +289,14 @@ class AsyncExecutor:
         async with self._lock:
             if self._promote is None:
                 return
-            if cluster_enabled(await self._send([CLUSTER_INFO])):  # a failure leaves the check for the next call
+            # a failure leaves the check for the next call
+            if not self._detect or cluster_enabled(await self._send([CLUSTER_INFO])):
                 old, self.client = self.client, promoted(self._promote)
                 await old.aclose()
             self._promote = None
 
     async def close(self) -> None:
-        await self.client.aclose()
+        """Close the client for good: every later call raises CacheClosedError (a second close does nothing)."""
+        if not self.closed:
+            self.closed = True
+            await self.client.aclose()

@@ -14,7 +14,7 @@ from typing import Any, ClassVar, Self
 from .binding import Bound, E, operation
 from .clients import check_client
 from .commands import Operation, cmd, one
-from .connect import memory_client, url_client
+from .connect import UrlClient, memory_client, url_client
 from .conversations import ConversationTier
 from .errors import AgentCacheError
 from .executors import AsyncExecutor, SyncExecutor
@@ -97,11 +97,10 @@ class _Facade(Bound[E]):
         self.conversations = ConversationTier(executor, settings, lifecycle, self.session)
 
     @classmethod
-    def _build(
-        cls, client: Any, promote: Any, settings: Settings, server: BundledValkey | None, lifecycle: Lifecycle
-    ) -> Self:
+    def _build(cls, made: UrlClient, settings: Settings, server: BundledValkey | None, lifecycle: Lifecycle) -> Self:
         cache = cls.__new__(cls)
-        cache._setup(cls._EXECUTOR(client, promote), settings, server, lifecycle=lifecycle)
+        executor = cls._EXECUTOR(made.client, made.promote, detect=made.detect)
+        cache._setup(executor, settings, server, lifecycle=lifecycle)
         return cache
 
     @classmethod
@@ -127,8 +126,8 @@ class _Facade(Bound[E]):
         """
         settings = make_settings(prefix, session_ttl, max_value_bytes, scan_count, tool_ttl)  # before a client
         lifecycle = resolve(conversation_config)
-        client, promote = url_client(url, asynchronous=cls._ASYNC, cluster=cluster, options=client_options)
-        return cls._build(client, promote, settings, None, lifecycle)
+        made = url_client(url, asynchronous=cls._ASYNC, cluster=cluster, options=client_options)
+        return cls._build(made, settings, None, lifecycle)
 
     @classmethod
     def embedded(cls, data_dir: str | Path | None = None, **options: Any) -> Self:
@@ -142,18 +141,18 @@ class _Facade(Bound[E]):
         settings = settings_from(options)
         server = BundledValkey("cluster", data_dir=data_dir).start()
         try:
-            client, _ = url_client(server.url, asynchronous=cls._ASYNC, cluster=True, options={})
+            made = url_client(server.url, asynchronous=cls._ASYNC, cluster=True, options={})
         except BaseException:
             server.stop()
             raise
-        return cls._build(client, None, settings, server, lifecycle)
+        return cls._build(made, settings, server, lifecycle)
 
     @classmethod
     def in_memory(cls, **options: Any) -> Self:
         """An in-memory cache (fakeredis with Lua): no server, nothing shared between processes."""
         lifecycle = resolve(options.pop("conversation_config", None))
         settings = settings_from(options)
-        return cls._build(memory_client(asynchronous=cls._ASYNC), None, settings, None, lifecycle)
+        return cls._build(UrlClient(memory_client(asynchronous=cls._ASYNC), None, False), settings, None, lifecycle)
 
     @property
     def client(self) -> Any:
@@ -185,7 +184,9 @@ class AgentCache(_Facade[SyncExecutor]):
 
     def close(self) -> None:
         """Ship pending statistics, close the connection pool, and stop the bundled server if this
-        cache started one."""
+        cache started one. Every later call raises :class:`CacheClosedError`; closing again does nothing."""
+        if self._executor.closed:
+            return
         with contextlib.suppress(AgentCacheError):  # statistics are best effort; a dead server must not stop this
             self._executor.run(_flush(self.settings))
         try:
@@ -209,7 +210,9 @@ class AsyncAgentCache(_Facade[AsyncExecutor]):
 
     async def close(self) -> None:
         """Ship pending statistics, close the connection pool, and stop the bundled server if this
-        cache started one."""
+        cache started one. Every later call raises :class:`CacheClosedError`; closing again does nothing."""
+        if self._executor.closed:
+            return
         with contextlib.suppress(AgentCacheError):  # statistics are best effort; a dead server must not stop this
             await self._executor.run(_flush(self.settings))
         try:

@@ -29,7 +29,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
-from .errors import InvalidTimeoutConfig
+from .errors import InvalidTimeoutConfig, shown
 from .expiry import MAX_TTL_MS
 
 Seconds = float | int | timedelta
@@ -82,6 +82,17 @@ class Lifecycle:
     auto_renew: bool
     grace_ms: int
 
+    def check_max_duration(self, max_duration_ms: int, what: str = "max_duration") -> int:
+        """``max_duration_ms`` if it is at least ``min_timeout``, else InvalidTimeoutConfig (400): a
+        conversation capped below the shortest allowed timeout would be born (all but) expired."""
+        if max_duration_ms < self.min_timeout_ms:
+            raise InvalidTimeoutConfig(
+                f"{what} of {max_duration_ms / 1000:g} s is below the minimum timeout of "
+                f"{self.min_timeout_ms / 1000:g} s, so the conversation would expire as soon as it starts; "
+                "give at least that (the limit is SESSION_MIN_TIMEOUT_MINUTES or ConversationConfig.min_timeout)"
+            )
+        return max_duration_ms
+
     def check_timeout(self, timeout_ms: int, what: str = "timeout") -> int:
         """``timeout_ms`` if it lies within ``min_timeout..max_timeout``, else InvalidTimeoutConfig (400)."""
         if not self.min_timeout_ms <= timeout_ms <= self.max_timeout_ms:
@@ -94,19 +105,24 @@ class Lifecycle:
 
 
 def to_ms(value: object, what: str) -> int:
-    """Milliseconds for a positive number of seconds or a timedelta; InvalidTimeoutConfig otherwise."""
+    """Milliseconds for a positive number of seconds or a timedelta; InvalidTimeoutConfig otherwise.
+
+    Rounds up (4.03 s is 4030 ms, not 4031), so a positive duration is at least 1 ms, never 0."""
+    too_long = f"{what} is too long; the limit is {MAX_TTL_MS // 1000} s"
     if isinstance(value, timedelta):
         seconds = value.total_seconds()
     elif isinstance(value, int | float) and not isinstance(value, bool):
-        seconds = float(value)
+        try:
+            seconds = float(value)
+        except OverflowError:  # an int beyond any float
+            raise InvalidTimeoutConfig(too_long) from None
     else:
         raise InvalidTimeoutConfig(f"{what} must be seconds (int or float) or a timedelta, not {type(value).__name__}")
     if not math.isfinite(seconds) or seconds <= 0:
-        raise InvalidTimeoutConfig(f"{what} must be a positive number of seconds, not {value!r}")
-    ms = math.ceil(round(seconds * 1000, 6))
-    if ms > MAX_TTL_MS:
+        raise InvalidTimeoutConfig(f"{what} must be a positive number of seconds, not {shown(value)}")
+    if seconds > MAX_TTL_MS / 1000:  # before multiplying: 1e308 s would become an infinite number of ms
         raise InvalidTimeoutConfig(f"{what} of {seconds:g} s is too long; the limit is {MAX_TTL_MS // 1000} s")
-    return ms
+    return max(1, math.ceil(round(seconds * 1000, 6)))
 
 
 def _from_env(name: str, environ: Mapping[str, str]) -> int | None:
@@ -154,6 +170,12 @@ def resolve(config: ConversationConfig | None = None, environ: Mapping[str, str]
         raise InvalidTimeoutConfig(
             f"the default timeout ({source['default_timeout']}, {ms['default_timeout'] / 1000:g} s) is outside "
             f"{ms['min_timeout'] / 1000:g}..{ms['max_timeout'] / 1000:g} s; bring it within the limits"
+        )
+    if ms["max_duration"] < ms["min_timeout"]:
+        raise InvalidTimeoutConfig(
+            f"the maximum duration ({source['max_duration']}, {ms['max_duration'] / 1000:g} s) is below the minimum "
+            f"timeout ({source['min_timeout']}, {ms['min_timeout'] / 1000:g} s): every conversation would expire "
+            "as soon as it starts; make max_duration >= min_timeout"
         )
     if not isinstance(config.auto_renew, bool):
         raise InvalidTimeoutConfig(f"ConversationConfig.auto_renew must be a bool, not {config.auto_renew!r}")

@@ -12,6 +12,7 @@ Every store has the same four methods — ``save(id, data)``, ``load(id) -> dict
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -83,15 +84,34 @@ class SQLiteStore:
     file. Rows hold JSON text, readable with any SQLite tool."""
 
     def __init__(self, path: str | Path) -> None:
-        self.path = str(path)
+        if not isinstance(path, str | os.PathLike) or isinstance(os.fspath(path), bytes):
+            raise InvalidArgumentError(f"path must be a str or a pathlib.Path, not {type(path).__name__}")
+        self.path = os.fspath(path)
         self._lock = threading.Lock()
-        self._conn = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
-        with self._lock, self._conn:
-            if self.path != ":memory:":
-                self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute(
-                "CREATE TABLE IF NOT EXISTS snapshots (id TEXT PRIMARY KEY, data TEXT NOT NULL, saved_at REAL NOT NULL)"
-            )
+        try:
+            self._conn = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
+        except (sqlite3.Error, ValueError) as exc:  # ValueError: a NUL in the path
+            raise InvalidArgumentError(self._cannot_open(exc)) from exc
+        try:
+            with self._lock, self._conn:
+                if self.path != ":memory:":
+                    self._conn.execute("PRAGMA journal_mode=WAL")
+                self._conn.execute(
+                    "CREATE TABLE IF NOT EXISTS snapshots "
+                    "(id TEXT PRIMARY KEY, data TEXT NOT NULL, saved_at REAL NOT NULL)"
+                )
+        except sqlite3.Error as exc:  # not a database, read-only, ...
+            self._conn.close()
+            raise InvalidArgumentError(self._cannot_open(exc)) from exc
+
+    def _cannot_open(self, exc: Exception) -> str:
+        folder = Path(self.path).parent
+        hint = (
+            f"its directory {str(folder)!r} does not exist: create it first (Path(...).parent.mkdir(parents=True))"
+            if self.path != ":memory:" and not folder.is_dir()
+            else "check that the path is a file you may write (or an SQLite database) and its directory is writable"
+        )
+        return f"cannot open the SQLite snapshot store {self.path!r}: {exc}; {hint}"
 
     def save(self, session_id: str, data: dict[str, Any]) -> None:
         """Store ``data`` under ``session_id``, replacing what was there."""

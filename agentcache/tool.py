@@ -27,7 +27,7 @@ from .binding import Bound, E, operation
 from .canonical import digest
 from .commands import PRIMARIES, Await, Command, Operation, Pause, Step, cmd, one
 from .commands import Call as CallStep
-from .errors import BackendError, InvalidArgumentError, SerializationError
+from .errors import BackendError, InvalidArgumentError, SerializationError, shown
 from .executors import AsyncExecutor
 from .expiry import TTL, ttl_ms
 from .flights import Flight
@@ -73,6 +73,10 @@ class ToolResult:
             return None
         return max(0.0, (self._expires_ms - time.time() * 1000) / 1000)
 
+    def __bool__(self) -> bool:
+        """True on a hit, so ``if tool.check(...):`` reads as it should."""
+        return self.hit
+
     def __eq__(self, other: object) -> bool:
         return isinstance(other, ToolResult) and self._fields() == other._fields()
 
@@ -100,16 +104,21 @@ def _key(s: Settings, tool: str, args: Any) -> str:
 def _cost(cost: object) -> float | None:
     if cost is None:
         return None
-    if isinstance(cost, int | float) and not isinstance(cost, bool) and math.isfinite(cost) and cost >= 0:
-        return float(cost)
-    raise InvalidArgumentError(f"cost must be a non-negative number (what one call costs), not {cost!r}")
+    if isinstance(cost, int | float) and not isinstance(cost, bool):
+        try:
+            value = float(cost)
+        except OverflowError:  # an int beyond any float
+            value = math.inf
+        if math.isfinite(value) and value >= 0:
+            return value
+    raise InvalidArgumentError(f"cost must be a non-negative finite number (what one call costs), not {shown(cost)}")
 
 
 def _lock_ms(lock_timeout: object) -> int:
     if isinstance(lock_timeout, int | float) and not isinstance(lock_timeout, bool) and 0 < lock_timeout < 1e9:
         return max(1, math.ceil(lock_timeout * 1000))
     raise InvalidArgumentError(
-        f"lock_timeout must be a positive number of seconds (longer than the function runs), not {lock_timeout!r}"
+        f"lock_timeout must be a positive number of seconds (longer than the function runs), not {shown(lock_timeout)}"
     )
 
 

@@ -187,7 +187,49 @@ def test_failed_cluster_discovery_is_a_backend_error() -> None:
             admin.config_set("cluster-preferred-endpoint-type", "hostname")
         with AgentCache.from_url(server.url, socket_connect_timeout=1) as cache, pytest.raises(BackendError) as caught:
             cache.session.get("t", "f")
-        assert "cluster discovery" in caught.value.command
+        assert caught.value.command == "EVALSHA session_get"  # the user's operation, not the probe
+        assert "check that the server is up and reachable" in str(caught.value)
+
+
+@pytest.mark.parametrize("url", ["valkey://127.0.0.1:6379/abc", "redis://h/0x1", "valkey://h:1/1/2", "valkey://h:1/-1"])
+def test_a_database_path_that_is_not_a_number_is_refused(url: str) -> None:
+    with pytest.raises(InvalidArgumentError, match="database"):
+        AgentCache.from_url(url)
+    with pytest.raises(InvalidArgumentError, match="database"):
+        AsyncAgentCache.from_url(url)
+
+
+def test_a_cluster_has_only_database_zero() -> None:
+    with pytest.raises(InvalidArgumentError, match="only database 0"):
+        AgentCache.from_url("valkey://127.0.0.1:1/3", cluster=True)
+
+
+@pytest.mark.parametrize("cluster", [True, None, False])
+def test_nothing_connects_at_construction_and_the_first_call_names_itself(cluster: bool | None) -> None:
+    """Unreachable, with or without cluster=True: construction succeeds (nothing is sent); the first
+    call is a BackendError naming the user's operation and what to check, on both facades."""
+    with AgentCache.from_url("valkey://127.0.0.1:1", cluster=cluster, socket_connect_timeout=1) as cache:
+        with pytest.raises(BackendError) as caught:
+            cache.session.get("t", "f")
+        assert caught.value.command == "EVALSHA session_get"
+        assert ("reachable" in str(caught.value)) == (cluster is not False)
+
+    async def main() -> None:
+        async with AsyncAgentCache.from_url("valkey://127.0.0.1:1", cluster=cluster, socket_connect_timeout=1) as cache:
+            with pytest.raises(BackendError) as caught:
+                await cache.tool.check("search", {"q": 1})
+            assert caught.value.command == "GET"
+
+    asyncio.run(main())
+
+
+@pytest.mark.parametrize("cluster", [True, None])
+def test_a_wrong_password_is_a_backend_error_that_says_what_to_check(cluster: bool | None, server_urls: Any) -> None:
+    url = server_urls("cluster").replace("valkey://", "valkey://nobody:wrong@")
+    with AgentCache.from_url(url, cluster=cluster) as cache, pytest.raises(BackendError) as caught:
+        cache.session.set("t", "f", 1)
+    assert caught.value.command == "SET"
+    assert "invalid username-password pair" in str(caught.value) and "check" in str(caught.value)
 
 
 def test_stopped_servers_leave_no_directories() -> None:

@@ -18,10 +18,46 @@ def python_blocks() -> list[str]:
     return re.findall(r"```python\n(.*?)```", README, flags=re.S)
 
 
+def not_installed_by_quickstart() -> list[str]:
+    """Top-level modules of the extras the quickstart's first command does not install."""
+    import tomllib
+    from importlib.metadata import packages_distributions
+
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    kept = {re.split(r"[\[<>=~!; ]", req, maxsplit=1)[0].lower() for req in extras["embedded"]}
+    others = {
+        re.split(r"[\[<>=~!; ]", req, maxsplit=1)[0].lower().replace("_", "-")
+        for name, reqs in extras.items()
+        if name != "embedded"
+        for req in reqs
+        if not req.startswith("valkey-agentcache")
+    } - kept
+    return sorted(
+        module
+        for module, dists in packages_distributions().items()
+        if any(d.lower().replace("_", "-") in others for d in dists) and module.isidentifier()
+    )
+
+
+BLOCKER = """
+import sys
+class Blocker:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in BLOCKED:
+            raise ModuleNotFoundError(f"{name} is not installed by the quickstart", name=name)
+sys.meta_path.insert(0, Blocker())
+"""
+
+
 @pytest.mark.parametrize("index", range(len(python_blocks())))
-def test_readme_examples_run(index: int) -> None:
-    code = python_blocks()[index]
-    exec(compile(code, f"README.md python block {index + 1}", "exec"), {"__name__": f"readme_{index}"})
+def test_readme_examples_run_after_the_first_quickstart_command(index: int) -> None:
+    """Each example runs in a fresh interpreter that can import only what ``pip install -e
+    ".[embedded]"`` installs (the other extras' modules are made unimportable)."""
+    blocked = not_installed_by_quickstart()
+    assert "fakeredis" in blocked and "pytest" in blocked
+    code = f"BLOCKED = {set(blocked)!r}\n{BLOCKER}\nexec(compile({python_blocks()[index]!r}, 'README block', 'exec'))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert done.returncode == 0, f"README.md python block {index + 1} failed:\n{done.stderr}"
 
 
 def quickstart_commands() -> list[str]:

@@ -484,3 +484,11 @@ def test_a_broken_statistics_hash_does_not_fail_the_operations_it_rides_with(cac
     cache.tool.store("t", 1, "stored")
     assert cache.tool.check("t", 1).value == "stored"
     assert cache.tool.get_or_compute("t", 2, lambda: "computed") == "computed"
+
+
+def test_a_tool_result_is_true_on_a_hit_and_false_on_a_miss(cache: Any) -> None:
+    miss = cache.tool.check("search", {"q": "bool"})
+    assert not miss and miss.hit is False
+    cache.tool.store("search", {"q": "bool"}, None)  # a stored None (or 0, or "") is still a hit
+    hit = cache.tool.check("search", {"q": "bool"})
+    assert hit and hit.hit and hit.value is None
