@@ -9,8 +9,8 @@ Start with :class:`AgentCache` (sync) or :class:`AsyncAgentCache` (asyncio)::
         cache.session.get("thread-1", "intent")
 """
 
-from .conversations import Conversation, ConversationState, ConversationTier, MessagePage, SessionInfo, SessionPage
-from .errors import (
+from agentcache.encoding.expiry import NO_EXPIRY
+from agentcache.errors import (
     AgentCacheError,
     BackendError,
     CacheClosedError,
@@ -30,16 +30,23 @@ from .errors import (
     SessionNotFound,
     ValueTooLargeError,
 )
-from .expiry import NO_EXPIRY
-from .facade import AgentCache, AsyncAgentCache
-from .lifecycle import ConversationConfig
-from .messages import DataPart, ImagePart, Message, TextPart, ToolCallPart, ToolResultPart
-from .policies import ToolPolicy
-from .server import BundledValkey
-from .session import SessionTier
-from .snapshots import MemoryStore, SnapshotStore, SQLiteStore, ValkeySnapshotStore
-from .stats import CacheStats, Recommendation, TierStats, ToolStats
-from .tool import ToolResult, ToolTier
+from agentcache.facade import AgentCache, AsyncAgentCache
+from agentcache.server import BundledValkey
+from agentcache.stats import CacheStats, Recommendation, TierStats, ToolStats
+from agentcache.tiers.conversations.handles import (
+    Conversation,
+    ConversationState,
+    ConversationTier,
+    MessagePage,
+    SessionInfo,
+    SessionPage,
+)
+from agentcache.tiers.conversations.lifecycle import ConversationConfig
+from agentcache.tiers.conversations.messages import DataPart, ImagePart, Message, TextPart, ToolCallPart, ToolResultPart
+from agentcache.tiers.conversations.snapshots import MemoryStore, SnapshotStore, SQLiteStore, ValkeySnapshotStore
+from agentcache.tiers.session import SessionTier
+from agentcache.tiers.tool.policies import ToolPolicy
+from agentcache.tiers.tool.tier import ToolResult, ToolTier
 
 __version__ = "0.1.0"
 

@@ -6,7 +6,7 @@ import argparse
 import importlib
 import sys
 
-from . import __version__
+from agentcache import __version__
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -20,7 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     options = parser.parse_args(argv)
 
     if options.command == "demo":
-        from .demo import main as demo
+        from agentcache.demo import main as demo
 
         return demo()
     try:

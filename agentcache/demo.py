@@ -10,8 +10,8 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from .facade import AgentCache
-from .names import session_thread
+from agentcache.encoding.keys import session_thread
+from agentcache.facade import AgentCache
 
 T = TypeVar("T")
 FIRST = "  <- first use of this script on this server: sent by SHA, then once by body"

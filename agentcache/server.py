@@ -17,7 +17,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 
-from .errors import AgentCacheError, ServerStartError
+from agentcache.errors import AgentCacheError, ServerStartError
 
 SLOTS = 16384
 Mode = Literal["standalone", "cluster"]

@@ -13,12 +13,9 @@ import threading
 import time
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from .commands import Command, Operation, cmd
-
-if TYPE_CHECKING:
-    from .settings import Settings
+from agentcache.core.commands import Command, Operation, cmd
 
 FLUSH_SECONDS = 1.0
 MIN_LOOKUPS = 20  # fewer lookups than this give no recommendation
@@ -164,7 +161,14 @@ def parse(raw: dict[Any, Any]) -> CacheStats:
     )
 
 
-def stats(s: Settings) -> Operation[CacheStats]:
+class WithStats(Protocol):
+    """What the statistics operations need of a cache's settings: its buffer of counts."""
+
+    @property
+    def stats(self) -> StatsBuffer: ...
+
+
+def stats(s: WithStats) -> Operation[CacheStats]:
     """Hits, misses, writes and hit rate per tier; per tool also cost saved and a recommendation.
 
     Summed over every process using this prefix. Ships this cache's own pending counts first, in
@@ -174,7 +178,7 @@ def stats(s: Settings) -> Operation[CacheStats]:
     return parse(replies[-1])
 
 
-def reset_stats(s: Settings) -> Operation[None]:
+def reset_stats(s: WithStats) -> Operation[None]:
     """Set every count back to zero, for every process using this prefix."""
     s.stats.drain()
     yield [cmd("UNLINK", s.stats.key)]

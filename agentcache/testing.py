@@ -16,8 +16,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Literal
 
-from .facade import AgentCache
-from .server import BundledValkey
+from agentcache.facade import AgentCache
+from agentcache.server import BundledValkey
 
 Topology = Literal["standalone", "cluster", "cluster3"]
 

@@ -31,7 +31,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agentcache import AgentCache, AsyncAgentCache, BundledValkey, Message, codec
+from agentcache import AgentCache, AsyncAgentCache, BundledValkey, Message
+from agentcache.encoding import codec
 
 from .harness import (
     AsyncCandidate,

@@ -46,9 +46,10 @@ from typing import Any
 
 from valkey.asyncio import Valkey as AsyncValkey
 
-from agentcache import AgentCache, AsyncAgentCache, BundledValkey, codec
-from agentcache.names import session_thread
-from agentcache.scripts import SESSION_GET
+from agentcache import AgentCache, AsyncAgentCache, BundledValkey
+from agentcache.encoding import codec
+from agentcache.encoding.keys import session_thread
+from agentcache.tiers.session import SESSION_GET
 
 from .harness import (
     AsyncCall,

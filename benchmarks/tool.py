@@ -57,8 +57,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from agentcache import AgentCache, AsyncAgentCache, BundledValkey, codec
-from agentcache.canonical import digest
+from agentcache import AgentCache, AsyncAgentCache, BundledValkey
+from agentcache.encoding import codec
+from agentcache.tiers.tool.canonical import digest
 
 from .harness import (
     AsyncCall,

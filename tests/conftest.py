@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from agentcache import AgentCache, AsyncAgentCache
-from agentcache.binding import Bound
+from agentcache.core.binding import Bound
 from agentcache.testing import unique_prefix, valkey_server
 
 EXTERNAL_URL = os.environ.get("AGENTCACHE_TEST_URL")

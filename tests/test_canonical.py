@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agentcache import CanonicalArgsError, SerializationError
-from agentcache.canonical import canonical, digest
+from agentcache.tiers.tool.canonical import canonical, digest
 
 SCALARS = st.one_of(
     st.none(),

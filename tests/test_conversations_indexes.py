@@ -26,7 +26,8 @@ from agentcache import (
     ToolCallPart,
     ToolResultPart,
 )
-from agentcache import conversations as conv_ops
+from agentcache.encoding.keys import conversation_keys
+from agentcache.tiers.conversations import handles as conv_ops
 from tests.conftest import command
 from tests.test_conversations_shared import valkey_store
 
@@ -277,10 +278,10 @@ def test_what_json_cannot_carry_is_refused_before_anything_is_sent(cache: Any) -
 
 
 def test_a_stored_key_json_cannot_carry_fails_to_dict_with_a_typed_error(cache: Any) -> None:
-    from agentcache import codec
+    from agentcache.encoding import codec
 
     conv = new(cache)
-    meta = conv_ops.conversation_keys(cache.settings.prefix, conv.id).meta
+    meta = conversation_keys(cache.settings.prefix, conv.id).meta
     command(cache, "HSET", meta, "meta", codec.encode({1: "written by an older version"}, 0, 1 << 20))
     with pytest.raises(SerializationError, match=r"metadata.*key 1"):
         conv.to_dict()

@@ -20,7 +20,7 @@ from agentcache import (
     SessionExpired,
     SessionNotFound,
 )
-from agentcache.lifecycle import ENV, resolve
+from agentcache.tiers.conversations.lifecycle import ENV, resolve
 from tests.conftest import FACADES, TOPOLOGIES, make_cache
 
 FAST = ConversationConfig(

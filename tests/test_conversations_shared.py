@@ -149,8 +149,8 @@ def cost(cache: Any, call: Any) -> int:
 
 
 def test_round_trips_per_operation(cache: Any) -> None:
-    from agentcache.conversation_scripts import CONV_CREATE, CONV_INDEX, CONV_READ, CONV_WRITE
-    from agentcache.scripts import SESSION_SCAN
+    from agentcache.tiers.conversations.scripts import CONV_CREATE, CONV_INDEX, CONV_READ, CONV_WRITE
+    from agentcache.tiers.session import SESSION_SCAN
 
     cache.ping()
     for script in (CONV_CREATE, CONV_INDEX, CONV_READ, CONV_WRITE, SESSION_SCAN):

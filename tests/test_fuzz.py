@@ -45,7 +45,7 @@ from agentcache import (
     ValkeySnapshotStore,
     ValueTooLargeError,
 )
-from agentcache.messages import MAX_DEPTH
+from agentcache.tiers.conversations.messages import MAX_DEPTH
 from tests.conftest import make_cache
 
 EXAMPLES = int(os.environ.get("AGENTCACHE_FUZZ_EXAMPLES", "200"))

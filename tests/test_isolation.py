@@ -55,7 +55,7 @@ def test_threads_are_isolated(shared: Any, a: str, b: str, fields_a: list[str], 
         session.set(b, f, ["b", f], ttl=100)
     assert session.get_all(a) == {f: ["a", f] for f in sorted(fields_a)}
     assert session.fields(b) == sorted(fields_b)
-    from agentcache.names import session_thread
+    from agentcache.encoding.keys import session_thread
 
     for f in fields_b:  # touch(a) must not refresh b's fields
         command(shared, "PEXPIRE", session_thread(shared.settings.prefix, b).field(f), 50_000)

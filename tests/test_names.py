@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agentcache import InvalidNameError
-from agentcache.names import check_prefix, decode_name, encode_name, session_thread
+from agentcache.encoding.keys import check_prefix, decode_name, encode_name, session_thread
 
 ADVERSARIAL = st.text(alphabet="ab:*?[]\\{}%^-!\x00\n é", min_size=1, max_size=12)
 NAMES = st.one_of(ADVERSARIAL, st.text(min_size=1, max_size=40))

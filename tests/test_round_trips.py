@@ -134,9 +134,9 @@ def test_a_batch_of_several_commands_is_one_pipeline_and_resends_only_unknown_sc
     """The executors' pipeline path, and NOSCRIPT handled inside a batch: replies stay in order."""
     import inspect
 
-    from agentcache import codec
-    from agentcache.commands import cmd
-    from agentcache.scripts import SESSION_GET
+    from agentcache.core.commands import cmd
+    from agentcache.encoding import codec
+    from agentcache.tiers.session import SESSION_GET
 
     key = cache.session.key("t", "f")
     cache.session.set("t", "f", "v")

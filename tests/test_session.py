@@ -41,7 +41,7 @@ VALUES: list[Any] = [
 
 
 def key_of(cache: Any, thread: str, field: str) -> str:
-    from agentcache.names import session_thread
+    from agentcache.encoding.keys import session_thread
 
     return session_thread(cache.settings.prefix, thread).field(field)
 

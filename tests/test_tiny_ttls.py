@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from agentcache.expiry import ttl_ms
+from agentcache.encoding.expiry import ttl_ms
 from tests.conftest import FACADES, TOPOLOGIES, make_cache
 
 TINY = [1e-10, 0.0004, timedelta(microseconds=1)]

@@ -182,10 +182,12 @@ def load_scripts(cache: Any, server_urls: Any) -> None:
     """Teach every node the scripts, so that no count below includes a NOSCRIPT resend."""
     import valkey
 
-    from agentcache import scripts
+    from agentcache.core.commands import Script
+    from agentcache.tiers import session
+    from agentcache.tiers.tool import tier
     from tests.test_round_trips import cluster_ports
 
-    sources = [v.source for v in vars(scripts).values() if isinstance(v, scripts.Script)]
+    sources = [v.source for m in (session, tier) for v in vars(m).values() if isinstance(v, Script)]
     ports = cluster_ports(cache)
     if not ports:
         for source in sources:

@@ -34,8 +34,8 @@ from agentcache import (
     ToolCallPart,
     ToolResultPart,
 )
-from agentcache.lifecycle import to_ms
-from agentcache.messages import MAX_DEPTH
+from agentcache.tiers.conversations.lifecycle import to_ms
+from agentcache.tiers.conversations.messages import MAX_DEPTH
 
 HUGE = 10**400
 

@@ -13,16 +13,18 @@ from __future__ import annotations
 from collections.abc import Generator
 from typing import Any, TypeVar
 
-from . import codec
-from .binding import Bound, E, operation
-from .commands import Batch, Operation, Replies, cmd, one
-from .errors import FieldNotFoundError, InvalidArgumentError, SerializationError
-from .expiry import TTL, Deadline, deadline_ms, ttl_ms
-from .names import ThreadKeys, session_key, session_thread
-from .scripts import SESSION_GET, SESSION_SCAN
-from .settings import Settings
+from agentcache.core.binding import Bound, E, operation
+from agentcache.core.commands import Batch, Operation, Replies, cmd, lua, one
+from agentcache.encoding import codec
+from agentcache.encoding.expiry import TTL, Deadline, deadline_ms, ttl_ms
+from agentcache.encoding.keys import ThreadKeys, session_key, session_thread
+from agentcache.errors import FieldNotFoundError, InvalidArgumentError, SerializationError
+from agentcache.tiers.settings import Settings
 
 M = TypeVar("M")
+
+SESSION_GET = lua(__package__, "session_get")  # GET + the sliding refresh, in one call
+SESSION_SCAN = lua(__package__, "session_scan")  # one SCAN step and the work on what it found
 
 
 def _decode(raw: bytes, thread_id: str, field: str, model: type[M] | None = None) -> Any:

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 import msgpack
 
-from .errors import InvalidArgumentError, SerializationError, ValueTooLargeError, shown
+from agentcache.errors import InvalidArgumentError, SerializationError, ValueTooLargeError, shown
 
 VERSION = 1
 HEADER_SIZE = 7

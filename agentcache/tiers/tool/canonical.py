@@ -26,8 +26,8 @@ import sys
 import uuid
 from typing import Any
 
-from . import codec
-from .errors import CanonicalArgsError, SerializationError, shown
+from agentcache.encoding import codec
+from agentcache.errors import CanonicalArgsError, SerializationError, shown
 
 MAX_DEPTH = 64
 

@@ -38,6 +38,18 @@ class Script:
         return Command(("EVALSHA", self.sha, len(keys), *keys, *args), self)
 
 
+def lua(package: str, file: str, *, name: str | None = None, prelude: str | None = None) -> Script:
+    """The script in ``<file>.lua`` of ``package`` (package data, beside the tier that runs it),
+    after ``<prelude>.lua`` if given; ``name`` (default: the file's) is what errors call it."""
+    from importlib.resources import files
+
+    folder = files(package)
+    source = folder.joinpath(f"{file}.lua").read_text(encoding="utf-8")
+    if prelude is not None:
+        source = folder.joinpath(f"{prelude}.lua").read_text(encoding="utf-8") + source
+    return Script(name or file, source)
+
+
 class Command(NamedTuple):
     """One command: its arguments as sent, the script it runs if any, the cluster node it must go to
     (keyless commands such as SCAN, sent alone in their batch; None routes by key), and whether it

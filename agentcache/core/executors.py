@@ -16,9 +16,9 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from .clients import CLIENT_ERRORS, REPLY_ERRORS, backend_error, is_noscript, recovering
-from .commands import Await, Batch, Call, Command, Operation, Pause, Replies, Step, cmd
-from .errors import BackendError, CacheClosedError, InvalidArgumentError
+from agentcache.core.clients import CLIENT_ERRORS, REPLY_ERRORS, backend_error, is_noscript, recovering
+from agentcache.core.commands import Await, Batch, Call, Command, Operation, Pause, Replies, Step, cmd
+from agentcache.errors import BackendError, CacheClosedError, InvalidArgumentError
 
 T = TypeVar("T")
 

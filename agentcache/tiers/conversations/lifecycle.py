@@ -29,8 +29,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
-from .errors import InvalidTimeoutConfig, shown
-from .expiry import MAX_TTL_MS
+from agentcache.encoding.expiry import MAX_TTL_MS
+from agentcache.errors import InvalidTimeoutConfig, shown
 
 Seconds = float | int | timedelta
 

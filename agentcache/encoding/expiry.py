@@ -6,7 +6,7 @@ import math
 from datetime import datetime, timedelta
 from typing import Final
 
-from .errors import InvalidArgumentError
+from agentcache.errors import InvalidArgumentError
 
 MAX_TTL_MS = 10**13  # about 317 years; keeps every figure exact in Lua and in PEXPIRE
 

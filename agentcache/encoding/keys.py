@@ -1,4 +1,13 @@
-"""Names and the key layout.
+"""Names and the key layout: every key agentcache writes is built here, and nowhere else.
+
+    <prefix>:session:{<thread>}:<field>              session field (one key per field, own TTL)
+    <prefix>:tool:<tool>:<digest>                    tool result (or, while computed, its lock)
+    <prefix>:tool-policy                             hash: tool -> TTL policy
+    <prefix>:stats                                   hash: hit/miss/write counts per tier and tool
+    <prefix>:conv:{<session>}:meta | :msgs           conversation (same hash tag as the session thread)
+    <prefix>:conv-index:{<prefix>}:all|agent:|user:  sorted sets of deadlines (one slot for all three)
+    <prefix>:conv-agent:<agent>                      hash: an agent's conversation defaults
+    <prefix>:conv-snapshot:<session> , :conv-snapshots   snapshots saved on the server, and their index
 
 Thread ids, field names and (later) tool names come from users, often from end users, so they are
 encoded injectively before they become part of a key: the characters that would change a key's
@@ -14,7 +23,7 @@ import functools
 import re
 from dataclasses import dataclass
 
-from .errors import InvalidNameError
+from agentcache.errors import InvalidNameError
 
 MAX_NAME_BYTES = 1024
 MAX_PREFIX_BYTES = 256
@@ -147,3 +156,73 @@ def tool_pattern(prefix: str, tool: object) -> str:
 
     A fixed-length digest keeps tool ``a`` from matching the keys of tool ``a:b``."""
     return tool_head(prefix, tool) + "[0-9a-f]" * DIGEST_CHARS
+
+
+# --- the conversation tier ------------------------------------------------------------------------
+# The conversation tier's key layout.
+#
+# A conversation's keys carry the same hash tag as the session tier's keys of the same id (a
+# conversation's id is also its thread id), so its meta, its history and its state share one slot and
+# one script can update them together::
+#
+#     <prefix>:conv:{<session>}:meta     hash: owner, settings, clocks, status
+#     <prefix>:conv:{<session>}:msgs     list: the history, one msgpack envelope per message
+#
+# The indexes that answer ``list_active`` and ``expiring`` live together in a slot of their own, so
+# one script updates the global, per-agent and per-user index at once::
+#
+#     <prefix>:conv-index:{<prefix>}:all            sorted set: session id -> deadline (ms)
+#     <prefix>:conv-index:{<prefix>}:agent:<agent>  same, one agent's conversations
+#     <prefix>:conv-index:{<prefix>}:user:<user>    same, one user's conversations
+#     <prefix>:conv-agent:<agent>                   hash: the agent's defaults (configure_agent)
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationKeys:
+    meta: str
+    msgs: str
+
+    @property
+    def both(self) -> list[str]:
+        return [self.meta, self.msgs]
+
+
+def conversation_keys(prefix: str, session_id: str) -> ConversationKeys:
+    """The keys of one conversation; ``{<session>}`` is the session tier's hash tag for that thread."""
+    head = f"{prefix}:conv:{{{encode_name(session_id, 'session_id')}}}:"
+    return ConversationKeys(head + "meta", head + "msgs")
+
+
+def index_all(prefix: str) -> str:
+    return f"{prefix}:conv-index:{{{prefix}}}:all"
+
+
+def index_agent(prefix: str, agent_id: str) -> str:
+    return f"{prefix}:conv-index:{{{prefix}}}:agent:{encode_name(agent_id, 'agent_id')}"
+
+
+def index_user(prefix: str, user_id: str) -> str:
+    return f"{prefix}:conv-index:{{{prefix}}}:user:{encode_name(user_id, 'user_id')}"
+
+
+def agent_config_key(prefix: str, agent_id: str) -> str:
+    return f"{prefix}:conv-agent:{encode_name(agent_id, 'agent_id')}"
+
+
+def conv_snapshot_key(prefix: str, session_id: str) -> str:
+    return f"{prefix}:conv-snapshot:{encode_name(session_id, 'session_id')}"
+
+
+def conv_snapshot_index(prefix: str) -> str:
+    return f"{prefix}:conv-snapshots"
+
+
+# --- shared by every process: small hashes, off the hot path -------------------------------------
+
+
+def stats_key(prefix: str) -> str:
+    return f"{prefix}:stats"
+
+
+def policies_key(prefix: str) -> str:
+    return f"{prefix}:tool-policy"

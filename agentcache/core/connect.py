@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
-from .errors import AgentCacheError, InvalidArgumentError
+from agentcache.errors import AgentCacheError, InvalidArgumentError
 
 SCHEMES = ("valkey://", "valkeys://", "redis://", "rediss://", "unix://")
 

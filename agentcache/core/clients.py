@@ -6,8 +6,8 @@ import inspect
 import select
 from typing import Any
 
-from .commands import Batch
-from .errors import BackendError, InvalidArgumentError
+from agentcache.core.commands import Batch
+from agentcache.errors import BackendError, InvalidArgumentError
 
 
 def _error_classes() -> tuple[tuple[type[BaseException], ...], tuple[type[BaseException], ...]]:

@@ -31,19 +31,20 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
-from . import codec
-from .binding import Bound, E, operation
-from .commands import Batch, Command, Operation, Replies, cmd
-from .conversation_keys import (
+from agentcache.core.binding import Bound, E, operation
+from agentcache.core.commands import Batch, Command, Operation, Replies, cmd
+from agentcache.core.executors import SyncExecutor
+from agentcache.encoding import codec
+from agentcache.encoding.keys import (
     ConversationKeys,
     agent_config_key,
+    check_name,
     conversation_keys,
     index_agent,
     index_all,
     index_user,
 )
-from .conversation_scripts import CONV_CREATE, CONV_INDEX, CONV_READ, CONV_WRITE
-from .errors import (
+from agentcache.errors import (
     InvalidArgumentError,
     InvalidMessageError,
     InvalidTimeoutConfig,
@@ -55,15 +56,14 @@ from .errors import (
     SessionNotFound,
     shown,
 )
-from .executors import SyncExecutor
-from .lifecycle import Lifecycle, Seconds, to_ms
-from .messages import Message, from_json_value, to_json_value
-from .names import check_name
-from .session import SessionTier, destroy_thread
-from .settings import Settings
+from agentcache.tiers.conversations.lifecycle import Lifecycle, Seconds, to_ms
+from agentcache.tiers.conversations.messages import Message, from_json_value, to_json_value
+from agentcache.tiers.conversations.scripts import CONV_CREATE, CONV_INDEX, CONV_READ, CONV_WRITE
+from agentcache.tiers.session import SessionTier, destroy_thread
+from agentcache.tiers.settings import Settings
 
 if TYPE_CHECKING:
-    from .facade import AgentCache, AsyncAgentCache
+    from agentcache.facade import AgentCache, AsyncAgentCache
 
 Status = Literal["active", "near_expiration", "expired", "ended"]
 SNAPSHOT_FORMAT = "agentcache.conversation/1"

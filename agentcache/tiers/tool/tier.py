@@ -22,19 +22,18 @@ from collections.abc import Callable, Generator, Iterable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from . import codec
-from .binding import Bound, E, operation
-from .canonical import digest
-from .commands import PRIMARIES, Await, Command, Operation, Pause, Step, cmd, one
-from .commands import Call as CallStep
-from .errors import BackendError, InvalidArgumentError, SerializationError, shown
-from .executors import AsyncExecutor
-from .expiry import TTL, ttl_ms
-from .flights import Flight
-from .names import encode_name, tool_head, tool_pattern
-from .policies import ToolPolicy, as_policy, encode_policy, policy_ms
-from .scripts import TOOL_CLAIM, TOOL_INVALIDATE, TOOL_RELEASE, TOOL_RESTORE
-from .settings import Settings
+from agentcache.core.binding import Bound, E, operation
+from agentcache.core.commands import PRIMARIES, Await, Command, Operation, Pause, Step, cmd, lua, one
+from agentcache.core.commands import Call as CallStep
+from agentcache.core.executors import AsyncExecutor
+from agentcache.encoding import codec
+from agentcache.encoding.expiry import TTL, ttl_ms
+from agentcache.encoding.keys import encode_name, tool_head, tool_pattern
+from agentcache.errors import BackendError, InvalidArgumentError, SerializationError, shown
+from agentcache.tiers.settings import Settings
+from agentcache.tiers.tool.canonical import digest
+from agentcache.tiers.tool.flights import Flight
+from agentcache.tiers.tool.policies import ToolPolicy, as_policy, encode_policy, policy_ms
 
 M = TypeVar("M")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -43,6 +42,13 @@ DEFAULT_LOCK_TIMEOUT = 30.0
 FIRST_WAIT = 0.002  # a waiter's first pause (seconds); each next one doubles, up to MAX_WAIT
 MAX_WAIT = 0.025  # so a waiter checks at most 40-80 times a second and returns within ~25 ms of the result
 CLAIM_MARK = b"\x00"  # first byte of a claim; a stored result starts with the codec's version byte (1)
+
+# A tool-result key holds either a result (a codec envelope: first byte 1) or, while one caller
+# computes it, a lock: byte 0 and that caller's token. Readers treat a lock as a miss.
+TOOL_CLAIM = lua(__package__, "claim", name="tool_claim")
+TOOL_RELEASE = lua(__package__, "release", name="tool_release")
+TOOL_INVALIDATE = lua(__package__, "invalidate", name="tool_invalidate")
+TOOL_RESTORE = lua(__package__, "restore", name="tool_restore")
 
 
 class ToolResult:

@@ -12,9 +12,9 @@ import inspect
 from collections.abc import Callable, Coroutine
 from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, overload
 
-from .commands import Operation
-from .executors import AsyncExecutor, SyncExecutor
-from .settings import Settings
+from agentcache.core.commands import Operation
+from agentcache.core.executors import AsyncExecutor, SyncExecutor
+from agentcache.tiers.settings import Settings
 
 P = ParamSpec("P")
 T = TypeVar("T")

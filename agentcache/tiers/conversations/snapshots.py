@@ -19,12 +19,12 @@ import time
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from . import codec
-from .binding import Bound, E, operation
-from .commands import Operation, cmd
-from .errors import InvalidArgumentError, SerializationError
-from .names import check_name, encode_name
-from .settings import Settings
+from agentcache.core.binding import Bound, E, operation
+from agentcache.core.commands import Operation, cmd
+from agentcache.encoding import codec
+from agentcache.encoding.keys import check_name, conv_snapshot_index, conv_snapshot_key
+from agentcache.errors import InvalidArgumentError, SerializationError
+from agentcache.tiers.settings import Settings
 
 
 @runtime_checkable
@@ -157,11 +157,11 @@ class SQLiteStore:
 
 
 def _key(s: Settings, session_id: str) -> str:
-    return f"{s.prefix}:conv-snapshot:{encode_name(session_id, 'session_id')}"
+    return conv_snapshot_key(s.prefix, session_id)
 
 
 def _index(s: Settings) -> str:
-    return f"{s.prefix}:conv-snapshots"
+    return conv_snapshot_index(s.prefix)
 
 
 def save(s: Settings, session_id: str, data: dict[str, Any]) -> Operation[None]:

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_serializer, field_validator, model_validator
 
-from .errors import InvalidMessageError, SerializationError, shown
+from agentcache.errors import InvalidMessageError, SerializationError, shown
 
 Role = Literal["system", "user", "assistant", "tool"]
 

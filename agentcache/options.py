@@ -1,0 +1,67 @@
+"""The cache's options, written once for every constructor.
+
+:class:`CacheOptions` types the keyword options of ``AgentCache(...)``, ``from_url``, ``embedded``
+and ``in_memory`` (with ``Unpack``); :func:`make_settings` checks them, before anything is started
+or sent, into the frozen :class:`~agentcache.tiers.settings.Options` and the conversation tier's
+:class:`~agentcache.tiers.conversations.lifecycle.Lifecycle`. What the tiers keep at run time (the
+statistics not yet shipped, the tool policies last read, the computations in flight) is apart, in
+:class:`~agentcache.tiers.settings.Settings`.
+"""
+
+from __future__ import annotations
+
+from typing import TypedDict
+
+from agentcache.encoding.expiry import TTL, ttl_ms
+from agentcache.encoding.keys import check_prefix
+from agentcache.errors import InvalidArgumentError
+from agentcache.tiers.conversations.lifecycle import ConversationConfig, Lifecycle, resolve
+from agentcache.tiers.settings import Options, Settings
+
+DEFAULT_PREFIX = "agentcache"
+DEFAULT_SESSION_TTL = 1800.0
+DEFAULT_MAX_VALUE_BYTES = 8 * 1024 * 1024
+DEFAULT_SCAN_COUNT = 1000
+
+
+class CacheOptions(TypedDict, total=False):
+    """The keyword options every constructor takes (all optional)."""
+
+    prefix: str
+    """Starts every key (default ``agentcache``)."""
+    session_ttl: TTL
+    """The session tier's default sliding TTL in seconds, or ``NO_EXPIRY`` (default 30 minutes)."""
+    max_value_bytes: int
+    """Values larger than this once encoded are refused (default 8 MiB)."""
+    scan_count: int
+    """The SCAN COUNT of thread-wide operations (default 1000)."""
+    tool_ttl: TTL | None
+    """Tool results' TTL when neither the call nor the tool's policy sets one (default: none)."""
+    conversation_config: ConversationConfig | None
+    """The conversation tier's limits (else the ``SESSION_*_MINUTES`` environment variables, else defaults)."""
+
+
+OPTION_NAMES = tuple(CacheOptions.__annotations__)
+
+
+def make_settings(options: CacheOptions | dict[str, object]) -> tuple[Settings, Lifecycle]:
+    """Check keyword options; raise :class:`InvalidArgumentError` (or ``InvalidNameError``) for a
+    bad or unknown one, before anything is started or sent."""
+    unknown = sorted(set(options) - set(OPTION_NAMES))
+    if unknown:
+        raise InvalidArgumentError(f"unknown option(s) {', '.join(unknown)}; the options are {', '.join(OPTION_NAMES)}")
+    prefix = options.get("prefix", DEFAULT_PREFIX)
+    max_value_bytes = options.get("max_value_bytes", DEFAULT_MAX_VALUE_BYTES)
+    scan_count = options.get("scan_count", DEFAULT_SCAN_COUNT)
+    tool_ttl = options.get("tool_ttl")
+    for name, number in (("max_value_bytes", max_value_bytes), ("scan_count", scan_count)):
+        if not isinstance(number, int) or isinstance(number, bool) or number < 1:
+            raise InvalidArgumentError(f"{name} must be a positive int, not {number!r}")
+    checked = Options(
+        check_prefix(prefix),
+        ttl_ms(options.get("session_ttl", DEFAULT_SESSION_TTL), "session_ttl"),
+        max_value_bytes,  # type: ignore[arg-type]
+        scan_count,  # type: ignore[arg-type]
+        0 if tool_ttl is None else ttl_ms(tool_ttl, "tool_ttl"),
+    )
+    return Settings(checked), resolve(options.get("conversation_config"))  # type: ignore[arg-type]

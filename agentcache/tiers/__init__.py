@@ -1,0 +1,1 @@
+"""The tiers: all the logic, as operations written once (sans I/O) for both facades."""

@@ -1,0 +1,1 @@
+"""The conversation tier: message history with a lifecycle, fork and snapshots."""

@@ -1,0 +1,23 @@
+-- conv_read: KEYS[1]: the conversation's meta hash, KEYS[2]: its message list.
+-- ARGV: mode, a, b
+--   info            -> ok, now, HGETALL of meta, length     (also for expired or ended ones)
+--   len             -> ok, now, length
+--   range limit|'' before|''  -> ok, now, index of the first message returned, {messages}
+--   dump            -> ok, now, HGETALL of meta, {every message}
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local mode = ARGV[1]
+local f = redis.call('HMGET', KEYS[1], 'status', 'deadline', 'ended')
+if not f[1] then return {'missing'} end
+if mode == 'info' then return {'ok', now, redis.call('HGETALL', KEYS[1]), redis.call('LLEN', KEYS[2])} end
+if f[1] == 'ended' then return {'ended', tonumber(f[3])} end
+if now >= tonumber(f[2]) then return {'expired', tonumber(f[2])} end
+local n = redis.call('LLEN', KEYS[2])
+if mode == 'len' then return {'ok', now, n} end
+if mode == 'dump' then return {'ok', now, redis.call('HGETALL', KEYS[1]), redis.call('LRANGE', KEYS[2], 0, -1)} end
+local stop = n
+if ARGV[3] ~= '' then stop = math.min(tonumber(ARGV[3]), n) end
+local start = 0
+if ARGV[2] ~= '' then start = math.max(0, stop - tonumber(ARGV[2])) end
+if stop <= start then return {'ok', now, start, {}} end
+return {'ok', now, start, redis.call('LRANGE', KEYS[2], start, stop - 1)}

@@ -1,0 +1,24 @@
+"""Server-side scripts of the conversation tier: each lifecycle transition is one atomic script call.
+
+Every script takes the time from the server (``TIME``), so workers whose clocks disagree still agree
+on when a conversation expires. A conversation's keys share one hash tag (see
+``agentcache/encoding/keys.py``): ``KEYS[1]`` is its meta hash, ``KEYS[2]`` its message list.
+
+Meta hash fields: ``id agent user system meta created last deadline timeout maxdur warn auto renewals
+status ended`` (times in Unix ms by the server's clock; ``maxdur`` 0 = no cap). Both keys expire at
+``deadline + grace``, so an expired conversation still reads as expired during the grace period.
+
+Replies start with a status: ``ok``, ``missing``, ``expired`` (+ deadline), ``ended`` (+ when),
+``exists`` (create over an active conversation), ``refused`` (renewal past max_duration).
+Each script is a ``.lua`` file in this folder; ``prelude.lua`` starts ``create``
+and ``write``.
+"""
+
+from __future__ import annotations
+
+from agentcache.core.commands import lua
+
+CONV_CREATE = lua(__package__, "create", name="conv_create", prelude="prelude")
+CONV_WRITE = lua(__package__, "write", name="conv_write", prelude="prelude")
+CONV_READ = lua(__package__, "read", name="conv_read")
+CONV_INDEX = lua(__package__, "index", name="conv_index")

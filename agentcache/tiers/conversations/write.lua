@@ -1,0 +1,73 @@
+-- conv_write: KEYS[1]: the conversation's meta hash, KEYS[2]: its message list.
+-- ARGV: mode, grace, mode arguments...
+--   append   messages...           -> ok, now, deadline, new length, timeout, auto, cap
+--   heartbeat                      -> ok, now, deadline, 0, timeout, auto, cap
+--   renew                          -> ok, now, deadline, 0, timeout, auto, cap | refused, deadline, cap
+--   timeout  timeout|'' auto|'' warn|''  -> ok, now, deadline, 0, timeout, auto, cap
+--   pop                            -> ok, now, deadline, the last message or nil, timeout, auto, cap
+--   clear                          -> ok, now, deadline, messages removed, timeout, auto, cap
+--   end                            -> ok, now, now   (also on an expired or ended one: its status first)
+-- timeout, auto and cap are the settings the script used (cap: created + maxdur, 0 = none), so the
+-- caller can tell whether the index update it sent alongside matched what the script decided.
+-- Activity (append, heartbeat, renew) sets 'last'; with auto renew, append and heartbeat push the
+-- deadline to now + timeout. No deadline ever passes created + maxdur.
+local mode, grace = ARGV[1], tonumber(ARGV[2])
+local f = redis.call('HMGET', KEYS[1], 'status', 'deadline', 'ended', 'timeout', 'created', 'maxdur', 'auto')
+if not f[1] then return {'missing'} end
+local deadline = tonumber(f[2])
+local gone = nil
+if f[1] == 'ended' then gone = {'ended', tonumber(f[3])}
+elseif now >= deadline then gone = {'expired', deadline} end
+if mode == 'end' then
+  if gone then redis.call('DEL', KEYS[2]); return gone end
+  redis.call('HSET', KEYS[1], 'status', 'ended', 'ended', fmt(now))
+  redis.call('DEL', KEYS[2])
+  redis.call('PEXPIREAT', KEYS[1], fmt(now + grace))
+  return {'ok', now, now}
+end
+if gone then return gone end
+local timeout, created, maxdur, auto = tonumber(f[4]), tonumber(f[5]), tonumber(f[6]), f[7]
+local cap = nil
+if maxdur > 0 then cap = created + maxdur end
+local function extend()
+  local target = now + timeout
+  if cap and target > cap then target = cap end
+  if target > deadline then
+    deadline = target
+    redis.call('HSET', KEYS[1], 'deadline', fmt(deadline))
+    redis.call('HINCRBY', KEYS[1], 'renewals', 1)
+  end
+end
+local out = 0
+if mode == 'append' then
+  push(KEYS[2], 3)
+  out = redis.call('LLEN', KEYS[2])
+  redis.call('HSET', KEYS[1], 'last', fmt(now))
+  if auto == '1' then extend() end
+elseif mode == 'heartbeat' then
+  redis.call('HSET', KEYS[1], 'last', fmt(now))
+  if auto == '1' then extend() end
+elseif mode == 'renew' then
+  if cap and deadline >= cap then return {'refused', deadline, cap} end
+  redis.call('HSET', KEYS[1], 'last', fmt(now))
+  extend()
+elseif mode == 'timeout' then
+  if ARGV[4] ~= '' then auto = ARGV[4]; redis.call('HSET', KEYS[1], 'auto', auto) end
+  if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'warn', ARGV[5]) end
+  if ARGV[3] ~= '' then
+    timeout = tonumber(ARGV[3])
+    deadline = now + timeout
+    if cap and deadline > cap then deadline = cap end
+    redis.call('HSET', KEYS[1], 'timeout', fmt(timeout), 'deadline', fmt(deadline))
+  end
+elseif mode == 'pop' then
+  out = redis.call('RPOP', KEYS[2])
+elseif mode == 'clear' then
+  out = redis.call('LLEN', KEYS[2])
+  redis.call('DEL', KEYS[2])
+else
+  return redis.error_reply('conv_write: unknown mode ' .. mode)
+end
+redis.call('PEXPIREAT', KEYS[1], fmt(deadline + grace))
+redis.call('PEXPIREAT', KEYS[2], fmt(deadline + grace))
+return {'ok', now, deadline, out, timeout, auto, cap or 0}

@@ -1,0 +1,47 @@
+-- session_scan
+-- One SCAN step over a thread's keys and the work on what it found, in one round trip.
+-- KEYS[1]: a key in the thread's slot (routing only). ARGV: mode, cursor, pattern, count.
+-- Modes: 'get' -> cursor, key1, value1, ...  (values refreshed by their own TTL)
+--        'touch' -> cursor, key1, ...          (refreshed by their own TTL)
+--        'keys' -> cursor, key1, ...           (nothing refreshed)
+--        'unlink' -> cursor, removed count
+-- On a cluster-mode server the pattern names the thread's hash tag, so the SCAN stays in one slot.
+local function slide(k, v)
+if v and #v >= 7 and string.byte(v, 1) == 1 then
+  local a, b, c, d, e, f = string.byte(v, 2, 7)
+  local ms = ((((a * 256 + b) * 256 + c) * 256 + d) * 256 + e) * 256 + f
+  if ms > 0 then redis.call('PEXPIRE', k, ms) end
+end
+end
+
+local mode = ARGV[1]
+local found = redis.call('SCAN', ARGV[2], 'MATCH', ARGV[3], 'COUNT', ARGV[4])
+local keys = found[2]
+local out = {found[1]}
+if mode == 'unlink' then
+  local n = 0
+  for i = 1, #keys, 1000 do
+    n = n + redis.call('UNLINK', unpack(keys, i, math.min(i + 999, #keys)))
+  end
+  out[2] = n
+  return out
+end
+for _, k in ipairs(keys) do
+  if mode == 'get' then
+    local v = redis.call('GET', k)
+    if v then
+      slide(k, v)
+      out[#out + 1] = k
+      out[#out + 1] = v
+    end
+  elseif mode == 'touch' then
+    local head = redis.call('GETRANGE', k, 0, 6)
+    if head ~= '' then
+      slide(k, head)
+      out[#out + 1] = k
+    end
+  else
+    out[#out + 1] = k
+  end
+end
+return out

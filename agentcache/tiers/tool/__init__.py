@@ -1,0 +1,1 @@
+"""The tool tier: tool results shared by every worker, computed once when many ask at once."""
