@@ -33,17 +33,12 @@ from agentcache.errors import (
 from agentcache.facade import AgentCache, AsyncAgentCache
 from agentcache.server import BundledValkey
 from agentcache.stats import CacheStats, Recommendation, TierStats, ToolStats
-from agentcache.tiers.conversations.handles import (
-    Conversation,
-    ConversationState,
-    ConversationTier,
-    MessagePage,
-    SessionInfo,
-    SessionPage,
-)
+from agentcache.tiers.conversations.handles import Conversation, ConversationTier
 from agentcache.tiers.conversations.lifecycle import ConversationConfig
 from agentcache.tiers.conversations.messages import DataPart, ImagePart, Message, TextPart, ToolCallPart, ToolResultPart
+from agentcache.tiers.conversations.models import MessagePage, SessionInfo, SessionPage
 from agentcache.tiers.conversations.snapshots import MemoryStore, SnapshotStore, SQLiteStore, ValkeySnapshotStore
+from agentcache.tiers.conversations.state import ConversationState
 from agentcache.tiers.session import SessionTier
 from agentcache.tiers.tool.policies import ToolPolicy
 from agentcache.tiers.tool.tier import ToolResult, ToolTier

@@ -76,7 +76,7 @@ class _Facade(Bound[E]):
         self.settings = settings
         self.session = SessionTier(executor, settings)
         self.tool = ToolTier(executor, settings)
-        self.conversations = ConversationTier(executor, settings, lifecycle, self.session)
+        self.conversations = ConversationTier(executor, settings, lifecycle)
 
     @classmethod
     def _build(cls, made: UrlClient, settings: Settings, server: BundledValkey | None, lifecycle: Lifecycle) -> Self:

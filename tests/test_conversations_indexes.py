@@ -27,7 +27,7 @@ from agentcache import (
     ToolResultPart,
 )
 from agentcache.encoding.keys import conversation_keys
-from agentcache.tiers.conversations import handles as conv_ops
+from agentcache.tiers.conversations import ops as conv_ops
 from tests.conftest import command
 from tests.test_conversations_shared import valkey_store
 
@@ -215,7 +215,7 @@ def test_delete_by_id_spares_a_conversation_created_between_its_round_trips(cach
     assert [i.id for i in cache.conversations.list_active(user_id="bob")] == ["d"]
     assert [i.id for i in cache.conversations.list_active()] == ["d"]
     assert score(cache, index(cache, "user", "alice"), "d") is None
-    assert fresh.id == "d"
+    assert fresh.ref.id == "d"  # operations return data (Opened); the tier builds the handle
 
 
 # --- finding 5: snapshots are JSON-safe and exact -----------------------------------------------

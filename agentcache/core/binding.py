@@ -18,6 +18,7 @@ from agentcache.tiers.settings import Settings
 
 P = ParamSpec("P")
 T = TypeVar("T")
+R = TypeVar("R")
 E = TypeVar("E", SyncExecutor, AsyncExecutor)
 
 
@@ -28,6 +29,11 @@ class Bound(Generic[E]):
         self._executor: E = executor
         self._settings = settings
 
+    @property
+    def asynchronous(self) -> bool:
+        """Whether this runs on the asyncio facade (its methods are then coroutine functions)."""
+        return isinstance(self._executor, AsyncExecutor)
+
     def _context(self) -> Any:
         """What this group's operations receive as their first argument: the settings, by default."""
         return self._settings
@@ -35,6 +41,8 @@ class Bound(Generic[E]):
 
 class operation(Generic[P, T]):  # noqa: N801 - used like a decorator
     """Descriptor that binds an operation function to a tier's executor."""
+
+    then: Callable[[Any, Any], Any] | None = None
 
     def __init__(self, fn: Callable[Concatenate[Any, P], Operation[T]]) -> None:
         self.fn = fn
@@ -56,22 +64,53 @@ class operation(Generic[P, T]):  # noqa: N801 - used like a decorator
     def __get__(self, obj: Bound[Any] | None, owner: type) -> Any:
         if obj is None:
             return self
-        fn, run, settings = self.fn, obj._executor.run, obj._context()
+        fn, run, settings, then = self.fn, obj._executor.run, obj._context(), self.then
         bound: Any
         if isinstance(obj._executor, AsyncExecutor):
+            if then is None:
+
+                @functools.wraps(fn)
+                async def bound(*args: P.args, **kwargs: P.kwargs) -> Any:  # a coroutine function, as it should look
+                    return await run(fn(settings, *args, **kwargs))
+
+            else:
+
+                @functools.wraps(fn)
+                async def bound(*args: P.args, **kwargs: P.kwargs) -> Any:
+                    return then(obj, await run(fn(settings, *args, **kwargs)))
+
+        elif then is None:
 
             @functools.wraps(fn)
-            async def bound(*args: P.args, **kwargs: P.kwargs) -> Any:  # a coroutine function, as it should look
-                return await run(fn(settings, *args, **kwargs))
+            def bound(*args: P.args, **kwargs: P.kwargs) -> Any:
+                return run(fn(settings, *args, **kwargs))
 
         else:
 
             @functools.wraps(fn)
             def bound(*args: P.args, **kwargs: P.kwargs) -> Any:
-                return run(fn(settings, *args, **kwargs))
+                return then(obj, run(fn(settings, *args, **kwargs)))
 
         bound.__name__ = bound.__qualname__ = self.name
         bound.__signature__ = self.signature
         del bound.__wrapped__
         obj.__dict__[self.name] = bound  # later reads skip this descriptor
         return bound
+
+
+class opening(operation[P, Any], Generic[P, T, R]):  # noqa: N801 - used like a decorator
+    """An operation whose result the bound method hands to ``then(owner, result)``: how a handle
+    class builds handles (a ``Conversation``) from the plain data an operation returns."""
+
+    def __init__(self, fn: Callable[Concatenate[Any, P], Operation[T]], then: Callable[[Any, T], R]) -> None:
+        super().__init__(fn)
+        self.then = then
+
+    @overload
+    def __get__(self, obj: None, owner: type) -> opening[P, T, R]: ...
+    @overload
+    def __get__(self, obj: Bound[SyncExecutor], owner: type) -> Callable[P, R]: ...
+    @overload
+    def __get__(self, obj: Bound[AsyncExecutor], owner: type) -> Callable[P, Coroutine[Any, Any, R]]: ...
+    def __get__(self, obj: Bound[Any] | None, owner: type) -> Any:
+        return super().__get__(obj, owner)

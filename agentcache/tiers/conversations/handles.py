@@ -1,960 +1,57 @@
-"""The conversation tier: message history with a lifecycle (timeouts, renewal, expiry), fork and snapshots.
-
-``cache.conversations`` creates and finds conversations; a :class:`Conversation` is a handle on one.
-Every method of both is an operation (see ``commands.py``), written once and run by either facade.
-
-Each lifecycle transition — create, append (with its auto-renewal), heartbeat, renew, timeout
-change, pop, clear, end — is one script call that reads the server's clock (``TIME``), so every
-worker agrees on expiry whatever its own clock says. The conversation's keys expire at its deadline
-plus a grace period: until then an expired conversation reads as expired (:class:`SessionExpired`),
-afterwards as gone (:class:`SessionNotFound`); no sweeper runs.
-
-``list_active`` and ``expiring`` read sorted sets scored by deadline (see ``conversation_keys.py``).
-Those live in another slot than the conversations, and a cluster script cannot reach across slots,
-so an index update rides in the same round trip as the lifecycle script but is not atomic with it
-(and is optional: an error there never fails a write that the lifecycle script made). The index
-update is computed from the settings the handle knows, on the index's own clock reading, so its
-score can differ from the deadline by the few milliseconds between the two scripts. Every write
-script replies with the deadline and the settings it used; when those show that the index update
-sent beside it was wrong (another worker changed the timeout or auto-renew, the conversation ended
-or expired meanwhile, a create hit an active id), one more round trip corrects the index. Reads
-check every entry against the conversation itself, so a stale entry is never reported as live.
-"""
+"""The handles: ``cache.conversations`` (:class:`ConversationTier`), one conversation
+(:class:`Conversation`) and its state (:class:`ConversationState`). They hold no logic: they
+bind the operations to the cache's executor and build a handle from what an operation returns."""
 
 from __future__ import annotations
 
-import secrets
-from collections.abc import Callable, Generator, Iterable, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal, overload
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any, Protocol, overload
 
-from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
+from agentcache.core.binding import Bound, E, opening, operation
 
-from agentcache.core.binding import Bound, E, operation
-from agentcache.core.commands import Batch, Command, Operation, Replies, cmd
-from agentcache.core.executors import SyncExecutor
-from agentcache.encoding import codec
-from agentcache.encoding.keys import (
-    ConversationKeys,
-    agent_config_key,
-    check_name,
-    conversation_keys,
-    index_agent,
-    index_all,
-    index_user,
+if TYPE_CHECKING:  # for the types of from_dict only: a tier never runs an executor itself
+    from agentcache.core.executors import AsyncExecutor, SyncExecutor
+from agentcache.tiers.conversations.agents import agent_config, configure_agent
+from agentcache.tiers.conversations.index import expiring, list_active
+from agentcache.tiers.conversations.lifecycle import Lifecycle
+from agentcache.tiers.conversations.ops import (
+    add_message,
+    add_messages,
+    clear,
+    create,
+    delete,
+    delete_conversation,
+    end,
+    fork,
+    get,
+    heartbeat,
+    info,
+    length,
+    messages,
+    pop_last,
+    renew,
+    restore,
+    to_dict,
+    update_timeout,
 )
-from agentcache.errors import (
-    InvalidArgumentError,
-    InvalidMessageError,
-    InvalidTimeoutConfig,
-    RenewalRefused,
-    SerializationError,
-    SessionEnded,
-    SessionExists,
-    SessionExpired,
-    SessionNotFound,
-    shown,
-)
-from agentcache.tiers.conversations.lifecycle import Lifecycle, Seconds, to_ms
-from agentcache.tiers.conversations.messages import Message, from_json_value, to_json_value
-from agentcache.tiers.conversations.scripts import CONV_CREATE, CONV_INDEX, CONV_READ, CONV_WRITE
-from agentcache.tiers.session import SessionTier, destroy_thread
+from agentcache.tiers.conversations.refs import Opened, _Ref, _Tier
+from agentcache.tiers.conversations.state import ConversationState
 from agentcache.tiers.settings import Settings
 
-if TYPE_CHECKING:
-    from agentcache.facade import AgentCache, AsyncAgentCache
 
-Status = Literal["active", "near_expiration", "expired", "ended"]
-SNAPSHOT_FORMAT = "agentcache.conversation/1"
-DEFAULT_PAGE = 100
-
-_MESSAGES: TypeAdapter[list[Message]] = TypeAdapter(list[Message])
-
-
-class SessionInfo(BaseModel):
-    """Where a conversation stands in its lifecycle, by the server's clock."""
-
-    model_config = ConfigDict(frozen=True)
-
-    id: str
-    agent_id: str
-    user_id: str
-    status: Status
-    created_at: datetime
-    last_activity: datetime
-    expires_at: datetime
-    """When it expires (expired: when it did). Never later than ``created_at + max_duration``."""
-    time_remaining: timedelta
-    """Until ``expires_at``; zero once expired or ended."""
-    timeout: timedelta
-    """The inactivity timeout: how far a renewal pushes ``expires_at`` out."""
-    auto_renew: bool
-    max_duration: timedelta
-    warning_threshold: timedelta
-    """``status`` is ``near_expiration`` once ``time_remaining`` is at most this."""
-    renewal_count: int
-    """How many times the deadline moved out (automatic and manual renewals)."""
-    message_count: int
-    ended_at: datetime | None = None
-
-
-class MessagePage(list[Message]):
-    """Messages in chronological order; ``cursor`` pages further back (``before=cursor``), None at the start."""
-
-    def __init__(self, messages: Iterable[Message], cursor: int | None) -> None:
-        super().__init__(messages)
-        self.cursor = cursor
-
-
-class SessionPage(list[SessionInfo]):
-    """Live conversations, soonest deadline first; pass ``cursor`` for the next page (None: no more).
-
-    A page can hold fewer than ``limit`` items (entries that turned out stale are left out)."""
-
-    def __init__(self, infos: Iterable[SessionInfo], cursor: str | None) -> None:
-        super().__init__(infos)
-        self.cursor = cursor
-
-
-# --- contexts: what the operations receive first ------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _Tier:
-    settings: Settings
-    life: Lifecycle
-    make: Callable[[_Ref, str | None, dict[str, Any]], Conversation[Any]]
-    """Builds a :class:`Conversation` handle on the tier's executor (no I/O)."""
-
-
-@dataclass(slots=True)
-class _Ref:
-    """One conversation as its handle knows it. The settings are refreshed by every write's reply."""
-
-    tier: _Tier
-    id: str
-    agent_id: str
-    user_id: str
-    keys: ConversationKeys
-    timeout_ms: int
-    cap_ms: int  # absolute deadline cap: created + max_duration (server ms)
-    auto_renew: bool
-
+class _SyncCache(Protocol):
     @property
-    def indexes(self) -> list[str]:
-        return _indexes(self.tier.settings.prefix, self.agent_id, self.user_id)
+    def conversations(self) -> ConversationTier[SyncExecutor]: ...
 
 
-def _indexes(prefix: str, agent_id: str, user_id: str) -> list[str]:
-    """The index sorted sets a conversation is listed in (one slot: one script updates all three)."""
-    return [index_all(prefix), index_agent(prefix, agent_id), index_user(prefix, user_id)]
+class _AsyncCache(Protocol):
+    @property
+    def conversations(self) -> ConversationTier[AsyncExecutor]: ...
 
 
-# --- replies ------------------------------------------------------------------------------------
-
-
-def _dt(ms: int | bytes) -> datetime:
-    return datetime.fromtimestamp(int(ms) / 1000, UTC)
-
-
-def _gone(reply: Sequence[Any], session_id: str) -> None:
-    """Raise the error a non-ok script reply stands for."""
-    code = reply[0]
-    if code == b"missing":
-        raise SessionNotFound(
-            f"no conversation {session_id!r}: it never existed, was deleted, or expired more than the grace "
-            "period ago; create a new one"
-        )
-    if code == b"expired":
-        at = _dt(reply[1])
-        raise SessionExpired(
-            f"conversation {session_id!r} expired at {at.isoformat()}; create a new one (or renew before the timeout)",
-            at,
-        )
-    if code == b"ended":
-        at = _dt(reply[1])
-        raise SessionEnded(f"conversation {session_id!r} was ended at {at.isoformat()}; create a new one", at)
-    if code == b"exists":
-        raise SessionExists(f"conversation {session_id!r} already exists and is active; pick another id or get() it")
-    raise InvalidArgumentError(f"unexpected reply {code!r} for conversation {session_id!r}")  # pragma: no cover
-
-
-def _fields(flat: Sequence[bytes]) -> dict[str, bytes]:
-    return {key.decode(): value for key, value in zip(flat[::2], flat[1::2], strict=True)}
-
-
-def _text(value: bytes | None) -> str:
-    return "" if value is None else value.decode()
-
-
-def _status(fields: dict[str, bytes], now: int) -> Status:
-    if fields.get("status") == b"ended":
-        return "ended"
-    deadline = int(fields["deadline"])
-    if now >= deadline:
-        return "expired"
-    return "near_expiration" if deadline - now <= int(fields["warn"]) else "active"
-
-
-def _info(session_id: str, fields: dict[str, bytes], now: int, length: int) -> SessionInfo:
-    status = _status(fields, now)
-    deadline = int(fields["deadline"])
-    ended = fields.get("ended")
-    return SessionInfo(
-        id=session_id,
-        agent_id=_text(fields.get("agent")),
-        user_id=_text(fields.get("user")),
-        status=status,
-        created_at=_dt(fields["created"]),
-        last_activity=_dt(fields["last"]),
-        expires_at=_dt(int(ended) if ended is not None else deadline),
-        time_remaining=timedelta(milliseconds=max(0, deadline - now) if status not in ("expired", "ended") else 0),
-        timeout=timedelta(milliseconds=int(fields["timeout"])),
-        auto_renew=fields.get("auto") == b"1",
-        max_duration=timedelta(milliseconds=int(fields["maxdur"])),
-        warning_threshold=timedelta(milliseconds=int(fields["warn"])),
-        renewal_count=int(fields.get("renewals", 0)),
-        message_count=length,
-        ended_at=_dt(ended) if ended is not None else None,
-    )
-
-
-def _decode_metadata(raw: bytes | None, session_id: str) -> dict[str, Any]:
-    if raw is None:
-        return {}
-    try:
-        value = codec.decode(raw)
-    except SerializationError as exc:
-        raise SerializationError(f"metadata of conversation {session_id!r}: {exc}") from exc
-    return value if isinstance(value, dict) else {}
-
-
-def _index_cmd(keys: list[str], *args: object) -> Command:
-    """A CONV_INDEX call whose error reply becomes None: the index never fails a write."""
-    return CONV_INDEX(keys, *args)._replace(optional=True)
-
-
-def _encode_messages(s: Settings, messages: object) -> list[bytes]:
-    if isinstance(messages, Message) or not isinstance(messages, Iterable) or isinstance(messages, str | bytes):
-        raise InvalidArgumentError("messages must be a list of agentcache.Message (use add_message for one)")
-    encoded = []
-    for message in messages:
-        if not isinstance(message, Message):
-            raise InvalidArgumentError(
-                f"a message must be an agentcache.Message (e.g. Message.user('hi')), not {type(message).__name__}"
-            )
-        encoded.append(codec.encode(message.persisted().stored_data(), 0, s.max_value_bytes))
-    return encoded
-
-
-def _decode_messages(raws: Sequence[bytes], session_id: str) -> list[Message]:
-    try:
-        return _MESSAGES.validate_python([codec.decode(raw) for raw in raws])
-    except (SerializationError, ValidationError) as exc:
-        raise SerializationError(f"history of conversation {session_id!r} cannot be read: {exc}") from exc
-
-
-def _new_id() -> str:
-    """An unguessable id: 144 random bits, URL-safe."""
-    return secrets.token_urlsafe(18)
-
-
-@dataclass(frozen=True, slots=True)
-class _Move:
-    """How a write moves the deadline, and so the index: ``gt`` (extend: never lower) or ``set``
-    (absolute), to min(now + timeout, cap) (cap 0: none)."""
-
-    how: Literal["gt", "set"]
-    timeout_ms: int
-    cap_ms: int
-
-
-def _cap(cap_ms: int) -> float:
-    return cap_ms if cap_ms > 0 else float("inf")
-
-
-def _fix_for(r: _Ref, sent: _Move | None, did: _Move | None, deadline: int) -> Command | None:
-    """The correcting index update when the one sent (``sent``, from the handle's settings) is not
-    what the script did (``did``, from the settings it read): None when they agree."""
-    if sent == did:
-        return None
-    if did is None:  # the deadline did not move, but the update sent may have raised the score
-        return _index_cmd(r.indexes, "set", r.id, deadline, "set", 3)
-    raised = sent is not None and (
-        sent.how == "set" or sent.timeout_ms > did.timeout_ms or _cap(sent.cap_ms) > _cap(did.cap_ms)
-    )
-    how = "gt" if did.how == "gt" and not raised else "set"
-    return _index_cmd(r.indexes, "set", r.id, deadline, how, 3)
-
-
-def _moves(mode: str, auto: bool, timeout_ms: int, cap_ms: int, new_timeout: bool) -> _Move | None:
-    """How ``mode`` moves the deadline with these settings."""
-    if mode == "renew" or (mode in ("append", "heartbeat") and auto):
-        return _Move("gt", timeout_ms, cap_ms)
-    if mode == "timeout" and new_timeout:
-        return _Move("set", timeout_ms, cap_ms)
-    return None
-
-
-def _write(
-    r: _Ref, mode: str, *args: object, new_timeout: int | None = None
-) -> Generator[Batch, Replies, Sequence[Any]]:
-    """One write script, with the index update the handle's settings call for beside it; the reply,
-    checked. One round trip, plus one to correct the index only when the reply shows the update
-    was wrong (settings changed elsewhere, or the conversation is not live)."""
-    timeout = r.timeout_ms if new_timeout is None else new_timeout
-    sent = _moves(mode, r.auto_renew, timeout, r.cap_ms, new_timeout is not None)
-    batch: Batch = [CONV_WRITE(r.keys.both, mode, r.tier.life.grace_ms, *args)]
-    if sent is not None:
-        batch.append(_index_cmd(r.indexes, "add", r.id, sent.timeout_ms, sent.cap_ms, sent.how))
-    replies = yield batch
-    reply: Sequence[Any] = replies[0]
-    index_reply = replies[1] if sent is not None else None
-    fix: Command | None = None
-    if reply[0] == b"ok":
-        r.timeout_ms, r.auto_renew, r.cap_ms = int(reply[4]), reply[5] == b"1", int(reply[6])
-        did = _moves(mode, r.auto_renew, r.timeout_ms, r.cap_ms, new_timeout is not None)
-        fix = _fix_for(r, sent, did, int(reply[2]))
-    elif reply[0] == b"refused":
-        r.cap_ms = int(reply[2])
-        if sent is not None and _cap(sent.cap_ms) > _cap(r.cap_ms):
-            fix = _index_cmd(r.indexes, "set", r.id, int(reply[1]), "set", 3)
-    elif sent is not None and index_reply is not None and any(index_reply[1:]):  # not live: take back its entry
-        fix = _index_cmd(r.indexes, "drop", r.id, index_reply[0])
-    if fix is not None and not (sent is not None and index_reply is None):  # the index failed: leave it
-        yield [fix]
-    if reply[0] not in (b"ok", b"refused"):
-        _gone(reply, r.id)
-    return reply
-
-
-# --- settings checks ----------------------------------------------------------------------------
-
-
-def _optional_ms(value: Seconds | None, what: str) -> int | None:
-    return None if value is None else to_ms(value, what)
-
-
-def _check_bool(value: object, what: str) -> bool | None:
-    if value is not None and not isinstance(value, bool):
-        raise InvalidTimeoutConfig(f"{what} must be True or False, not {shown(value)}")
-    return value
-
-
-@dataclass(frozen=True, slots=True)
-class _Settings:
-    timeout_ms: int
-    auto_renew: bool
-    max_duration_ms: int
-    warning_ms: int
-
-
-def _agent_defaults(s: Settings, agent_id: str) -> Generator[Batch, Replies, dict[str, int]]:
-    (values,) = yield [cmd("HMGET", agent_config_key(s.prefix, agent_id), "timeout", "auto", "maxdur", "warn")]
-    return {
-        name: int(v) for name, v in zip(("timeout", "auto", "maxdur", "warn"), values, strict=True) if v is not None
-    }
-
-
-def _resolve(
-    t: _Tier,
-    agent_id: str,
-    timeout: int | None,
-    auto_renew: bool | None,
-    max_duration: int | None,
-    warning: int | None,
-) -> Generator[Batch, Replies, _Settings]:
-    """Per session, then per agent (one round trip, only when something is left open), then the cache's."""
-    agent: dict[str, int] = {}
-    if None in (timeout, auto_renew, max_duration, warning):
-        agent = yield from _agent_defaults(t.settings, agent_id)
-    life = t.life
-    chosen = timeout if timeout is not None else agent.get("timeout", life.default_timeout_ms)
-    return _Settings(
-        timeout_ms=life.check_timeout(chosen),
-        auto_renew=auto_renew if auto_renew is not None else bool(agent.get("auto", life.auto_renew)),
-        max_duration_ms=max_duration if max_duration is not None else agent.get("maxdur", life.max_duration_ms),
-        warning_ms=warning if warning is not None else agent.get("warn", life.warning_threshold_ms),
-    )
-
-
-# --- creating -----------------------------------------------------------------------------------
-
-
-def _create(
-    t: _Tier,
-    session_id: str,
-    agent_id: str,
-    user_id: str,
-    system: str | None,
-    metadata: dict[str, Any],
-    encoded: list[bytes],
-    chosen: _Settings,
-) -> Operation[Conversation[Any]]:
-    """One round trip: the create script, and the index update beside it (an entry only where there
-    is none, so an active conversation's entry is never touched). More only when needed: one to
-    correct the indexes if an entry was already there or the id is active (SessionExists), and the
-    SCAN steps that remove the state of an expired or ended conversation this one replaces."""
-    s = t.settings
-    keys = conversation_keys(s.prefix, session_id)
-    meta = codec.encode(metadata, 0, s.max_value_bytes)
-    ref = _Ref(t, session_id, agent_id, user_id, keys, chosen.timeout_ms, 0, chosen.auto_renew)
-    first = min(chosen.timeout_ms, chosen.max_duration_ms)
-    args = (
-        t.life.grace_ms,
-        chosen.timeout_ms,
-        chosen.max_duration_ms,
-        chosen.warning_ms,
-        "1" if chosen.auto_renew else "0",
-        agent_id,
-        user_id,
-        system or "",
-        "0" if system is None else "1",
-        meta,
-        session_id,
-        *encoded,
-    )
-    replies = yield [CONV_CREATE(keys.both, *args), _index_cmd(ref.indexes, "add", session_id, first, 0, "nx")]
-    reply, index_reply = replies
-    if reply[0] != b"ok":
-        fix = _unclaim(t, ref, reply, index_reply)
-        if fix is not None:
-            yield [fix]
-        _gone(reply, session_id)
-    ref.cap_ms = int(reply[1]) + chosen.max_duration_ms
-    if index_reply is not None and not all(index_reply[1:]):  # an entry was there already: set ours
-        yield [_index_cmd(ref.indexes, "set", session_id, int(reply[2]), "set", 3)]
-    if reply[4] == 1:  # it replaced an expired or ended conversation: its state goes with it
-        yield from destroy_thread(s, session_id)
-    return t.make(ref, system, metadata)
-
-
-def _unclaim(t: _Tier, ref: _Ref, reply: Sequence[Any], index_reply: Sequence[Any] | None) -> Command | None:
-    """After a create found ``ref.id`` active: take the id out of the indexes of the attempted owner
-    that are not the live conversation's, and give an entry the create added to one of the live
-    conversation's own indexes (it had none) the live deadline. None when there is nothing to do."""
-    if reply[0] != b"exists":  # pragma: no cover - the create script replies ok or exists
-        return None
-    live = _indexes(t.settings.prefix, _text(reply[2]), _text(reply[3]))
-    added = [False] * 3 if index_reply is None else [bool(flag) for flag in index_reply[1:]]
-    keep = [key for key, new in zip(ref.indexes, added, strict=True) if key in live and new]
-    drop = [key for key in ref.indexes if key not in live]
-    if not keep and not drop:
-        return None
-    return _index_cmd([*keep, *drop], "set", ref.id, int(reply[1]), "set", len(keep))
-
-
-def _check_metadata(metadata: object) -> dict[str, Any]:
-    """``metadata`` if it is a dict a snapshot can carry (str keys throughout: SerializationError)."""
-    if metadata is None:
-        return {}
-    if not isinstance(metadata, dict):
-        raise InvalidArgumentError(f"metadata must be a dict, not {type(metadata).__name__}")
-    to_json_value(metadata, "metadata")
-    return metadata
-
-
-def _check_system(system: object) -> str | None:
-    if system is not None and not isinstance(system, str):
-        raise InvalidArgumentError(f"system must be a str or None, not {type(system).__name__}")
-    return system
-
-
-def create(
-    t: _Tier,
-    *,
-    agent_id: str,
-    user_id: str,
-    session_id: str | None = None,
-    system: str | None = None,
-    messages: Sequence[Message] | None = None,
-    metadata: dict[str, Any] | None = None,
-    timeout: Seconds | None = None,
-    auto_renew: bool | None = None,
-    max_duration: Seconds | None = None,
-    warning_threshold: Seconds | None = None,
-) -> Operation[Conversation[Any]]:
-    """Start a conversation and return its handle.
-
-    ``session_id`` defaults to a new unguessable id. Settings left ``None`` come from the agent's
-    defaults (``configure_agent``), then the cache's (environment, then built-in). One round trip,
-    plus one to read the agent's defaults unless all four settings are given. Raises
-    :class:`SessionExists` (409) if ``session_id`` names an active conversation, changing nothing of
-    it (one more round trip when the attempt named another agent or user: their indexes are
-    corrected); :class:`InvalidTimeoutConfig` (400) for a timeout outside the limits. An expired or
-    ended conversation of that id is replaced and its state (``conv.state``) removed: one more round
-    trip per SCAN step then (one on a cluster-mode server). :class:`SerializationError` for
-    metadata or messages a JSON snapshot could not carry (a dict key that is not a str, a NaN).
-    """
-    agent, user = check_name(agent_id, "agent_id"), check_name(user_id, "user_id")
-    sid = _new_id() if session_id is None else check_name(session_id, "session_id")
-    _check_system(system)
-    encoded = _encode_messages(t.settings, [] if messages is None else messages)
-    meta = _check_metadata(metadata)
-    codec.encode(meta, 0, t.settings.max_value_bytes)  # fail before anything is sent
-    timeout_ms = _optional_ms(timeout, "timeout")
-    if timeout_ms is not None:
-        t.life.check_timeout(timeout_ms)
-    duration_ms = _optional_ms(max_duration, "max_duration")
-    if duration_ms is not None:
-        t.life.check_max_duration(duration_ms)
-    chosen = yield from _resolve(
-        t,
-        agent,
-        timeout_ms,
-        _check_bool(auto_renew, "auto_renew"),
-        duration_ms,
-        _optional_ms(warning_threshold, "warning_threshold"),
-    )
-    return (yield from _create(t, sid, agent, user, system, meta, encoded, chosen))
-
-
-def _read_info(t: _Tier, session_id: str) -> Generator[Batch, Replies, tuple[dict[str, bytes], int, int]]:
-    keys = conversation_keys(t.settings.prefix, session_id)
-    (reply,) = yield [CONV_READ(keys.both, "info")]
-    if reply[0] != b"ok":
-        _gone(reply, session_id)
-    return _fields(reply[2]), int(reply[1]), int(reply[3])
-
-
-def _handle(t: _Tier, session_id: str, fields: dict[str, bytes]) -> Conversation[Any]:
-    created, maxdur = int(fields["created"]), int(fields["maxdur"])
-    ref = _Ref(
-        t,
-        session_id,
-        _text(fields.get("agent")),
-        _text(fields.get("user")),
-        conversation_keys(t.settings.prefix, session_id),
-        int(fields["timeout"]),
-        created + maxdur,
-        fields.get("auto") == b"1",
-    )
-    system = fields.get("system")
-    return t.make(ref, None if system is None else system.decode(), _decode_metadata(fields.get("meta"), session_id))
-
-
-def get(t: _Tier, session_id: str) -> Operation[Conversation[Any]]:
-    """The conversation ``session_id``. One round trip; does not count as activity.
-
-    Raises :class:`SessionNotFound` (404) if it never existed or was deleted (or expired longer
-    than the grace period ago), :class:`SessionExpired` (410, with ``expired_at``) if it timed out,
-    :class:`SessionEnded` (410, a SessionExpired) if it was ended.
-    """
-    sid = check_name(session_id, "session_id")
-    fields, now, _ = yield from _read_info(t, sid)
-    status = _status(fields, now)
-    if status == "expired":
-        _gone([b"expired", fields["deadline"]], sid)
-    if status == "ended":
-        _gone([b"ended", fields["ended"]], sid)
-    return _handle(t, sid, fields)
-
-
-def restore(t: _Tier, data: dict[str, Any], session_id: str | None = None) -> Operation[Conversation[Any]]:
-    """A new conversation from a snapshot (:meth:`Conversation.to_dict`), under its id or ``session_id``.
-
-    The history, system prompt, metadata, owner and settings come back; the clocks start again.
-    One round trip (costs as :func:`create` otherwise). Raises :class:`SessionExists` if that id is
-    active, :class:`InvalidArgumentError` for a malformed snapshot before anything is sent.
-    """
-    if not isinstance(data, dict) or data.get("format") != SNAPSHOT_FORMAT:
-        raise InvalidArgumentError(f"not a conversation snapshot (expected 'format': {SNAPSHOT_FORMAT!r})")
-    try:
-        raw_messages = data.get("messages", [])
-        if not isinstance(raw_messages, list):
-            raise InvalidArgumentError(f"'messages' must be a list, not {type(raw_messages).__name__}")
-        messages = [Message.from_json_data(m) for m in raw_messages]
-        settings = data["settings"]
-        if not isinstance(settings, dict):
-            raise InvalidArgumentError(f"'settings' must be a dict, not {type(settings).__name__}")
-        sid = check_name(session_id if session_id is not None else data["id"], "session_id")
-        agent, user = check_name(data["agent_id"], "agent_id"), check_name(data["user_id"], "user_id")
-        auto = settings["auto_renew"]
-        if not isinstance(auto, bool):
-            raise InvalidArgumentError(f"settings 'auto_renew' must be true or false, not {shown(auto)}")
-        timeout_ms = to_ms(settings["timeout"], "timeout")
-        chosen = _Settings(
-            timeout_ms=t.life.check_timeout(timeout_ms),
-            auto_renew=auto,
-            max_duration_ms=t.life.check_max_duration(to_ms(settings["max_duration"], "max_duration")),
-            warning_ms=to_ms(settings["warning_threshold"], "warning_threshold"),
-        )
-        system = _check_system(data.get("system"))
-        meta = _check_metadata(from_json_value(data.get("metadata"), "metadata"))
-    except (KeyError, TypeError, ValidationError, InvalidMessageError) as exc:
-        if isinstance(exc, SerializationError | InvalidMessageError):
-            raise InvalidArgumentError(f"conversation snapshot is malformed: {exc}") from exc
-        raise InvalidArgumentError(f"conversation snapshot is malformed: {exc!r}") from exc
-    encoded = _encode_messages(t.settings, messages)
-    return (yield from _create(t, sid, agent, user, system, meta, encoded, chosen))
-
-
-def _delete(t: _Tier, session_id: str, agent_id: str | None, user_id: str | None) -> Operation[bool]:
-    """UNLINK the conversation's keys, drop its index entries, destroy its state. A handle knows the
-    owner, so the index update rides along. By id alone, the owner and the entry's score are read
-    in the same round trip, and a second one removes the entries that still have that score: a
-    conversation created under the id in between (its entry has its own score) keeps its entry."""
-    s = t.settings
-    keys = conversation_keys(s.prefix, session_id)
-    batch: Batch = [cmd("HMGET", keys.meta, "agent", "user"), cmd("UNLINK", *keys.both)]
-    if agent_id is not None and user_id is not None:
-        batch.append(_index_cmd(_indexes(s.prefix, agent_id, user_id), "remove", session_id))
-    else:
-        batch.append(cmd("ZSCORE", index_all(s.prefix), session_id, optional=True))
-    replies = yield batch
-    owner, removed, score = replies
-    if agent_id is None and owner[0] is not None and score is not None:
-        yield [_index_cmd(_indexes(s.prefix, owner[0].decode(), owner[1].decode()), "drop", session_id, score)]
-    yield from destroy_thread(s, session_id)
-    return bool(removed)
-
-
-def delete(t: _Tier, session_id: str) -> Operation[bool]:
-    """Remove the conversation now (history, meta, its state, its index entries), whatever its status.
-
-    True if it existed. Afterwards it reads as :class:`SessionNotFound`. Two round trips (one when
-    it was not indexed), plus one per SCAN step to remove its state."""
-    return (yield from _delete(t, check_name(session_id, "session_id"), None, None))
-
-
-# --- finding ------------------------------------------------------------------------------------
-
-
-MAX_COUNT = 2**53  # a count or cursor the server's Lua (doubles) holds exactly
-
-
-def _check_limit(limit: object, what: str = "limit") -> int:
-    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_COUNT:
-        raise InvalidArgumentError(f"{what} must be a positive int (at most 2**53), not {shown(limit)}")
-    return limit
-
-
-def _verified(
-    t: _Tier, found: Sequence[Any], keep: Callable[[SessionInfo], bool]
-) -> Generator[Batch, Replies, list[SessionInfo]]:
-    """Check index entries (id, score, ...) against the conversations themselves: one round trip."""
-    ids = [raw.decode() for raw in found[::2]]
-    if not ids:
-        return []
-    replies = yield [CONV_READ(conversation_keys(t.settings.prefix, sid).both, "info") for sid in ids]
-    infos = []
-    for sid, reply in zip(ids, replies, strict=True):
-        if reply[0] == b"ok":
-            info = _info(sid, _fields(reply[2]), int(reply[1]), int(reply[3]))
-            if info.status in ("active", "near_expiration") and keep(info):
-                infos.append(info)
-    return infos
-
-
-def list_active(
-    t: _Tier,
-    agent_id: str | None = None,
-    user_id: str | None = None,
-    limit: int = DEFAULT_PAGE,
-    cursor: str | None = None,
-) -> Operation[SessionPage]:
-    """Live conversations (of ``agent_id`` and/or ``user_id`` if given), soonest deadline first.
-
-    Reads an index, not the keyspace: two round trips (the index, then each entry checked against
-    its conversation). A conversation renewed while you page can show up again on a later page.
-    """
-    s = t.settings
-    agent = None if agent_id is None else check_name(agent_id, "agent_id")
-    user = None if user_id is None else check_name(user_id, "user_id")
-    _check_limit(limit)
-    score, after = "", ""
-    if cursor is not None:
-        if not isinstance(cursor, str) or ":" not in cursor or not cursor.split(":", 1)[0].isdigit():
-            raise InvalidArgumentError(f"cursor {shown(cursor)} is not one list_active returned")
-        score, after = cursor.split(":", 1)
-    index = index_agent(s.prefix, agent) if agent else index_user(s.prefix, user) if user else index_all(s.prefix)
-    (reply,) = yield [CONV_INDEX([index], "list", score, after, limit)]
-    found = reply[1:]
-    infos = yield from _verified(
-        t, found, lambda i: (agent is None or i.agent_id == agent) and (user is None or i.user_id == user)
-    )
-    last = f"{int(float(found[-1]))}:{found[-2].decode()}" if len(found) // 2 >= limit else None
-    return SessionPage(infos, last)
-
-
-def expiring(t: _Tier, within: Seconds | None = None, limit: int = DEFAULT_PAGE) -> Operation[list[SessionInfo]]:
-    """Live conversations that expire within ``within`` (default: the warning threshold), soonest first.
-
-    For expiration warnings. Two round trips, like :func:`list_active`."""
-    within_ms = t.life.warning_threshold_ms if within is None else to_ms(within, "within")
-    _check_limit(limit)
-    (reply,) = yield [CONV_INDEX([index_all(t.settings.prefix)], "expiring", within_ms, limit)]
-    now = int(reply[0])
-    horizon = _dt(now + within_ms)
-    infos = yield from _verified(t, reply[1:], lambda i: i.expires_at <= horizon)
-    return sorted(infos, key=lambda i: i.expires_at)
-
-
-def configure_agent(
-    t: _Tier,
-    agent_id: str,
-    *,
-    timeout: Seconds | None = None,
-    auto_renew: bool | None = None,
-    max_duration: Seconds | None = None,
-    warning_threshold: Seconds | None = None,
-) -> Operation[None]:
-    """Set the defaults of ``agent_id``'s new conversations, for every worker (stored on the server).
-
-    Settings left ``None`` stay as they were. Conversations already created keep their settings.
-    One round trip."""
-    agent = check_name(agent_id, "agent_id")
-    values: list[Any] = []
-    timeout_ms = _optional_ms(timeout, "timeout")
-    if timeout_ms is not None:
-        values += ["timeout", t.life.check_timeout(timeout_ms)]
-    if _check_bool(auto_renew, "auto_renew") is not None:
-        values += ["auto", int(bool(auto_renew))]
-    duration_ms = _optional_ms(max_duration, "max_duration")
-    if duration_ms is not None:
-        values += ["maxdur", t.life.check_max_duration(duration_ms)]
-    warning_ms = _optional_ms(warning_threshold, "warning_threshold")
-    if warning_ms is not None:
-        values += ["warn", warning_ms]
-    if not values:
-        raise InvalidArgumentError("configure_agent needs at least one setting to change")
-    yield [cmd("HSET", agent_config_key(t.settings.prefix, agent), *values)]
-
-
-def agent_config(t: _Tier, agent_id: str) -> Operation[dict[str, Any]]:
-    """The defaults ``configure_agent`` stored for ``agent_id`` (only those that were set). One round trip."""
-    stored = yield from _agent_defaults(t.settings, check_name(agent_id, "agent_id"))
-    out: dict[str, Any] = {}
-    for name, key in (("timeout", "timeout"), ("max_duration", "maxdur"), ("warning_threshold", "warn")):
-        if key in stored:
-            out[name] = timedelta(milliseconds=stored[key])
-    if "auto" in stored:
-        out["auto_renew"] = bool(stored["auto"])
-    return out
-
-
-# --- one conversation ---------------------------------------------------------------------------
-
-
-def add_messages(r: _Ref, messages: Sequence[Message]) -> Operation[int]:
-    """Append ``messages`` atomically, in order; returns the history's new length. One round trip.
-
-    Counts as activity: with auto-renew the conversation's expiry moves to now + timeout (never past
-    ``max_duration``). Transient parts (``save=False``) are not stored."""
-    encoded = _encode_messages(r.tier.settings, messages)
-    reply = yield from _write(r, "append", *encoded)
-    return int(reply[3])
-
-
-def add_message(r: _Ref, message: Message) -> Operation[int]:
-    """Append one message; see :meth:`add_messages`."""
-    return (yield from add_messages(r, [message]))
-
-
-def messages(r: _Ref, limit: int | None = None, before: int | None = None) -> Operation[MessagePage]:
-    """The history, oldest first: the newest ``limit`` messages (all if None) before the cursor ``before``.
-
-    The page's ``cursor`` is what to pass as ``before`` to read further back (None: nothing older).
-    One round trip; reading is not activity."""
-    if limit is not None:
-        _check_limit(limit)
-    if before is not None and (not isinstance(before, int) or isinstance(before, bool) or not 0 <= before <= MAX_COUNT):
-        raise InvalidArgumentError(f"before must be a cursor from a previous page (an int >= 0), not {shown(before)}")
-    (reply,) = yield [CONV_READ(r.keys.both, "range", "" if limit is None else limit, "" if before is None else before)]
-    if reply[0] != b"ok":
-        _gone(reply, r.id)
-    start = int(reply[2])
-    return MessagePage(_decode_messages(reply[3], r.id), start if start > 0 else None)
-
-
-def length(r: _Ref) -> Operation[int]:
-    """How many messages the history holds. One round trip."""
-    (reply,) = yield [CONV_READ(r.keys.both, "len")]
-    if reply[0] != b"ok":
-        _gone(reply, r.id)
-    return int(reply[2])
-
-
-def clear(r: _Ref) -> Operation[int]:
-    """Remove every message (the conversation stays); returns how many were removed. One round trip."""
-    reply = yield from _write(r, "clear")
-    return int(reply[3])
-
-
-def pop_last(r: _Ref) -> Operation[Message | None]:
-    """Remove and return the newest message (None if the history is empty). One round trip."""
-    reply = yield from _write(r, "pop")
-    raw = reply[3]
-    return None if raw is None or raw == 0 else _decode_messages([raw], r.id)[0]
-
-
-def info(r: _Ref) -> Operation[SessionInfo]:
-    """Status, clocks and settings, by the server's clock. Works on an expired or ended conversation
-    during the grace period; raises :class:`SessionNotFound` after it. One round trip."""
-    fields, now, count = yield from _read_info(r.tier, r.id)
-    return _info(r.id, fields, now, count)
-
-
-def heartbeat(r: _Ref) -> Operation[datetime]:
-    """Record activity without a message (with auto-renew, that renews); returns the expiry. One round trip."""
-    reply = yield from _write(r, "heartbeat")
-    return _dt(reply[2])
-
-
-def renew(r: _Ref) -> Operation[datetime]:
-    """Push the expiry to now + timeout, capped at ``created_at + max_duration``; returns the new expiry.
-
-    Raises :class:`RenewalRefused` (422) once the cap is reached: create a new conversation then.
-    One round trip."""
-    reply = yield from _write(r, "renew")
-    if reply[0] == b"refused":
-        raise RenewalRefused(
-            f"conversation {r.id!r} has reached its max_duration (it ends at {_dt(reply[2]).isoformat()}) and "
-            "cannot be renewed; start a new conversation (fork() keeps the history)"
-        )
-    return _dt(reply[2])
-
-
-def update_timeout(
-    r: _Ref,
-    timeout: Seconds | None = None,
-    *,
-    auto_renew: bool | None = None,
-    warning_threshold: Seconds | None = None,
-) -> Operation[datetime]:
-    """Change the inactivity timeout (expiry becomes now + timeout, within ``max_duration``), and/or
-    auto-renew and the warning threshold; returns the expiry. A timeout outside the configured
-    limits raises :class:`InvalidTimeoutConfig` (400) before anything is sent. One round trip."""
-    timeout_ms = _optional_ms(timeout, "timeout")
-    if timeout_ms is not None:
-        r.tier.life.check_timeout(timeout_ms)
-    auto = _check_bool(auto_renew, "auto_renew")
-    warning_ms = _optional_ms(warning_threshold, "warning_threshold")
-    if timeout_ms is None and auto is None and warning_ms is None:
-        raise InvalidTimeoutConfig("update_timeout needs a timeout, auto_renew or warning_threshold")
-    args = ("" if timeout_ms is None else timeout_ms, "" if auto is None else int(auto), warning_ms or "")
-    reply = yield from _write(r, "timeout", *args, new_timeout=timeout_ms)
-    return _dt(reply[2])
-
-
-def end(r: _Ref) -> Operation[bool]:
-    """End the conversation: its history and state are removed; it reads as :class:`SessionEnded` (410)
-    for the grace period, then as not found. True if it was live (False: it had expired or ended).
-
-    One round trip, plus one per SCAN step to remove its state (one on a cluster-mode server)."""
-    replies = yield [CONV_WRITE(r.keys.both, "end", r.tier.life.grace_ms), _index_cmd(r.indexes, "remove", r.id)]
-    reply = replies[0]
-    if reply[0] == b"missing":
-        _gone(reply, r.id)
-    yield from destroy_thread(r.tier.settings, r.id)
-    return bool(reply[0] == b"ok")
-
-
-def delete_conversation(r: _Ref) -> Operation[bool]:
-    """Remove the conversation now, whatever its status: history, meta, state and index entries."""
-    return (yield from _delete(r.tier, r.id, r.agent_id, r.user_id))
-
-
-def _dump(r: _Ref) -> Generator[Batch, Replies, tuple[dict[str, bytes], list[Message]]]:
-    (reply,) = yield [CONV_READ(r.keys.both, "dump")]
-    if reply[0] != b"ok":
-        _gone(reply, r.id)
-    return _fields(reply[2]), _decode_messages(reply[3], r.id)
-
-
-def fork(r: _Ref, session_id: str | None = None) -> Operation[Conversation[Any]]:
-    """A new conversation with a copy of this one's history, system prompt, metadata and settings.
-
-    The two then diverge; this one is not changed. Its state (``conv.state``) is not copied and its
-    clocks start now. Two round trips (read a consistent copy, then create)."""
-    sid = _new_id() if session_id is None else check_name(session_id, "session_id")
-    fields, history = yield from _dump(r)
-    chosen = _Settings(int(fields["timeout"]), fields.get("auto") == b"1", int(fields["maxdur"]), int(fields["warn"]))
-    s = r.tier.settings
-    encoded = [codec.encode(m.model_dump(), 0, s.max_value_bytes) for m in history]
-    system = fields.get("system")
-    return (
-        yield from _create(
-            r.tier,
-            sid,
-            r.agent_id,
-            r.user_id,
-            None if system is None else system.decode(),
-            _decode_metadata(fields.get("meta"), r.id),
-            encoded,
-            chosen,
-        )
-    )
-
-
-def _json_messages(history: list[Message], session_id: str) -> list[dict[str, Any]]:
-    out = []
-    for i, message in enumerate(history):
-        try:
-            out.append(message.to_json_data())
-        except SerializationError as exc:
-            raise SerializationError(f"conversation {session_id!r}, message {i}: {exc}") from exc
-    return out
-
-
-def to_dict(r: _Ref) -> Operation[dict[str, Any]]:
-    """A JSON-serializable snapshot: ``Conversation.from_dict`` restores it exactly.
-
-    Image bytes are base64 text; any other bytes (metadata, data parts, tool arguments) the tagged
-    form ``{"$bytes": "<base64>"}``. What JSON cannot carry faithfully (a dict key that is not a str,
-    a NaN) raises :class:`SerializationError` naming where; create and add_message refuse it already.
-    One round trip; read from one consistent copy."""
-    fields, history = yield from _dump(r)
-    system = fields.get("system")
-    try:
-        metadata = to_json_value(_decode_metadata(fields.get("meta"), r.id), "metadata")
-    except SerializationError as exc:
-        raise SerializationError(f"conversation {r.id!r}: {exc}") from exc
-    return {
-        "format": SNAPSHOT_FORMAT,
-        "id": r.id,
-        "agent_id": _text(fields.get("agent")),
-        "user_id": _text(fields.get("user")),
-        "system": None if system is None else system.decode(),
-        "metadata": metadata,
-        "messages": _json_messages(history, r.id),
-        "settings": {
-            "timeout": int(fields["timeout"]) / 1000,
-            "auto_renew": fields.get("auto") == b"1",
-            "max_duration": int(fields["maxdur"]) / 1000,
-            "warning_threshold": int(fields["warn"]) / 1000,
-        },
-        "created_at": _dt(fields["created"]).isoformat(),
-    }
-
-
-# --- the handles --------------------------------------------------------------------------------
-
-
-class ConversationState(Bound[E]):
-    """``conv.state``: the session tier with the thread fixed to the conversation's id.
-
-    ``conv.state.set("intent", "book")`` is ``cache.session.set(conv.id, "intent", "book")``; every
-    session-tier method is here without its ``thread_id`` argument."""
-
-    def __init__(self, session: SessionTier[E], thread_id: str) -> None:
-        Bound.__init__(self, session._executor, session._settings)
-        self._session: SessionTier[E] = session
-        self._thread_id = thread_id
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("_"):
-            raise AttributeError(name)
-        method = getattr(self._session, name)
-        thread_id = self._thread_id
-
-        def bound(*args: Any, **kwargs: Any) -> Any:
-            return method(thread_id, *args, **kwargs)
-
-        bound.__name__ = name
-        bound.__doc__ = method.__doc__
-        return bound
+def _open(owner: Bound[Any], opened: Opened) -> Conversation[Any]:
+    """The handle on a conversation an operation opened, on the owner's executor."""
+    return Conversation(owner._executor, opened.ref, opened.system, opened.metadata)
 
 
 class Conversation(Bound[E]):
@@ -964,9 +61,7 @@ class Conversation(Bound[E]):
     facade; on either, ``conv.length()`` does the same.
     """
 
-    def __init__(
-        self, executor: E, ref: _Ref, session: SessionTier[E], system: str | None, metadata: dict[str, Any]
-    ) -> None:
+    def __init__(self, executor: E, ref: _Ref, system: str | None, metadata: dict[str, Any]) -> None:
         Bound.__init__(self, executor, ref.tier.settings)
         self._ref = ref
         self.id = ref.id
@@ -977,7 +72,7 @@ class Conversation(Bound[E]):
         """The system prompt it was created with, or None."""
         self.metadata = metadata
         """The metadata it was created with (a copy; changing it changes nothing stored)."""
-        self.state: ConversationState[E] = ConversationState(session, ref.id)
+        self.state: ConversationState[E] = ConversationState(executor, ref.tier.settings, ref.id)
         """The session tier bound to this conversation's id (see :class:`ConversationState`)."""
 
     def _context(self) -> _Ref:
@@ -995,21 +90,26 @@ class Conversation(Bound[E]):
     update_timeout = operation(update_timeout)
     end = operation(end)
     delete = operation(delete_conversation)
-    fork = operation(fork)
+    fork = opening(fork, _open)
     to_dict = operation(to_dict)
 
     def __len__(self) -> int:
         """The history's length (sync facade only: on the async one, ``await conv.length()``)."""
-        if not isinstance(self._executor, SyncExecutor):
+        if self.asynchronous:
             raise TypeError("len() cannot wait for the server on AsyncAgentCache; use 'await conv.length()'")
-        return self._executor.run(length(self._ref))
+        count: Any = self._executor.run(length(self._ref))  # a SyncExecutor's: the count itself
+        return int(count)
 
     @overload
     @classmethod
-    def from_dict(cls, data: dict[str, Any], cache: AgentCache, session_id: str | None = None) -> Conversation[Any]: ...
+    def from_dict(
+        cls, data: dict[str, Any], cache: _SyncCache, session_id: str | None = None
+    ) -> Conversation[SyncExecutor]: ...
     @overload
     @classmethod
-    def from_dict(cls, data: dict[str, Any], cache: AsyncAgentCache, session_id: str | None = None) -> Any: ...
+    def from_dict(
+        cls, data: dict[str, Any], cache: _AsyncCache, session_id: str | None = None
+    ) -> Coroutine[Any, Any, Conversation[AsyncExecutor]]: ...
     @classmethod
     def from_dict(cls, data: dict[str, Any], cache: Any, session_id: str | None = None) -> Any:
         """Restore a snapshot (:meth:`to_dict`) into ``cache`` as a live conversation.
@@ -1025,22 +125,18 @@ class Conversation(Bound[E]):
 class ConversationTier(Bound[E]):
     """``cache.conversations``: create, find, list and configure conversations."""
 
-    def __init__(self, executor: E, settings: Settings, lifecycle: Lifecycle, session: SessionTier[E]) -> None:
+    def __init__(self, executor: E, settings: Settings, lifecycle: Lifecycle) -> None:
         Bound.__init__(self, executor, settings)
         self.lifecycle = lifecycle
         """The limits in force (from ConversationConfig, the environment, or the built-in defaults)."""
-        self._session: SessionTier[E] = session
-        self._tier = _Tier(settings, lifecycle, self._make)
+        self._tier = _Tier(settings, lifecycle)
 
     def _context(self) -> _Tier:
         return self._tier
 
-    def _make(self, ref: _Ref, system: str | None, metadata: dict[str, Any]) -> Conversation[E]:
-        return Conversation(self._executor, ref, self._session, system, metadata)
-
-    create = operation(create)
-    get = operation(get)
-    restore = operation(restore)
+    create = opening(create, _open)
+    get = opening(get, _open)
+    restore = opening(restore, _open)
     delete = operation(delete)
     list_active = operation(list_active)
     expiring = operation(expiring)

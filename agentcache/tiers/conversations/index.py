@@ -1,0 +1,141 @@
+"""The indexes of live conversations (``list_active``, ``expiring``): the commands that keep them
+in step with the lifecycle scripts, the corrections when they were not, and the reads."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from agentcache.core.commands import Batch, Command, Operation, Replies
+from agentcache.encoding.keys import (
+    check_name,
+    conversation_keys,
+    index_agent,
+    index_all,
+    index_user,
+)
+from agentcache.errors import (
+    InvalidArgumentError,
+    shown,
+)
+from agentcache.tiers.conversations.lifecycle import Seconds, to_ms
+from agentcache.tiers.conversations.models import DEFAULT_PAGE, SessionInfo, SessionPage
+from agentcache.tiers.conversations.refs import _Ref, _Tier
+from agentcache.tiers.conversations.replies import _dt, _fields, _info
+from agentcache.tiers.conversations.scripts import CONV_INDEX, CONV_READ
+
+
+def _index_cmd(keys: list[str], *args: object) -> Command:
+    """A CONV_INDEX call whose error reply becomes None: the index never fails a write."""
+    return CONV_INDEX(keys, *args)._replace(optional=True)
+
+
+@dataclass(frozen=True, slots=True)
+class _Move:
+    """How a write moves the deadline, and so the index: ``gt`` (extend: never lower) or ``set``
+    (absolute), to min(now + timeout, cap) (cap 0: none)."""
+
+    how: Literal["gt", "set"]
+    timeout_ms: int
+    cap_ms: int
+
+
+def _cap(cap_ms: int) -> float:
+    return cap_ms if cap_ms > 0 else float("inf")
+
+
+def _fix_for(r: _Ref, sent: _Move | None, did: _Move | None, deadline: int) -> Command | None:
+    """The correcting index update when the one sent (``sent``, from the handle's settings) is not
+    what the script did (``did``, from the settings it read): None when they agree."""
+    if sent == did:
+        return None
+    if did is None:  # the deadline did not move, but the update sent may have raised the score
+        return _index_cmd(r.indexes, "set", r.id, deadline, "set", 3)
+    raised = sent is not None and (
+        sent.how == "set" or sent.timeout_ms > did.timeout_ms or _cap(sent.cap_ms) > _cap(did.cap_ms)
+    )
+    how = "gt" if did.how == "gt" and not raised else "set"
+    return _index_cmd(r.indexes, "set", r.id, deadline, how, 3)
+
+
+def _moves(mode: str, auto: bool, timeout_ms: int, cap_ms: int, new_timeout: bool) -> _Move | None:
+    """How ``mode`` moves the deadline with these settings."""
+    if mode == "renew" or (mode in ("append", "heartbeat") and auto):
+        return _Move("gt", timeout_ms, cap_ms)
+    if mode == "timeout" and new_timeout:
+        return _Move("set", timeout_ms, cap_ms)
+    return None
+
+
+# --- finding ------------------------------------------------------------------------------------
+
+
+MAX_COUNT = 2**53  # a count or cursor the server's Lua (doubles) holds exactly
+
+
+def _check_limit(limit: object, what: str = "limit") -> int:
+    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_COUNT:
+        raise InvalidArgumentError(f"{what} must be a positive int (at most 2**53), not {shown(limit)}")
+    return limit
+
+
+def _verified(
+    t: _Tier, found: Sequence[Any], keep: Callable[[SessionInfo], bool]
+) -> Generator[Batch, Replies, list[SessionInfo]]:
+    """Check index entries (id, score, ...) against the conversations themselves: one round trip."""
+    ids = [raw.decode() for raw in found[::2]]
+    if not ids:
+        return []
+    replies = yield [CONV_READ(conversation_keys(t.settings.prefix, sid).both, "info") for sid in ids]
+    infos = []
+    for sid, reply in zip(ids, replies, strict=True):
+        if reply[0] == b"ok":
+            info = _info(sid, _fields(reply[2]), int(reply[1]), int(reply[3]))
+            if info.status in ("active", "near_expiration") and keep(info):
+                infos.append(info)
+    return infos
+
+
+def list_active(
+    t: _Tier,
+    agent_id: str | None = None,
+    user_id: str | None = None,
+    limit: int = DEFAULT_PAGE,
+    cursor: str | None = None,
+) -> Operation[SessionPage]:
+    """Live conversations (of ``agent_id`` and/or ``user_id`` if given), soonest deadline first.
+
+    Reads an index, not the keyspace: two round trips (the index, then each entry checked against
+    its conversation). A conversation renewed while you page can show up again on a later page.
+    """
+    s = t.settings
+    agent = None if agent_id is None else check_name(agent_id, "agent_id")
+    user = None if user_id is None else check_name(user_id, "user_id")
+    _check_limit(limit)
+    score, after = "", ""
+    if cursor is not None:
+        if not isinstance(cursor, str) or ":" not in cursor or not cursor.split(":", 1)[0].isdigit():
+            raise InvalidArgumentError(f"cursor {shown(cursor)} is not one list_active returned")
+        score, after = cursor.split(":", 1)
+    index = index_agent(s.prefix, agent) if agent else index_user(s.prefix, user) if user else index_all(s.prefix)
+    (reply,) = yield [CONV_INDEX([index], "list", score, after, limit)]
+    found = reply[1:]
+    infos = yield from _verified(
+        t, found, lambda i: (agent is None or i.agent_id == agent) and (user is None or i.user_id == user)
+    )
+    last = f"{int(float(found[-1]))}:{found[-2].decode()}" if len(found) // 2 >= limit else None
+    return SessionPage(infos, last)
+
+
+def expiring(t: _Tier, within: Seconds | None = None, limit: int = DEFAULT_PAGE) -> Operation[list[SessionInfo]]:
+    """Live conversations that expire within ``within`` (default: the warning threshold), soonest first.
+
+    For expiration warnings. Two round trips, like :func:`list_active`."""
+    within_ms = t.life.warning_threshold_ms if within is None else to_ms(within, "within")
+    _check_limit(limit)
+    (reply,) = yield [CONV_INDEX([index_all(t.settings.prefix)], "expiring", within_ms, limit)]
+    now = int(reply[0])
+    horizon = _dt(now + within_ms)
+    infos = yield from _verified(t, reply[1:], lambda i: i.expires_at <= horizon)
+    return sorted(infos, key=lambda i: i.expires_at)

@@ -1,0 +1,57 @@
+"""What the conversation operations receive first: the tier (:class:`Tier`) or one conversation
+(:class:`Ref`), and what an operation that opens a conversation returns (:class:`Opened`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from agentcache.encoding.keys import (
+    ConversationKeys,
+    index_agent,
+    index_all,
+    index_user,
+)
+from agentcache.tiers.conversations.lifecycle import Lifecycle
+from agentcache.tiers.settings import Settings
+
+# --- contexts: what the operations receive first ------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Tier:
+    settings: Settings
+    life: Lifecycle
+
+
+@dataclass(slots=True)
+class _Ref:
+    """One conversation as its handle knows it. The settings are refreshed by every write's reply."""
+
+    tier: _Tier
+    id: str
+    agent_id: str
+    user_id: str
+    keys: ConversationKeys
+    timeout_ms: int
+    cap_ms: int  # absolute deadline cap: created + max_duration (server ms)
+    auto_renew: bool
+
+    @property
+    def indexes(self) -> list[str]:
+        return _indexes(self.tier.settings.prefix, self.agent_id, self.user_id)
+
+
+def _indexes(prefix: str, agent_id: str, user_id: str) -> list[str]:
+    """The index sorted sets a conversation is listed in (one slot: one script updates all three)."""
+    return [index_all(prefix), index_agent(prefix, agent_id), index_user(prefix, user_id)]
+
+
+@dataclass(frozen=True, slots=True)
+class Opened:
+    """What an operation that opens a conversation (create, get, restore, fork) returns: the
+    tier's handles turn it into a :class:`~agentcache.Conversation` (operations build no handles)."""
+
+    ref: _Ref
+    system: str | None
+    metadata: dict[str, Any]
