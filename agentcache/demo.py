@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from agentcache.encoding.keys import session_thread
+from agentcache.encoding.keys import session_thread, stats_key
 from agentcache.facade import AgentCache
 
 T = TypeVar("T")
@@ -57,7 +57,7 @@ def tools(cache: AgentCache) -> None:
         key,
     )
     stats = _step(
-        cache, "stats: shared by every process on this server", cache.stats, [f"{cache.settings.prefix}:stats"]
+        cache, "stats: shared by every process on this server", cache.stats, [stats_key(cache.settings.prefix)]
     )
     flights = stats.tools["search_flights"]
     print(f"  search_flights: hit rate {flights.hit_rate:.0%}, cost saved {flights.cost_saved:g}")

@@ -1,7 +1,7 @@
 """The two facades: :class:`AgentCache` (sync) and :class:`AsyncAgentCache` (asyncio).
 
 They share every method name and every semantic: both only bind the tiers' operations to an
-executor (see ``binding.py``). What differs is how a call is run and how the cache is closed.
+executor (see ``core/binding.py``). What differs is how a call is run and how the cache is closed.
 """
 
 from __future__ import annotations

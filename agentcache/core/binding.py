@@ -14,7 +14,6 @@ from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, overload
 
 from agentcache.core.commands import Operation
 from agentcache.core.executors import AsyncExecutor, SyncExecutor
-from agentcache.tiers.settings import Settings
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -25,9 +24,9 @@ E = TypeVar("E", SyncExecutor, AsyncExecutor)
 class Bound(Generic[E]):
     """A group of operations bound to one executor and one cache's settings."""
 
-    def __init__(self, executor: E, settings: Settings) -> None:
+    def __init__(self, executor: E, settings: Any) -> None:
         self._executor: E = executor
-        self._settings = settings
+        self._settings: Any = settings  # the tier's settings (``tiers/settings.py``): the core knows no tier
 
     @property
     def asynchronous(self) -> bool:

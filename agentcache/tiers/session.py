@@ -5,7 +5,7 @@ that TTL on every read (sliding expiry). Thread-wide operations walk the thread'
 act on each batch inside one script call; on a cluster-mode server that SCAN stays in the thread's
 slot, so its cost depends on the thread's size, not on the rest of the keyspace.
 
-Every function here is an operation (see ``commands.py``): written once, run by either facade.
+Every function here is an operation (see ``core/commands.py``): written once, run by either facade.
 """
 
 from __future__ import annotations

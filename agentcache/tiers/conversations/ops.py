@@ -1,7 +1,7 @@
 """The conversation tier's operations: message history with a lifecycle (timeouts, renewal, expiry), fork and snapshots.
 
 ``cache.conversations`` creates and finds conversations; a :class:`Conversation` is a handle on one.
-Every method of both is an operation (see ``commands.py``), written once and run by either facade.
+Every method of both is an operation (see ``core/commands.py``), written once and run by either facade.
 
 Each lifecycle transition — create, append (with its auto-renewal), heartbeat, renew, timeout
 change, pop, clear, end — is one script call that reads the server's clock (``TIME``), so every
@@ -9,7 +9,7 @@ worker agrees on expiry whatever its own clock says. The conversation's keys exp
 plus a grace period: until then an expired conversation reads as expired (:class:`SessionExpired`),
 afterwards as gone (:class:`SessionNotFound`); no sweeper runs.
 
-``list_active`` and ``expiring`` read sorted sets scored by deadline (see ``conversation_keys.py``).
+``list_active`` and ``expiring`` read sorted sets scored by deadline (see ``encoding/keys.py``).
 Those live in another slot than the conversations, and a cluster script cannot reach across slots,
 so an index update rides in the same round trip as the lifecycle script but is not atomic with it
 (and is optional: an error there never fails a write that the lifecycle script made). The index

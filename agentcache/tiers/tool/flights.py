@@ -3,7 +3,7 @@
 The first caller of :func:`tool.get_or_compute` for a key leads a :class:`Flight`; later callers in
 the same process (threads of a sync cache, tasks of an async one) wait for it instead of polling
 Valkey, and are woken the moment the leader has the result. Across processes the claim in Valkey
-does the same job (``tool.py``). A flight carries the stored entry's bytes, so each caller decodes
+does the same job (``tier.py``). A flight carries the stored entry's bytes, so each caller decodes
 its own copy: no two callers share a mutable result.
 """
 

@@ -2,7 +2,7 @@
 
 A result lives at ``<prefix>:tool:<tool>:<digest>``, the digest being that of the call's canonical
 arguments (``canonical.py``). While one caller computes a missing result, the key holds that
-caller's lock instead (``scripts.py``), so :func:`get_or_compute` is single-flight across threads,
+caller's lock instead (``claim.lua``), so :func:`get_or_compute` is single-flight across threads,
 tasks and processes: the others wait with a bounded backoff and then read the result.
 
 TTL of a stored result, first that applies: ``ttl=`` on the call, the tool's policy
@@ -25,7 +25,6 @@ from typing import Any, TypeVar
 from agentcache.core.binding import Bound, E, operation
 from agentcache.core.commands import PRIMARIES, Await, Command, Operation, Pause, Step, cmd, lua, one
 from agentcache.core.commands import Call as CallStep
-from agentcache.core.executors import AsyncExecutor
 from agentcache.encoding import codec
 from agentcache.encoding.expiry import TTL, ttl_ms
 from agentcache.encoding.keys import encode_name, tool_head, tool_pattern
@@ -423,7 +422,7 @@ class ToolTier(Bound[E]):
         codec.check_model(model)
         if ttl is not None:
             ttl_ms(ttl)
-        asynchronous = isinstance(self._executor, AsyncExecutor)
+        asynchronous = self.asynchronous
 
         def decorate(fn: F) -> F:
             if inspect.iscoroutinefunction(fn) != asynchronous:
