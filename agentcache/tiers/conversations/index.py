@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from agentcache.core.commands import Batch, Command, Operation, Replies
 from agentcache.encoding.keys import (
@@ -22,7 +22,7 @@ from agentcache.errors import (
 from agentcache.tiers.conversations.lifecycle import Seconds, to_ms
 from agentcache.tiers.conversations.models import DEFAULT_PAGE, SessionInfo, SessionPage
 from agentcache.tiers.conversations.refs import _Ref, _Tier
-from agentcache.tiers.conversations.replies import _dt, _fields, _info
+from agentcache.tiers.conversations.replies import IndexEntries, ReadReply, _dt, _info
 from agentcache.tiers.conversations.scripts import CONV_INDEX, CONV_READ
 
 
@@ -81,17 +81,17 @@ def _check_limit(limit: object, what: str = "limit") -> int:
 
 
 def _verified(
-    t: _Tier, found: Sequence[Any], keep: Callable[[SessionInfo], bool]
+    t: _Tier, ids: Sequence[str], keep: Callable[[SessionInfo], bool]
 ) -> Generator[Batch, Replies, list[SessionInfo]]:
-    """Check index entries (id, score, ...) against the conversations themselves: one round trip."""
-    ids = [raw.decode() for raw in found[::2]]
+    """Check index entries against the conversations themselves: one round trip."""
     if not ids:
         return []
     replies = yield [CONV_READ(conversation_keys(t.settings.prefix, sid).both, "info") for sid in ids]
     infos = []
-    for sid, reply in zip(ids, replies, strict=True):
-        if reply[0] == b"ok":
-            info = _info(sid, _fields(reply[2]), int(reply[1]), int(reply[3]))
+    for sid, raw in zip(ids, replies, strict=True):
+        if raw[0] == b"ok":
+            reply = ReadReply.parse(raw, "info", sid)
+            info = _info(sid, reply.fields, reply.now, reply.length)
             if info.status in ("active", "near_expiration") and keep(info):
                 infos.append(info)
     return infos
@@ -119,12 +119,12 @@ def list_active(
             raise InvalidArgumentError(f"cursor {shown(cursor)} is not one list_active returned")
         score, after = cursor.split(":", 1)
     index = index_agent(s.prefix, agent) if agent else index_user(s.prefix, user) if user else index_all(s.prefix)
-    (reply,) = yield [CONV_INDEX([index], "list", score, after, limit)]
-    found = reply[1:]
+    (raw,) = yield [CONV_INDEX([index], "list", score, after, limit)]
+    found = IndexEntries.parse(raw)
     infos = yield from _verified(
-        t, found, lambda i: (agent is None or i.agent_id == agent) and (user is None or i.user_id == user)
+        t, found.ids, lambda i: (agent is None or i.agent_id == agent) and (user is None or i.user_id == user)
     )
-    last = f"{int(float(found[-1]))}:{found[-2].decode()}" if len(found) // 2 >= limit else None
+    last = f"{int(float(found.scores[-1]))}:{found.ids[-1]}" if len(found.ids) >= limit else None
     return SessionPage(infos, last)
 
 
@@ -134,8 +134,8 @@ def expiring(t: _Tier, within: Seconds | None = None, limit: int = DEFAULT_PAGE)
     For expiration warnings. Two round trips, like :func:`list_active`."""
     within_ms = t.life.warning_threshold_ms if within is None else to_ms(within, "within")
     _check_limit(limit)
-    (reply,) = yield [CONV_INDEX([index_all(t.settings.prefix)], "expiring", within_ms, limit)]
-    now = int(reply[0])
-    horizon = _dt(now + within_ms)
-    infos = yield from _verified(t, reply[1:], lambda i: i.expires_at <= horizon)
+    (raw,) = yield [CONV_INDEX([index_all(t.settings.prefix)], "expiring", within_ms, limit)]
+    found = IndexEntries.parse(raw)
+    horizon = _dt(found.now + within_ms)
+    infos = yield from _verified(t, found.ids, lambda i: i.expires_at <= horizon)
     return sorted(infos, key=lambda i: i.expires_at)

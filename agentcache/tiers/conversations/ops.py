@@ -52,10 +52,13 @@ from agentcache.tiers.conversations.messages import Message, from_json_value, to
 from agentcache.tiers.conversations.models import SNAPSHOT_FORMAT, MessagePage, SessionInfo
 from agentcache.tiers.conversations.refs import Opened, _indexes, _Ref, _Tier
 from agentcache.tiers.conversations.replies import (
+    CreateReply,
+    IndexAdd,
+    ReadReply,
+    WriteReply,
     _decode_messages,
     _decode_metadata,
     _dt,
-    _fields,
     _gone,
     _info,
     _status,
@@ -84,9 +87,7 @@ def _new_id() -> str:
     return secrets.token_urlsafe(18)
 
 
-def _write(
-    r: _Ref, mode: str, *args: object, new_timeout: int | None = None
-) -> Generator[Batch, Replies, Sequence[Any]]:
+def _write(r: _Ref, mode: str, *args: object, new_timeout: int | None = None) -> Generator[Batch, Replies, WriteReply]:
     """One write script, with the index update the handle's settings call for beside it; the reply,
     checked. One round trip, plus one to correct the index only when the reply shows the update
     was wrong (settings changed elsewhere, or the conversation is not live)."""
@@ -96,23 +97,23 @@ def _write(
     if sent is not None:
         batch.append(_index_cmd(r.indexes, "add", r.id, sent.timeout_ms, sent.cap_ms, sent.how))
     replies = yield batch
-    reply: Sequence[Any] = replies[0]
-    index_reply = replies[1] if sent is not None else None
+    reply = WriteReply.parse(replies[0])
+    index = IndexAdd.parse(replies[1]) if sent is not None else None
     fix: Command | None = None
-    if reply[0] == b"ok":
-        r.timeout_ms, r.auto_renew, r.cap_ms = int(reply[4]), reply[5] == b"1", int(reply[6])
+    if reply.ok:
+        r.timeout_ms, r.auto_renew, r.cap_ms = reply.timeout_ms, reply.auto_renew, reply.cap_ms
         did = _moves(mode, r.auto_renew, r.timeout_ms, r.cap_ms, new_timeout is not None)
-        fix = _fix_for(r, sent, did, int(reply[2]))
-    elif reply[0] == b"refused":
-        r.cap_ms = int(reply[2])
+        fix = _fix_for(r, sent, did, reply.deadline)
+    elif reply.status == b"refused":
+        r.cap_ms = reply.cap_ms
         if sent is not None and _cap(sent.cap_ms) > _cap(r.cap_ms):
-            fix = _index_cmd(r.indexes, "set", r.id, int(reply[1]), "set", 3)
-    elif sent is not None and index_reply is not None and any(index_reply[1:]):  # not live: take back its entry
-        fix = _index_cmd(r.indexes, "drop", r.id, index_reply[0])
-    if fix is not None and not (sent is not None and index_reply is None):  # the index failed: leave it
+            fix = _index_cmd(r.indexes, "set", r.id, reply.deadline, "set", 3)
+    elif index is not None and any(index.changed):  # not live: take back its entry
+        fix = _index_cmd(r.indexes, "drop", r.id, index.score)
+    if fix is not None and not (sent is not None and index is None):  # the index failed: leave it
         yield [fix]
-    if reply[0] not in (b"ok", b"refused"):
-        _gone(reply, r.id)
+    if reply.status not in (b"ok", b"refused"):
+        reply.raise_gone(r.id)
     return reply
 
 
@@ -153,33 +154,33 @@ def _create(
         *encoded,
     )
     replies = yield [CONV_CREATE(keys.both, *args), _index_cmd(ref.indexes, "add", session_id, first, 0, "nx")]
-    reply, index_reply = replies
-    if reply[0] != b"ok":
-        fix = _unclaim(t, ref, reply, index_reply)
+    reply, index = CreateReply.parse(replies[0]), IndexAdd.parse(replies[1])
+    if reply.status != b"ok":
+        fix = _unclaim(t, ref, reply, index)
         if fix is not None:
             yield [fix]
-        _gone(reply, session_id)
-    ref.cap_ms = int(reply[1]) + chosen.max_duration_ms
-    if index_reply is not None and not all(index_reply[1:]):  # an entry was there already: set ours
-        yield [_index_cmd(ref.indexes, "set", session_id, int(reply[2]), "set", 3)]
-    if reply[4] == 1:  # it replaced an expired or ended conversation: its state goes with it
+        _gone(reply.raw, session_id)
+    ref.cap_ms = reply.now + chosen.max_duration_ms
+    if index is not None and not all(index.changed):  # an entry was there already: set ours
+        yield [_index_cmd(ref.indexes, "set", session_id, reply.deadline, "set", 3)]
+    if reply.replaced:  # it replaced an expired or ended conversation: its state goes with it
         yield from destroy_thread(s, session_id)
     return Opened(ref, system, metadata)
 
 
-def _unclaim(t: _Tier, ref: _Ref, reply: Sequence[Any], index_reply: Sequence[Any] | None) -> Command | None:
+def _unclaim(t: _Tier, ref: _Ref, reply: CreateReply, index: IndexAdd | None) -> Command | None:
     """After a create found ``ref.id`` active: take the id out of the indexes of the attempted owner
     that are not the live conversation's, and give an entry the create added to one of the live
     conversation's own indexes (it had none) the live deadline. None when there is nothing to do."""
-    if reply[0] != b"exists":  # pragma: no cover - the create script replies ok or exists
+    if reply.status != b"exists":  # pragma: no cover - the create script replies ok or exists
         return None
-    live = _indexes(t.settings.prefix, _text(reply[2]), _text(reply[3]))
-    added = [False] * 3 if index_reply is None else [bool(flag) for flag in index_reply[1:]]
+    live = _indexes(t.settings.prefix, reply.agent_id, reply.user_id)
+    added = [False] * 3 if index is None else index.changed
     keep = [key for key, new in zip(ref.indexes, added, strict=True) if key in live and new]
     drop = [key for key in ref.indexes if key not in live]
     if not keep and not drop:
         return None
-    return _index_cmd([*keep, *drop], "set", ref.id, int(reply[1]), "set", len(keep))
+    return _index_cmd([*keep, *drop], "set", ref.id, reply.deadline, "set", len(keep))
 
 
 def _check_metadata(metadata: object) -> dict[str, Any]:
@@ -249,10 +250,9 @@ def create(
 
 def _read_info(t: _Tier, session_id: str) -> Generator[Batch, Replies, tuple[dict[str, bytes], int, int]]:
     keys = conversation_keys(t.settings.prefix, session_id)
-    (reply,) = yield [CONV_READ(keys.both, "info")]
-    if reply[0] != b"ok":
-        _gone(reply, session_id)
-    return _fields(reply[2]), int(reply[1]), int(reply[3])
+    (raw,) = yield [CONV_READ(keys.both, "info")]
+    reply = ReadReply.parse(raw, "info", session_id)
+    return reply.fields, reply.now, reply.length
 
 
 def _handle(t: _Tier, session_id: str, fields: dict[str, bytes]) -> Opened:
@@ -365,7 +365,7 @@ def add_messages(r: _Ref, messages: Sequence[Message]) -> Operation[int]:
     ``max_duration``). Transient parts (``save=False``) are not stored."""
     encoded = _encode_messages(r.tier.settings, messages)
     reply = yield from _write(r, "append", *encoded)
-    return int(reply[3])
+    return int(reply.result)
 
 
 def add_message(r: _Ref, message: Message) -> Operation[int]:
@@ -382,31 +382,27 @@ def messages(r: _Ref, limit: int | None = None, before: int | None = None) -> Op
         _check_limit(limit)
     if before is not None and (not isinstance(before, int) or isinstance(before, bool) or not 0 <= before <= MAX_COUNT):
         raise InvalidArgumentError(f"before must be a cursor from a previous page (an int >= 0), not {shown(before)}")
-    (reply,) = yield [CONV_READ(r.keys.both, "range", "" if limit is None else limit, "" if before is None else before)]
-    if reply[0] != b"ok":
-        _gone(reply, r.id)
-    start = int(reply[2])
-    return MessagePage(_decode_messages(reply[3], r.id), start if start > 0 else None)
+    (raw,) = yield [CONV_READ(r.keys.both, "range", "" if limit is None else limit, "" if before is None else before)]
+    page = ReadReply.parse(raw, "range", r.id)
+    return MessagePage(_decode_messages(page.messages, r.id), page.start if page.start > 0 else None)
 
 
 def length(r: _Ref) -> Operation[int]:
     """How many messages the history holds. One round trip."""
-    (reply,) = yield [CONV_READ(r.keys.both, "len")]
-    if reply[0] != b"ok":
-        _gone(reply, r.id)
-    return int(reply[2])
+    (raw,) = yield [CONV_READ(r.keys.both, "len")]
+    return ReadReply.parse(raw, "len", r.id).length
 
 
 def clear(r: _Ref) -> Operation[int]:
     """Remove every message (the conversation stays); returns how many were removed. One round trip."""
     reply = yield from _write(r, "clear")
-    return int(reply[3])
+    return int(reply.result)
 
 
 def pop_last(r: _Ref) -> Operation[Message | None]:
     """Remove and return the newest message (None if the history is empty). One round trip."""
     reply = yield from _write(r, "pop")
-    raw = reply[3]
+    raw = reply.result
     return None if raw is None or raw == 0 else _decode_messages([raw], r.id)[0]
 
 
@@ -420,7 +416,7 @@ def info(r: _Ref) -> Operation[SessionInfo]:
 def heartbeat(r: _Ref) -> Operation[datetime]:
     """Record activity without a message (with auto-renew, that renews); returns the expiry. One round trip."""
     reply = yield from _write(r, "heartbeat")
-    return _dt(reply[2])
+    return _dt(reply.deadline)
 
 
 def renew(r: _Ref) -> Operation[datetime]:
@@ -429,12 +425,12 @@ def renew(r: _Ref) -> Operation[datetime]:
     Raises :class:`RenewalRefused` (422) once the cap is reached: create a new conversation then.
     One round trip."""
     reply = yield from _write(r, "renew")
-    if reply[0] == b"refused":
+    if reply.status == b"refused":
         raise RenewalRefused(
-            f"conversation {r.id!r} has reached its max_duration (it ends at {_dt(reply[2]).isoformat()}) and "
-            "cannot be renewed; start a new conversation (fork() keeps the history)"
+            f"conversation {r.id!r} has reached its max_duration (it ends at {_dt(reply.deadline).isoformat()}) "
+            "and cannot be renewed; start a new conversation (fork() keeps the history)"
         )
-    return _dt(reply[2])
+    return _dt(reply.deadline)
 
 
 def update_timeout(
@@ -456,7 +452,7 @@ def update_timeout(
         raise InvalidTimeoutConfig("update_timeout needs a timeout, auto_renew or warning_threshold")
     args = ("" if timeout_ms is None else timeout_ms, "" if auto is None else int(auto), warning_ms or "")
     reply = yield from _write(r, "timeout", *args, new_timeout=timeout_ms)
-    return _dt(reply[2])
+    return _dt(reply.deadline)
 
 
 def end(r: _Ref) -> Operation[bool]:
@@ -465,11 +461,11 @@ def end(r: _Ref) -> Operation[bool]:
 
     One round trip, plus one per SCAN step to remove its state (one on a cluster-mode server)."""
     replies = yield [CONV_WRITE(r.keys.both, "end", r.tier.life.grace_ms), _index_cmd(r.indexes, "remove", r.id)]
-    reply = replies[0]
-    if reply[0] == b"missing":
-        _gone(reply, r.id)
+    reply = WriteReply.parse(replies[0])
+    if reply.status == b"missing":
+        reply.raise_gone(r.id)
     yield from destroy_thread(r.tier.settings, r.id)
-    return bool(reply[0] == b"ok")
+    return reply.ok
 
 
 def delete_conversation(r: _Ref) -> Operation[bool]:
@@ -478,10 +474,9 @@ def delete_conversation(r: _Ref) -> Operation[bool]:
 
 
 def _dump(r: _Ref) -> Generator[Batch, Replies, tuple[dict[str, bytes], list[Message]]]:
-    (reply,) = yield [CONV_READ(r.keys.both, "dump")]
-    if reply[0] != b"ok":
-        _gone(reply, r.id)
-    return _fields(reply[2]), _decode_messages(reply[3], r.id)
+    (raw,) = yield [CONV_READ(r.keys.both, "dump")]
+    dump = ReadReply.parse(raw, "dump", r.id)
+    return dump.fields, _decode_messages(dump.messages, r.id)
 
 
 def fork(r: _Ref, session_id: str | None = None) -> Operation[Opened]:

@@ -1,8 +1,11 @@
-"""Reading the conversation scripts' replies: statuses, timestamps, metadata and messages."""
+"""The conversation scripts' replies, each parsed in one place into a small named type (the
+scripts' headers in ``*.lua`` give the raw shapes), and the decoding of what they carry:
+statuses, timestamps, metadata and messages."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,7 +23,126 @@ from agentcache.errors import (
 from agentcache.tiers.conversations.messages import Message
 from agentcache.tiers.conversations.models import _MESSAGES, SessionInfo, Status
 
-# --- replies ------------------------------------------------------------------------------------
+# --- the scripts' replies -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class WriteReply:
+    """``conv_write`` (append, heartbeat, renew, timeout, pop, clear, end).
+
+    ``status`` ok: ``deadline`` is the expiry after the write, ``result`` the mode's own (the new
+    length, the popped message, how many were cleared), and ``timeout_ms``/``auto_renew``/``cap_ms``
+    the settings the script used. refused (renew past max_duration): ``deadline`` is unchanged and
+    ``cap_ms`` the cap. missing, expired, ended: see :meth:`raise_gone`."""
+
+    status: bytes
+    raw: Sequence[Any]
+    now: int = 0
+    deadline: int = 0
+    result: Any = None
+    timeout_ms: int = 0
+    auto_renew: bool = False
+    cap_ms: int = 0
+
+    @classmethod
+    def parse(cls, reply: Sequence[Any]) -> WriteReply:
+        if reply[0] == b"ok" and len(reply) == 3:  # end: ok, now, now
+            return cls(b"ok", reply, int(reply[1]), int(reply[2]))
+        if reply[0] == b"ok":
+            return cls(
+                b"ok", reply, int(reply[1]), int(reply[2]), reply[3], int(reply[4]), reply[5] == b"1", int(reply[6])
+            )
+        if reply[0] == b"refused":
+            return cls(b"refused", reply, deadline=int(reply[1]), cap_ms=int(reply[2]))
+        return cls(reply[0], reply)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == b"ok"
+
+    def raise_gone(self, session_id: str) -> None:
+        _gone(self.raw, session_id)
+
+
+@dataclass(frozen=True, slots=True)
+class CreateReply:
+    """``conv_create``: ok (``now``, ``deadline``, ``length``, ``replaced``: an expired or ended
+    conversation of that id was replaced) or exists (the live one's ``deadline``, ``agent_id``,
+    ``user_id``: nothing changed)."""
+
+    status: bytes
+    raw: Sequence[Any]
+    now: int = 0
+    deadline: int = 0
+    length: int = 0
+    replaced: bool = False
+    agent_id: str = ""
+    user_id: str = ""
+
+    @classmethod
+    def parse(cls, reply: Sequence[Any]) -> CreateReply:
+        if reply[0] == b"ok":
+            return cls(b"ok", reply, int(reply[1]), int(reply[2]), int(reply[3]), reply[4] == 1)
+        if reply[0] == b"exists":
+            return cls(b"exists", reply, deadline=int(reply[1]), agent_id=_text(reply[2]), user_id=_text(reply[3]))
+        return cls(reply[0], reply)  # pragma: no cover - the create script replies ok or exists
+
+
+@dataclass(frozen=True, slots=True)
+class ReadReply:
+    """``conv_read``, by mode: info (``fields``, ``length``), len (``length``), range (``start``:
+    the index of the first message returned, ``messages``), dump (``fields``, ``messages``). A
+    conversation that is not there raises its error (:func:`_gone`) in :meth:`parse`."""
+
+    now: int
+    fields: dict[str, bytes]
+    length: int = 0
+    start: int = 0
+    messages: Sequence[bytes] = ()
+
+    @classmethod
+    def parse(cls, reply: Sequence[Any], mode: str, session_id: str) -> ReadReply:
+        if reply[0] != b"ok":
+            _gone(reply, session_id)
+        now = int(reply[1])
+        if mode == "info":
+            return cls(now, _fields(reply[2]), length=int(reply[3]))
+        if mode == "len":
+            return cls(now, {}, length=int(reply[2]))
+        if mode == "range":
+            return cls(now, {}, start=int(reply[2]), messages=reply[3])
+        return cls(now, _fields(reply[2]), messages=reply[3])  # dump
+
+
+@dataclass(frozen=True, slots=True)
+class IndexAdd:
+    """``conv_index add``: the score it set, and per index key whether the entry was added or changed."""
+
+    score: Any
+    changed: list[bool]
+
+    @classmethod
+    def parse(cls, reply: Sequence[Any] | None) -> IndexAdd | None:
+        """None for a failed index update (an optional command's error becomes None)."""
+        return None if reply is None else cls(reply[0], [bool(flag) for flag in reply[1:]])
+
+
+@dataclass(frozen=True, slots=True)
+class IndexEntries:
+    """``conv_index list`` and ``expiring``: (session id, score) pairs in deadline order, and the
+    server's time they were read at."""
+
+    ids: list[str]
+    scores: list[bytes]
+    now: int
+
+    @classmethod
+    def parse(cls, reply: Sequence[Any]) -> IndexEntries:
+        flat = reply[1:]
+        return cls([raw.decode() for raw in flat[::2]], list(flat[1::2]), int(reply[0]))
+
+
+# --- what they carry ----------------------------------------------------------------------------
 
 
 def _dt(ms: int | bytes) -> datetime:
