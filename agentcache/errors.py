@@ -86,7 +86,17 @@ class BackendError(AgentCacheError):
 
     def __init__(self, commands: Sequence[str], cause: BaseException, hint: str = "") -> None:
         self.command = ", ".join(dict.fromkeys(commands)) or "?"
-        super().__init__(f"{self.command} failed: {type(cause).__name__}: {cause}{hint}")
+        said = str(cause)
+        if not hint and (type(cause).__name__ == "NoPermissionError" or "no permissions to" in said.lower()):
+            hint = ACL_HINT
+        self.hint = hint
+        super().__init__(f"{self.command} failed: {type(cause).__name__}: {said}{hint}")
+
+
+ACL_HINT = (
+    "; the server's ACL refused it: give the Valkey user the rule in the README's 'Least privilege' "
+    "section (with your prefix as its key pattern)"
+)
 
 
 class CacheClosedError(AgentCacheError):

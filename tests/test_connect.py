@@ -234,7 +234,7 @@ def test_a_wrong_password_is_a_backend_error_that_says_what_to_check(cluster: bo
 
 def test_stopped_servers_leave_no_directories() -> None:
     server = BundledValkey("standalone").start()
-    directories = list(server._temp_dirs)
+    directories = [node.directory for node in server.nodes]
     assert directories and all(d.exists() for d in directories)
     server.stop()
     assert not any(d.exists() for d in directories)

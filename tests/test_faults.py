@@ -89,9 +89,9 @@ def test_a_killed_and_restarted_server_is_found_again(setup: tuple[Any, BundledV
     cache, server = setup
     thread = "thread-0"  # slot 1445: on the first node, also of the 3-primary cluster
     cache.session.set(thread, "f", 1)
-    node = server._servers[0]  # the node named in the URL
+    node = server.nodes[0]  # the node named in the URL
     port = node.port
-    node.terminate()  # SIGKILL
+    node.kill()  # SIGKILL
     with pytest.raises(BackendError):
         cache.session.get(thread, "f")
     node.start()

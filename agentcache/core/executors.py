@@ -58,11 +58,21 @@ CLUSTER_INFO = cmd("CLUSTER", "INFO")
 def cluster_enabled(replies: Replies) -> bool:
     """Whether the reply to :data:`CLUSTER_INFO` says the server runs in cluster mode.
 
-    A standalone server answers with an error ("cluster support disabled"). So does one that does
-    not let this user run CLUSTER INFO, and such a user could not drive a cluster client either.
-    CLUSTER INFO, unlike INFO, is outside the ``@dangerous`` ACL category that restricted users lack.
+    A standalone server answers with an error ("cluster support disabled"). A server whose ACL
+    refuses CLUSTER INFO to this user raises a BackendError: taking that for "standalone" would
+    send a cluster's keys to one node. CLUSTER INFO, unlike INFO, is outside the ``@dangerous``
+    ACL category that restricted users lack.
     """
-    return not isinstance(replies[0], BaseException)
+    reply = replies[0]
+    if type(reply).__name__ == "NoPermissionError":  # a refusal must not pass for "standalone"
+        raise BackendError(["CLUSTER INFO"], reply, DETECT_HINT) from reply
+    return not isinstance(reply, BaseException)
+
+
+DETECT_HINT = (
+    " (asked to learn whether the server runs in cluster mode); grant the Valkey user +cluster|info "
+    "(see the README's 'Least privilege' rule) or say cluster=True or cluster=False"
+)
 
 
 def primaries(client: Any) -> list[Any]:
@@ -108,7 +118,7 @@ def first_call_failed(step: Step, exc: BackendError) -> BackendError:
     """The error of a first call whose connection check failed, named for the user's operation."""
     names = [c.name for c in step] if type(step) is list else [type(step).__name__]
     cause = exc.__cause__ if exc.__cause__ is not None else exc
-    return BackendError(names, cause, CONNECT_HINT)
+    return BackendError(names, cause, exc.hint or CONNECT_HINT)
 
 
 def closed(what: str) -> CacheClosedError:
