@@ -8,17 +8,14 @@ exists.
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
-from agentcache import AgentCache, AsyncAgentCache
-from agentcache.core.binding import Bound
-from agentcache.testing import unique_prefix, valkey_server
+from agentcache.testing import valkey_server
+from tests.helpers import make_cache
 
 EXTERNAL_URL = os.environ.get("AGENTCACHE_TEST_URL")
 SERVER_TOPOLOGIES = ["external"] if EXTERNAL_URL else ["standalone", "cluster", "cluster3"]
@@ -58,62 +55,6 @@ def server_urls() -> Iterator[Callable[[str], str]]:
         stop()
 
 
-class Synced:
-    """Drives an async facade (or one of its tiers) from sync test code, so each test body covers
-    both facades. It only awaits what the async facade returns; the client is real."""
-
-    def __init__(self, target: Any, loop: asyncio.AbstractEventLoop) -> None:
-        self._target = target
-        self._loop = loop
-
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self._target, name)
-        if isinstance(attr, Bound):
-            return Synced(attr, self._loop)
-        if not callable(attr):
-            return attr
-
-        def call(*args: Any, **kwargs: Any) -> Any:
-            result = attr(*args, **kwargs)
-            result = self._loop.run_until_complete(result) if inspect.isawaitable(result) else result
-            return Synced(result, self._loop) if isinstance(result, Bound) else result  # e.g. a Conversation
-
-        return call
-
-
-def make_cache(
-    topology: str, facade: str, url_of: Callable[[str], str], **options: Any
-) -> tuple[Any, Callable[[], None]]:
-    """A cache (sync, or async behind :class:`Synced`) and the function that closes it."""
-    options.setdefault("prefix", unique_prefix())
-    if facade == "sync":
-        cache: Any = (
-            AgentCache.in_memory(**options)
-            if topology == "memory"
-            else AgentCache.from_url(url_of(topology), **options)
-        )
-        return cache, cache.close
-    loop = asyncio.new_event_loop()
-    acache = (
-        AsyncAgentCache.in_memory(**options)
-        if topology == "memory"
-        else AsyncAgentCache.from_url(url_of(topology), **options)
-    )
-
-    def close() -> None:
-        loop.run_until_complete(acache.close())
-        loop.close()
-
-    return Synced(acache, loop), close
-
-
-def command(cache: Any, *args: Any) -> Any:
-    """Run one raw command on the cache's own client (sync or async), to look behind the cache."""
-    cache.ping()  # settles the client (cluster or not) of a cache made from a URL
-    result = cache.client.execute_command(*args)
-    return cache._loop.run_until_complete(result) if inspect.isawaitable(result) else result
-
-
 @pytest.fixture(params=[(t, f) for t in TOPOLOGIES for f in FACADES], ids=lambda p: f"{p[0]}-{p[1]}")
 def cache(request: pytest.FixtureRequest, server_urls: Callable[[str], str]) -> Iterator[Any]:
     """A fresh cache (own prefix) on every topology and both facades."""
@@ -130,7 +71,9 @@ def raw(request: pytest.FixtureRequest, server_urls: Callable[[str], str]) -> It
     import valkey
 
     url = server_urls(request.param)
-    client = valkey.ValkeyCluster.from_url(url) if request.param.startswith("cluster") else valkey.Valkey.from_url(url)
+    client: Any = (
+        valkey.ValkeyCluster.from_url(url) if request.param.startswith("cluster") else valkey.Valkey.from_url(url)
+    )
     client.topology = request.param
     yield client
     client.close()

@@ -57,7 +57,8 @@ def rule_for(prefix: str, user: str, password: str, *, without: str | None = Non
 def admin_nodes(url: str) -> list[valkey.Valkey]:
     probe = valkey.Valkey.from_url(url)
     try:
-        cluster = probe.info("cluster").get("cluster_enabled") == 1
+        info: dict[str, Any] = probe.info("cluster")  # type: ignore[assignment]
+        cluster = info.get("cluster_enabled") == 1
     finally:
         probe.close()
     if not cluster:
@@ -82,7 +83,8 @@ def restricted(server_urls: Callable[[str], str], request: pytest.FixtureRequest
         node.script_flush()  # so the scripts are sent by body (EVAL) once, as on a fresh server
     try:
         yield url.replace("valkey://", f"valkey://{user}:{password}@"), prefix, topology
-        denied = [entry for node in nodes for entry in node.acl_log() if entry.get("username") == user]
+        log: list[dict[str, Any]] = [entry for node in nodes for entry in node.acl_log()]  # type: ignore[union-attr]
+        denied = [entry for entry in log if entry.get("username") == user]
         if not refusals:
             assert denied == [], f"the README's rule lacks: {denied}"
     finally:

@@ -11,7 +11,8 @@ import pytest
 
 from agentcache import AgentCache, AgentCacheError, AsyncAgentCache, CacheClosedError, Message
 from agentcache.testing import unique_prefix
-from tests.conftest import FACADES, TOPOLOGIES, Synced
+from tests.conftest import FACADES, TOPOLOGIES
+from tests.helpers import Synced
 
 
 def open_cache(topology: str, facade: str, url_of: Callable[[str], str]) -> tuple[Any, Callable[[], None]]:

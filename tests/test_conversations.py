@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -24,20 +25,14 @@ from agentcache import (
     TextPart,
     ToolCallPart,
 )
-from tests.conftest import command
+from tests.helpers import command, new
 
 PNG = b"\x89PNG\r\n\x1a\n\x00\xff binary"
 
 
-def new(cache: Any, **kwargs: Any) -> Any:
-    kwargs.setdefault("agent_id", "agent-1")
-    kwargs.setdefault("user_id", "user-1")
-    return cache.conversations.create(**kwargs)
-
-
 def test_create_get_and_history(cache: Any) -> None:
     conv = new(cache, system="You are terse.", metadata={"channel": "web", "n": 1})
-    assert conv.agent_id == "agent-1" and conv.user_id == "user-1"
+    assert conv.agent_id == "agent" and conv.user_id == "user"
     assert conv.system == "You are terse." and conv.metadata == {"channel": "web", "n": 1}
     assert len(conv.id) >= 20  # generated, unguessable
     assert conv.length() == 0
@@ -267,9 +262,9 @@ def test_conversations_with_tricky_ids_stay_apart(cache: Any, session_id: str) -
 def test_bad_input_is_refused_before_anything_is_sent(cache: Any) -> None:
     conv = new(cache)
     before = cache.round_trips
-    bad_calls = [
+    bad_calls: list[tuple[type[Exception], Callable[[], Any]]] = [
         (InvalidNameError, lambda: new(cache, agent_id="")),
-        (InvalidNameError, lambda: new(cache, user_id=3)),
+        (InvalidNameError, lambda: new(cache, user_id=3)),  # type: ignore[arg-type]
         (InvalidNameError, lambda: cache.conversations.get("")),
         (InvalidArgumentError, lambda: new(cache, system=5)),
         (InvalidArgumentError, lambda: new(cache, messages=["not a message"])),

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import Any
 
@@ -28,16 +28,10 @@ from agentcache import (
 )
 from agentcache.encoding.keys import conversation_keys
 from agentcache.tiers.conversations import ops as conv_ops
-from tests.conftest import command
+from tests.helpers import command, cost, new
 from tests.test_conversations_shared import valkey_store
 
-FIXED = {"timeout": 3600, "auto_renew": True, "max_duration": 7200, "warning_threshold": 60}
-
-
-def new(cache: Any, **kwargs: Any) -> Any:
-    kwargs.setdefault("agent_id", "bot")
-    kwargs.setdefault("user_id", "alice")
-    return cache.conversations.create(**kwargs)
+FIXED: dict[str, Any] = {"timeout": 3600, "auto_renew": True, "max_duration": 7200, "warning_threshold": 60}
 
 
 def index(cache: Any, kind: str = "all", name: str = "") -> str:
@@ -48,12 +42,6 @@ def index(cache: Any, kind: str = "all", name: str = "") -> str:
 def score(cache: Any, key: str, session_id: str) -> float | None:
     found = command(cache, "ZSCORE", key, session_id)
     return None if found is None else float(found)
-
-
-def cost(cache: Any, call: Any) -> int:
-    before = cache.round_trips
-    call()
-    return int(cache.round_trips - before)
 
 
 def assert_indexed_at_deadline(cache: Any, conv: Any) -> None:
@@ -98,7 +86,7 @@ def test_create_over_an_active_id_changes_no_index(cache: Any) -> None:
     assert score(cache, index(cache, "user", "mallory"), "s1") is None
     assert cache.conversations.list_active(agent_id="evil") == []
     assert cache.conversations.list_active(user_id="mallory") == []
-    assert [i.id for i in cache.conversations.list_active(agent_id="bot")] == ["s1"]
+    assert [i.id for i in cache.conversations.list_active(agent_id="agent")] == ["s1"]
     assert_indexed_at_deadline(cache, live)
 
 
@@ -146,7 +134,7 @@ def test_a_write_on_an_ended_conversation_leaves_no_entry(cache: Any) -> None:
     ):
         with pytest.raises(SessionEnded):
             call()
-    for key in (index(cache), index(cache, "agent", "bot"), index(cache, "user", "alice")):
+    for key in (index(cache), index(cache, "agent", "agent"), index(cache, "user", "user")):
         assert score(cache, key, conv.id) is None
     page = cache.conversations.list_active(limit=1)
     assert list(page) == [] and page.cursor is None
@@ -156,7 +144,7 @@ def test_a_write_on_an_ended_conversation_leaves_no_entry(cache: Any) -> None:
 
 
 def test_a_new_conversation_under_a_reused_id_starts_without_state(cache: Any) -> None:
-    old = new(cache, session_id="reused", user_id="alice")
+    old = new(cache, session_id="reused")
     old.state.set("card", "4242")
     old.end()
     old.state.set("note", "written through a stale handle after end()")
@@ -175,7 +163,7 @@ def test_a_new_conversation_under_a_reused_id_starts_without_state(cache: Any) -
 def test_an_index_error_does_not_fail_writes(cache: Any) -> None:
     conv = new(cache, **FIXED)
     conv.add_message(Message.user("first"))
-    broken = index(cache, "user", "alice")
+    broken = index(cache, "user", "user")
     command(cache, "DEL", broken)
     command(cache, "SET", broken, "not a sorted set")  # stands for an index node that errors
     try:
@@ -203,7 +191,7 @@ def test_delete_by_id_spares_a_conversation_created_between_its_round_trips(cach
     def interleaved() -> Generator[Any, Any, Any]:
         op = conv_ops.delete(t, "d")
         replies = yield next(op)  # the delete's first round trip: the old conversation is gone
-        fresh = yield from conv_ops.create(t, agent_id="bot", user_id="bob", session_id="d", **FIXED)
+        fresh = yield from conv_ops.create(t, agent_id="agent", user_id="bob", session_id="d", **FIXED)
         try:
             while True:
                 replies = yield op.send(replies)
@@ -214,7 +202,7 @@ def test_delete_by_id_spares_a_conversation_created_between_its_round_trips(cach
     assert removed is True
     assert [i.id for i in cache.conversations.list_active(user_id="bob")] == ["d"]
     assert [i.id for i in cache.conversations.list_active()] == ["d"]
-    assert score(cache, index(cache, "user", "alice"), "d") is None
+    assert score(cache, index(cache, "user", "user"), "d") is None
     assert fresh.ref.id == "d"  # operations return data (Opened); the tier builds the handle
 
 
@@ -241,7 +229,8 @@ def tricky_messages() -> list[Message]:
 
 @pytest.mark.parametrize("kind", ["memory", "sqlite", "valkey"])
 def test_snapshots_with_bytes_round_trip_exactly_through_each_store(cache: Any, kind: str, tmp_path: Path) -> None:
-    store: Any = {"memory": MemoryStore, "sqlite": lambda: SQLiteStore(tmp_path / "s.db")}.get(kind, lambda: None)()
+    makers: dict[str, Callable[[], Any]] = {"memory": MemoryStore, "sqlite": lambda: SQLiteStore(tmp_path / "s.db")}
+    store: Any = makers.get(kind, lambda: None)()
     if kind == "valkey":
         store = valkey_store(cache)
     conv = new(cache, metadata=TRICKY, messages=tricky_messages()[:2])

@@ -21,7 +21,8 @@ from agentcache import (
     SessionNotFound,
 )
 from agentcache.tiers.conversations.lifecycle import ENV, resolve
-from tests.conftest import FACADES, TOPOLOGIES, make_cache
+from tests.conftest import FACADES, TOPOLOGIES
+from tests.helpers import make_cache, new
 
 FAST = ConversationConfig(
     default_timeout=1.2, min_timeout=0.2, max_timeout=60, max_duration=30, warning_threshold=0.8, grace=30
@@ -31,13 +32,10 @@ FAST = ConversationConfig(
 @pytest.fixture(params=[(t, f) for t in TOPOLOGIES for f in FACADES], ids=lambda p: f"{p[0]}-{p[1]}")
 def fast(request: pytest.FixtureRequest, server_urls: Callable[[str], str]) -> Iterator[Any]:
     """A cache whose conversations time out in about a second."""
-    made, close = make_cache(*request.param, server_urls, conversation_config=FAST)
+    topology, facade = request.param
+    made, close = make_cache(topology, facade, server_urls, conversation_config=FAST)
     yield made
     close()
-
-
-def new(cache: Any, **kwargs: Any) -> Any:
-    return cache.conversations.create(agent_id="agent", user_id="user", **kwargs)
 
 
 def test_expiry_auto_renew_manual_renew_max_duration_and_warnings(fast: Any) -> None:
@@ -208,4 +206,4 @@ def test_bad_options_are_refused(clean_env: pytest.MonkeyPatch) -> None:
         with pytest.raises(InvalidTimeoutConfig):
             AgentCache.in_memory(conversation_config=config)
     with pytest.raises(InvalidTimeoutConfig):
-        AgentCache.in_memory(conversation_config={"default_timeout": 5})
+        AgentCache.in_memory(conversation_config={"default_timeout": 5})  # type: ignore[arg-type]

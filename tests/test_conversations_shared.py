@@ -6,6 +6,7 @@ import inspect
 import json
 import multiprocessing
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from agentcache import (
     ValkeySnapshotStore,
 )
 from agentcache.testing import unique_prefix
-from tests.conftest import Synced
+from tests.helpers import Synced, cost
 
 
 def writer(url: str, prefix: str, session_id: str, index: int, count: int) -> None:
@@ -94,7 +95,8 @@ def valkey_store(cache: Any) -> Any:
 
 @pytest.mark.parametrize("kind", ["memory", "sqlite", "valkey"])
 def test_snapshot_round_trip_through_each_store(cache: Any, kind: str, tmp_path: Path) -> None:
-    store: Any = {"memory": MemoryStore, "sqlite": lambda: SQLiteStore(tmp_path / "s.db")}.get(kind, lambda: None)()
+    makers: dict[str, Callable[[], Any]] = {"memory": MemoryStore, "sqlite": lambda: SQLiteStore(tmp_path / "s.db")}
+    store: Any = makers.get(kind, lambda: None)()
     if kind == "valkey":
         store = valkey_store(cache)
     else:
@@ -140,12 +142,6 @@ def test_sqlite_store_persists_across_connections_and_threads(tmp_path: Path) ->
 
 
 # --- round trips --------------------------------------------------------------------------------
-
-
-def cost(cache: Any, call: Any) -> int:
-    before = cache.round_trips
-    call()
-    return int(cache.round_trips - before)
 
 
 def test_round_trips_per_operation(cache: Any) -> None:

@@ -18,7 +18,8 @@ import valkey
 from agentcache import BackendError
 from agentcache.server import BundledValkey
 from agentcache.testing import valkey_server
-from tests.conftest import FACADES, make_cache
+from tests.conftest import FACADES
+from tests.helpers import make_cache
 
 TOPOLOGIES = ["standalone", "cluster", "cluster3"]
 RECOVERY_DEADLINE = 30.0  # seconds: a bound on "works again by itself", far above what it takes

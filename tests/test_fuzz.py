@@ -46,7 +46,7 @@ from agentcache import (
     ValueTooLargeError,
 )
 from agentcache.tiers.conversations.messages import MAX_DEPTH
-from tests.conftest import make_cache
+from tests.helpers import Unset, make_cache, nested_list
 
 EXAMPLES = int(os.environ.get("AGENTCACHE_FUZZ_EXAMPLES", "200"))
 FUZZ = settings(
@@ -63,14 +63,6 @@ REFUSED = (InvalidArgumentError, InvalidNameError, SerializationError, ValueTooL
 
 
 @dataclasses.dataclass
-class Unset:
-    """A dataclass whose ``later`` field is never assigned: reading it raises AttributeError."""
-
-    a: int = 1
-    later: int = dataclasses.field(init=False, repr=False)  # repr=False: printable in reports
-
-
-@dataclasses.dataclass
 class Point:
     x: float
     y: float
@@ -78,13 +70,6 @@ class Point:
 
 class Color(enum.Enum):
     RED = 1
-
-
-def nested_list(depth: int) -> Any:
-    value: Any = 1
-    for _ in range(depth):
-        value = [value]
-    return value
 
 
 def nested_dict(depth: int) -> Any:
@@ -231,7 +216,7 @@ class Tally:
         self.escape_count = 0
         self.sent: dict[tuple[str, str], str] = {}
 
-    def call(self, what: str, fn: Callable[[], Any], cache: Any = None, computes: bool = False) -> Any:
+    def call(self, what: str, fn: Callable[..., Any], cache: Any = None, computes: bool = False) -> Any:
         """``fn()``'s result, or None if it raised. ``cache``: check that a refused call sent nothing.
         ``computes``: the call stores what a function returns, which can only be refused once it ran."""
         self.calls += 1

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import command, make_cache
+from tests.helpers import command, make_cache
 
 IDS = st.text(alphabet="a:*?[]\\{}%", min_size=1, max_size=6)
 FIELDS = st.lists(st.text(alphabet="a:*?{}%", min_size=1, max_size=4), min_size=1, max_size=4, unique=True)

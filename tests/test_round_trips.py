@@ -8,12 +8,7 @@ import pytest
 
 from agentcache import AgentCache
 from agentcache.testing import unique_prefix
-
-
-def cost(cache: Any, call: Any) -> int:
-    before = cache.round_trips
-    call()
-    return int(cache.round_trips - before)
+from tests.helpers import cost
 
 
 def test_point_operations_cost_one_round_trip(cache: Any) -> None:
@@ -39,7 +34,7 @@ def flush_scripts(cache: Any, server_urls: Any) -> None:
     """Make every node of the cache's server forget its scripts."""
     import valkey
 
-    from tests.conftest import command
+    from tests.helpers import command
 
     if cache.topology == "memory":
         command(cache, "SCRIPT", "FLUSH")
@@ -51,7 +46,7 @@ def flush_scripts(cache: Any, server_urls: Any) -> None:
 
 def cluster_ports(cache: Any) -> set[int]:
     """Every primary's port, so a test can act on each node of a cluster."""
-    from tests.conftest import command
+    from tests.helpers import command
 
     if not cache.topology.startswith("cluster"):
         return set()
@@ -119,7 +114,7 @@ def test_server_sees_one_command_per_point_operation(server_urls: Any) -> None:
         for _ in range(10):
             cache.session.set("t", "f", 1)
             cache.session.get("t", "f")
-        stats = admin.info("commandstats")
+        stats: dict[str, Any] = admin.info("commandstats")  # type: ignore[assignment]
     admin.close()
     calls = {name.removeprefix("cmdstat_"): stat["calls"] for name, stat in stats.items()}
     calls.pop("info", None)

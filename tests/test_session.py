@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,7 +18,7 @@ from agentcache import (
     SerializationError,
     ValueTooLargeError,
 )
-from tests.conftest import command
+from tests.helpers import command
 
 VALUES: list[Any] = [
     None,
@@ -207,7 +208,7 @@ def test_empty_thread(cache: Any) -> None:
 )
 def test_bad_names_raise_before_anything_is_sent(cache: Any, bad: Any) -> None:
     sent = cache.round_trips
-    for call in (
+    calls: tuple[Callable[[], Any], ...] = (
         lambda: cache.session.set(bad, "f", 1),
         lambda: cache.session.set("t", bad, 1),
         lambda: cache.session.get(bad, "f"),
@@ -218,7 +219,8 @@ def test_bad_names_raise_before_anything_is_sent(cache: Any, bad: Any) -> None:
         lambda: cache.session.touch(bad),
         lambda: cache.session.fields(bad),
         lambda: cache.session.destroy_thread(bad),
-    ):
+    )
+    for call in calls:
         with pytest.raises(InvalidNameError) as caught:
             call()
         assert isinstance(caught.value, ValueError)
@@ -275,7 +277,7 @@ def test_a_failed_encode_leaves_nothing_behind(cache: Any) -> None:
 
 
 def test_value_too_large(cache: Any, server_urls: Any) -> None:
-    from tests.conftest import make_cache
+    from tests.helpers import make_cache
 
     small, close = make_cache(cache.topology, "sync", server_urls, max_value_bytes=100)
     try:

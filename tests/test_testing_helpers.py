@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
-from agentcache import AsyncAgentCache
+from agentcache import AsyncAgentCache, BundledValkey
 
 pytest_plugins = ["pytester"]
 
@@ -29,12 +30,12 @@ def test_fixtures_in_a_users_suite(pytester: pytest.Pytester) -> None:
 
 
 def test_async_embedded() -> None:
-    async def main() -> object:
+    async def main() -> tuple[dict[str, Any], BundledValkey | None]:
         async with AsyncAgentCache.embedded(prefix="async-demo") as cache:
             await cache.session.set("t", "f", {"ok": True})
             server = cache.server
             return await cache.session.get_all("t"), server
 
-    found, server = asyncio.run(main())  # type: ignore[misc]
+    found, server = asyncio.run(main())
     assert found == {"f": {"ok": True}}
     assert server is not None and not server.ports  # stopped on close

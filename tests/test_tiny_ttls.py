@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from agentcache.encoding.expiry import ttl_ms
-from tests.conftest import FACADES, TOPOLOGIES, make_cache
+from tests.conftest import FACADES, TOPOLOGIES
+from tests.helpers import make_cache
 
 TINY = [1e-10, 0.0004, timedelta(microseconds=1)]
 

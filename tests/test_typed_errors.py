@@ -6,7 +6,6 @@ topology and both facades where a server is involved.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Callable
 from datetime import timedelta
@@ -36,11 +35,12 @@ from agentcache import (
 )
 from agentcache.tiers.conversations.lifecycle import to_ms
 from agentcache.tiers.conversations.messages import MAX_DEPTH
+from tests.helpers import Unset, nested_list, new
 
 HUGE = 10**400
 
 
-def refused(cache: Any, error: type[BaseException], call: Callable[[], Any]) -> pytest.ExceptionInfo[Any]:
+def refused(cache: Any, error: type[BaseException], call: Callable[..., Any]) -> pytest.ExceptionInfo[Any]:
     """``call()`` raises ``error`` (an AgentCacheError) and sends nothing."""
     before = cache.round_trips
     with pytest.raises(error) as caught:
@@ -48,23 +48,6 @@ def refused(cache: Any, error: type[BaseException], call: Callable[[], Any]) -> 
     assert isinstance(caught.value, AgentCacheError)
     assert cache.round_trips == before, "a refused call must send nothing"
     return caught
-
-
-def new(cache: Any, **kwargs: Any) -> Any:
-    return cache.conversations.create(agent_id="agent", user_id="user", **kwargs)
-
-
-def nested_list(depth: int) -> Any:
-    value: Any = 1
-    for _ in range(depth):
-        value = [value]
-    return value
-
-
-@dataclasses.dataclass
-class Unset:
-    a: int = 1
-    later: int = dataclasses.field(init=False, repr=False)
 
 
 # --- OverflowError ------------------------------------------------------------------------------
@@ -207,10 +190,10 @@ def test_self_referencing_data_is_refused(cache: Any) -> None:
         lambda: Message.user("hi", metadata="not a dict"),  # type: ignore[arg-type]
         lambda: Message.assistant("x", tool_calls=1.5),  # type: ignore[arg-type]
         lambda: Message.tool(None, "result"),  # type: ignore[arg-type]
-        lambda: Message(role="user", parts=[{"type": "text", "text": 1}]),
+        lambda: Message(role="user", parts=[{"type": "text", "text": 1}]),  # type: ignore[list-item]
         lambda: TextPart(),  # type: ignore[call-arg]
         lambda: ImagePart(),
-        lambda: ImagePart(data="not base64!"),
+        lambda: ImagePart(data="not base64!"),  # type: ignore[arg-type]
         lambda: DataPart(),  # type: ignore[call-arg]
         lambda: ToolCallPart(id=1, name="n"),  # type: ignore[arg-type]
         lambda: ToolResultPart(tool_call_id="c"),  # type: ignore[call-arg]
@@ -233,14 +216,14 @@ def test_invalid_messages_raise_invalid_message_error(make: Callable[[], Any]) -
 
 def test_invalid_message_error_names_where_and_what() -> None:
     with pytest.raises(InvalidMessageError) as caught:
-        Message(role="user", parts=[{"type": "text", "text": 1}])
+        Message(role="user", parts=[{"type": "text", "text": 1}])  # type: ignore[list-item]
     assert caught.value.errors()[0]["loc"] == ("parts", 0, "text", "text")
     assert "parts.0.text.text: Input should be a valid string" in str(caught.value)
     message = Message.user("hi")
     with pytest.raises(InvalidMessageError):
-        message.role = "assistant"  # type: ignore[misc]  # frozen
+        message.role = "assistant"  # frozen
     # valid messages and parts are unchanged, nested parts still validate from dicts
-    assert Message(role="user", parts=[{"type": "text", "text": "a"}]) == Message.user("a")
+    assert Message(role="user", parts=[{"type": "text", "text": "a"}]) == Message.user("a")  # type: ignore[list-item]
     assert Message.from_json_data(Message.user("a", ImagePart(data=b"\x89", mime_type="image/png")).to_json_data())
 
 

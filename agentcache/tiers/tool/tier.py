@@ -20,7 +20,7 @@ import secrets
 import time
 from collections.abc import Callable, Generator, Iterable
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, Generic, ParamSpec, Protocol, TypeVar, overload
 
 from agentcache.core.binding import Bound, E, operation
 from agentcache.core.commands import PRIMARIES, Await, Command, Operation, Pause, Step, cmd, lua, one
@@ -36,6 +36,21 @@ from agentcache.tiers.tool.policies import ToolPolicy, as_policy, encode_policy,
 
 M = TypeVar("M")
 F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
+R_co = TypeVar("R_co", covariant=True)
+
+
+class CachedFunction(Protocol, Generic[P, R_co]):
+    """What :meth:`ToolTier.cached` makes of a function: the function, cached, plus its tool name
+    and ``invalidate(*args, **kwargs)`` (a bool on AgentCache, awaited on AsyncAgentCache)."""
+
+    tool: str
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R_co: ...
+
+    def invalidate(self, *args: P.args, **kwargs: P.kwargs) -> Any: ...
+
 
 DEFAULT_LOCK_TIMEOUT = 30.0
 FIRST_WAIT = 0.002  # a waiter's first pause (seconds); each next one doubles, up to MAX_WAIT
@@ -393,6 +408,21 @@ class ToolTier(Bound[E]):
     set_policy = operation(set_policy)
     get_policy = operation(get_policy)
     clear_policy = operation(clear_policy)
+
+    @overload
+    def cached(self, name: Callable[P, R], /) -> CachedFunction[P, R]: ...
+
+    @overload
+    def cached(
+        self,
+        name: str | None = None,
+        *,
+        ttl: TTL | None = None,
+        cost: float | None = None,
+        ignore: Iterable[str] = (),
+        lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+        model: type[Any] | None = None,
+    ) -> Callable[[Callable[P, R]], CachedFunction[P, R]]: ...
 
     def cached(
         self,
