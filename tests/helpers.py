@@ -18,15 +18,19 @@ T = TypeVar("T")
 
 
 def drive(
-    op: Operation[T], replies: Iterable[Replies | BaseException], batches: list[Batch] | None = None
+    op: Operation[T],
+    replies: Iterable[Replies | BaseException],
+    batches: list[Batch] | None = None,
+    *,
+    primaries: list[Any] | None = None,
 ) -> tuple[list[Batch], T]:
     """Run ``op`` without a server: returns the batches it sent (one per round trip) and its result.
 
     Each batch is answered by the next item of ``replies``: a list with one reply per command, as
     the executor hands them over (an optional command's error already ``None``), or an exception,
     thrown in at the ``yield`` as the executor throws a failed round trip. A :class:`Call` runs its
-    function, :class:`Pause` and :class:`Await` pass at once, and ``PRIMARIES`` is ``[None]`` (one
-    server). Fails if a reply list does not match its batch or if replies are left over. Pass
+    function, :class:`Pause` and :class:`Await` pass at once, and ``PRIMARIES`` is ``primaries``
+    (default ``[None]``: one server). Fails if a reply list does not match its batch or if replies are left over. Pass
     ``batches`` to keep what was sent when the operation raises."""
     answers = iter(replies)
     batches = [] if batches is None else batches
@@ -53,7 +57,7 @@ def drive(
             elif isinstance(step, Pause | Await):
                 sent = None
             elif step is PRIMARIES:
-                sent = [None]
+                sent = [None] if primaries is None else primaries
             else:
                 raise AssertionError(f"an operation yielded {step!r}")
     except StopIteration as stop:

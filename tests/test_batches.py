@@ -104,10 +104,27 @@ def test_statistics_ride_along_once_due() -> None:
 
 def test_a_write_and_its_index_update_share_one_round_trip() -> None:
     r = ref()
-    batches, length = drive(ops.add_message(r, Message.user("hi")), [[written(NOW + 10 * MINUTE), [NOW, 0, 0, 0]]])
+    reply = [written(NOW + 10 * MINUTE), [NOW, 0, 0, 0]]
+    batches, length = drive(ops.add_message(r, Message.assistant("hi")), [reply])
     assert names(batches) == [["EVALSHA conv_write", "EVALSHA conv_index"]] and length == 1
     assert batches[0][1].optional  # the index never fails a write
     assert batches[0][1].args[3:6] == tuple(OURS)
+
+
+def test_a_user_message_takes_user_parts_in_the_same_script() -> None:
+    """In cluster mode the script itself finds the thread's user parts (its SCAN stays in the
+    thread's slot): one round trip. On one server the thread's keys are SCANned first, step by step."""
+    reply = [written(NOW + 10 * MINUTE), [NOW, 0, 0, 0]]
+    batches, _ = drive(ops.add_message(ref(), Message.user("hi")), [reply], primaries=["a node"])
+    assert names(batches) == [["EVALSHA conv_write", "EVALSHA conv_index"]]
+    assert batches[0][0].args[5:11] == ("attach", tier().life.grace_ms, 1, "p:session:{s1}:__user_part_*", 1000, 0)
+    part = b"p:session:{s1}:__user_part_a"
+    batches, _ = drive(ops.add_message(ref(), Message.user("hi")), [[[b"0", part]], reply])
+    assert names(batches) == [["EVALSHA session_scan"], ["EVALSHA conv_write", "EVALSHA conv_index"]]
+    assert batches[0][0].args[4:6] == ("keys", 0)
+    assert batches[1][0].args[7:12] == (1, "", 1000, 1, part)  # the keys found, then the message
+    batches, _ = drive(ops.add_message(ref(), Message.user("hi"), attach_user_parts=False), [reply])
+    assert batches[0][0].args[5] == "append"
 
 
 def test_settings_changed_elsewhere_correct_the_index_in_a_second_round_trip() -> None:

@@ -102,6 +102,10 @@ class ThreadKeys:
         """The SCAN MATCH pattern of exactly this thread's fields."""
         return self.head + "*"
 
+    def pattern_of(self, field_prefix: str) -> str:
+        """The SCAN MATCH pattern of this thread's fields whose names start with ``field_prefix``."""
+        return self.head + encode_name(field_prefix, "field") + "*"
+
     @property
     def anchor(self) -> str:
         """A key in the thread's slot that is never a field (fields are non-empty): routes scripts."""

@@ -19,6 +19,8 @@ from agentcache.encoding import codec
 from agentcache.encoding.expiry import TTL, Deadline, deadline_ms, ttl_ms
 from agentcache.encoding.keys import ThreadKeys, session_key, session_thread
 from agentcache.errors import FieldNotFoundError, InvalidArgumentError, SerializationError
+from agentcache.tiers.conversations.messages import Part
+from agentcache.tiers.conversations.parts import USER_PART_PREFIX, UserPart, from_stored, to_stored, user_part_field
 from agentcache.tiers.settings import Settings
 
 M = TypeVar("M")
@@ -97,12 +99,14 @@ def ttl(s: Settings, thread_id: str, field: str) -> Operation[float | None]:
     return None if ms == -1 else ms / 1000
 
 
-def _scan(s: Settings, keys: ThreadKeys, mode: str) -> Generator[Batch, Replies, list[Any]]:
-    """Walk the thread's keys in ``mode``; one round trip per SCAN step. Returns every step's items."""
+def _scan(s: Settings, keys: ThreadKeys, mode: str, pattern: str | None = None) -> Generator[Batch, Replies, list[Any]]:
+    """Walk the thread's keys (those matching ``pattern``, default all) in ``mode``; one round trip
+    per SCAN step. Returns every step's items."""
     items: list[Any] = []
     cursor: bytes | int = 0
+    match = keys.pattern if pattern is None else pattern
     while True:
-        reply = yield from one(SESSION_SCAN([keys.anchor], mode, cursor, keys.pattern, s.scan_count))
+        reply = yield from one(SESSION_SCAN([keys.anchor], mode, cursor, match, s.scan_count))
         cursor = reply[0]
         items.extend(reply[1:])
         if cursor in (b"0", 0, "0"):
@@ -141,6 +145,52 @@ def destroy_thread(s: Settings, thread_id: str) -> Operation[int]:
     return sum(counts)
 
 
+# --- user parts ---------------------------------------------------------------------------------
+
+
+def set_user_part(
+    s: Settings,
+    thread_id: str,
+    name: str,
+    part: UserPart | str,
+    *,
+    ttl: TTL | None = None,
+    expires_at: Deadline | None = None,
+) -> Operation[None]:
+    """Attach ``part`` (text, an image or data; a str is text) to the thread's next user message.
+
+    Stored as the session field ``__user_part_<name>`` (replacing a part of that name) with the same
+    TTL rules as any field. The next user message added to the conversation of this id takes every
+    pending persistent part, atomically; transient ones (``save=False``) are never stored with a
+    message. One round trip."""
+    field = user_part_field(name)
+    return (yield from set_(s, thread_id, field, to_stored(part), ttl=ttl, expires_at=expires_at))
+
+
+def user_parts(s: Settings, thread_id: str) -> Operation[dict[str, Part]]:
+    """The thread's pending user parts by name (sorted), each refreshed by its own TTL. One round
+    trip per SCAN step (one on a cluster-mode server)."""
+    keys = session_thread(s.prefix, thread_id)
+    items = yield from _scan(s, keys, "get", keys.pattern_of(USER_PART_PREFIX))
+    found: dict[str, Part] = {}
+    for key, raw in zip(items[::2], items[1::2], strict=True):
+        field = keys.field_of(key)
+        if field is not None and field.startswith(USER_PART_PREFIX):
+            found[field[len(USER_PART_PREFIX) :]] = from_stored(_decode(raw, thread_id, field))
+    return dict(sorted(found.items()))
+
+
+def delete_user_part(s: Settings, thread_id: str, name: str) -> Operation[bool]:
+    """Remove the pending user part ``name``; True if it was there. One round trip."""
+    return (yield from delete(s, thread_id, user_part_field(name)))
+
+
+def clear_user_parts(s: Settings, thread_id: str) -> Operation[int]:
+    """Remove every pending user part of the thread; returns how many. One round trip per SCAN step."""
+    keys = session_thread(s.prefix, thread_id)
+    return sum((yield from _scan(s, keys, "unlink", keys.pattern_of(USER_PART_PREFIX))))
+
+
 class SessionTier(Bound[E]):
     """``cache.session``: thread-scoped key-value state with per-field sliding TTLs."""
 
@@ -152,6 +202,10 @@ class SessionTier(Bound[E]):
     touch = operation(touch)
     fields = operation(fields)
     destroy_thread = operation(destroy_thread)
+    set_user_part = operation(set_user_part)
+    user_parts = operation(user_parts)
+    delete_user_part = operation(delete_user_part)
+    clear_user_parts = operation(clear_user_parts)
 
     def key(self, thread_id: str, field: str) -> str:
         """The Valkey key that holds ``field`` of ``thread_id`` (for inspection; no I/O)."""

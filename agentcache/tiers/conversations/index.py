@@ -61,7 +61,7 @@ def _fix_for(r: _Ref, sent: _Move | None, did: _Move | None, deadline: int) -> C
 
 def _moves(mode: str, auto: bool, timeout_ms: int, cap_ms: int, new_timeout: bool) -> _Move | None:
     """How ``mode`` moves the deadline with these settings."""
-    if mode == "renew" or (mode in ("append", "heartbeat") and auto):
+    if mode == "renew" or (mode in ("append", "attach", "heartbeat") and auto):
         return _Move("gt", timeout_ms, cap_ms)
     if mode == "timeout" and new_timeout:
         return _Move("set", timeout_ms, cap_ms)

@@ -30,12 +30,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from agentcache.core.commands import Batch, Command, Operation, Replies, cmd
+from agentcache.core.commands import PRIMARIES, Batch, Command, Operation, Replies, cmd
 from agentcache.encoding import codec
 from agentcache.encoding.keys import (
     check_name,
     conversation_keys,
     index_all,
+    session_thread,
 )
 from agentcache.errors import (
     InvalidArgumentError,
@@ -50,6 +51,7 @@ from agentcache.tiers.conversations.index import MAX_COUNT, _cap, _check_limit, 
 from agentcache.tiers.conversations.lifecycle import Seconds, to_ms
 from agentcache.tiers.conversations.messages import Message, from_json_value, to_json_value
 from agentcache.tiers.conversations.models import SNAPSHOT_FORMAT, MessagePage, SessionInfo
+from agentcache.tiers.conversations.parts import USER_PART_PREFIX
 from agentcache.tiers.conversations.refs import Opened, _indexes, _Ref, _Tier
 from agentcache.tiers.conversations.replies import (
     CreateReply,
@@ -65,7 +67,7 @@ from agentcache.tiers.conversations.replies import (
     _text,
 )
 from agentcache.tiers.conversations.scripts import CONV_CREATE, CONV_READ, CONV_WRITE
-from agentcache.tiers.session import destroy_thread
+from agentcache.tiers.session import _scan, destroy_thread
 from agentcache.tiers.settings import Settings
 
 
@@ -358,19 +360,34 @@ def delete(t: _Tier, session_id: str) -> Operation[bool]:
 # --- one conversation ---------------------------------------------------------------------------
 
 
-def add_messages(r: _Ref, messages: Sequence[Message]) -> Operation[int]:
-    """Append ``messages`` atomically, in order; returns the history's new length. One round trip.
+def add_messages(r: _Ref, messages: Sequence[Message], *, attach_user_parts: bool = True) -> Operation[int]:
+    """Append ``messages`` atomically, in order; returns the history's new length.
 
     Counts as activity: with auto-renew the conversation's expiry moves to now + timeout (never past
-    ``max_duration``). Transient parts (``save=False``) are not stored."""
+    ``max_duration``). Transient parts (``save=False``) are not stored. The last user message takes
+    the thread's pending persistent user parts (``cache.session.set_user_part``) in the same script
+    that stores it, so each part lands on exactly one message however many workers add at once;
+    ``attach_user_parts=False`` leaves them pending. One round trip (on a standalone server with
+    user parts to look for: one more per SCAN step of the thread first)."""
     encoded = _encode_messages(r.tier.settings, messages)
-    reply = yield from _write(r, "append", *encoded)
+    users = [i for i, message in enumerate(messages) if message.role == "user"]
+    if not attach_user_parts or not users:
+        reply = yield from _write(r, "append", *encoded)
+        return int(reply.result)
+    thread = session_thread(r.tier.settings.prefix, r.id)
+    pattern = thread.pattern_of(USER_PART_PREFIX)
+    count = r.tier.settings.scan_count
+    if (yield PRIMARIES) == [None]:  # one server: SCAN here, step by step, not in the script
+        keys = (yield from _scan(r.tier.settings, thread, "keys", pattern)) if encoded else []
+        reply = yield from _write(r, "attach", users[-1] + 1, "", count, len(keys), *keys, *encoded)
+    else:  # cluster mode: the script's SCAN stays in the thread's slot
+        reply = yield from _write(r, "attach", users[-1] + 1, pattern, count, 0, *encoded)
     return int(reply.result)
 
 
-def add_message(r: _Ref, message: Message) -> Operation[int]:
+def add_message(r: _Ref, message: Message, *, attach_user_parts: bool = True) -> Operation[int]:
     """Append one message; see :meth:`add_messages`."""
-    return (yield from add_messages(r, [message]))
+    return (yield from add_messages(r, [message], attach_user_parts=attach_user_parts))
 
 
 def messages(r: _Ref, limit: int | None = None, before: int | None = None) -> Operation[MessagePage]:

@@ -22,6 +22,7 @@ from agentcache.errors import (
 )
 from agentcache.tiers.conversations.messages import Message
 from agentcache.tiers.conversations.models import _MESSAGES, SessionInfo, Status
+from agentcache.tiers.conversations.parts import message_data
 
 # --- the scripts' replies -----------------------------------------------------------------------
 
@@ -223,6 +224,6 @@ def _decode_metadata(raw: bytes | None, session_id: str) -> dict[str, Any]:
 
 def _decode_messages(raws: Sequence[bytes], session_id: str) -> list[Message]:
     try:
-        return _MESSAGES.validate_python([codec.decode(raw) for raw in raws])
+        return _MESSAGES.validate_python([message_data(codec.decode(raw)) for raw in raws])
     except (SerializationError, ValidationError) as exc:
         raise SerializationError(f"history of conversation {session_id!r} cannot be read: {exc}") from exc
