@@ -33,6 +33,7 @@ from agentcache.errors import (
 from agentcache.facade import AgentCache, AsyncAgentCache
 from agentcache.server import BundledValkey
 from agentcache.stats import CacheStats, Recommendation, TierStats, ToolStats
+from agentcache.tiers.conversations.context import Context
 from agentcache.tiers.conversations.handles import Conversation, ConversationTier
 from agentcache.tiers.conversations.lifecycle import ConversationConfig
 from agentcache.tiers.conversations.messages import DataPart, ImagePart, Message, TextPart, ToolCallPart, ToolResultPart
@@ -70,6 +71,7 @@ __all__ = [
     "ToolTier",
     "ValueTooLargeError",
     # conversations
+    "Context",
     "Conversation",
     "ConversationConfig",
     "ConversationError",

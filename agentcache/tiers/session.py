@@ -99,11 +99,12 @@ def ttl(s: Settings, thread_id: str, field: str) -> Operation[float | None]:
     return None if ms == -1 else ms / 1000
 
 
-def _scan(s: Settings, keys: ThreadKeys, mode: str, pattern: str | None = None) -> Generator[Batch, Replies, list[Any]]:
-    """Walk the thread's keys (those matching ``pattern``, default all) in ``mode``; one round trip
-    per SCAN step. Returns every step's items."""
+def _scan(
+    s: Settings, keys: ThreadKeys, mode: str, pattern: str | None = None, cursor: bytes | int = 0
+) -> Generator[Batch, Replies, list[Any]]:
+    """Walk the thread's keys (those matching ``pattern``, default all) in ``mode`` from ``cursor``;
+    one round trip per SCAN step. Returns every step's items."""
     items: list[Any] = []
-    cursor: bytes | int = 0
     match = keys.pattern if pattern is None else pattern
     while True:
         reply = yield from one(SESSION_SCAN([keys.anchor], mode, cursor, match, s.scan_count))

@@ -12,6 +12,7 @@ from agentcache.core.binding import Bound, E, opening, operation
 if TYPE_CHECKING:  # for the types of from_dict only: a tier never runs an executor itself
     from agentcache.core.executors import AsyncExecutor, SyncExecutor
 from agentcache.tiers.conversations.agents import agent_config, configure_agent
+from agentcache.tiers.conversations.context import context
 from agentcache.tiers.conversations.index import expiring, list_active
 from agentcache.tiers.conversations.lifecycle import Lifecycle
 from agentcache.tiers.conversations.ops import (
@@ -92,6 +93,7 @@ class Conversation(Bound[E]):
     delete = operation(delete_conversation)
     fork = opening(fork, _open)
     to_dict = operation(to_dict)
+    context = operation(context)
 
     def __len__(self) -> int:
         """The history's length (sync facade only: on the async one, ``await conv.length()``)."""

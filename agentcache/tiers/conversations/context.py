@@ -1,0 +1,294 @@
+"""Context assembly: what to send to the model on this turn, read in one round trip (one per SCAN
+step of the thread's user parts on a standalone server), and its conversion to each model API's
+message format without importing any SDK.
+
+The system prompt is the conversation's (or the one passed), followed by the dynamic sections in
+this format, one block per section in the order given::
+
+    <system prompt>
+
+    ## <section name>
+    <text, or the value as JSON (keys sorted)>
+
+The history is the newest messages, trimmed to ``limit`` messages and then to ``max_chars``
+characters (text, data and tool content; images count nothing), never starting with a tool result
+whose call was trimmed away. The thread's pending user parts (``cache.session.set_user_part``),
+transient ones included, ride along on the last user message; they stay pending (a persistent one
+is stored with the next user message; a transient one until it is replaced, removed or expires).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from agentcache.core.commands import Operation, cmd
+from agentcache.encoding.keys import session_thread
+from agentcache.errors import InvalidArgumentError, SerializationError, shown
+from agentcache.tiers.conversations.index import MAX_COUNT, _check_limit
+from agentcache.tiers.conversations.messages import (
+    DataPart,
+    ImagePart,
+    Message,
+    Part,
+    TextPart,
+    ToolCallPart,
+    ToolResultPart,
+    to_json_value,
+)
+from agentcache.tiers.conversations.parts import USER_PART_PREFIX, from_stored
+from agentcache.tiers.conversations.refs import _Ref
+from agentcache.tiers.conversations.replies import ReadReply, _decode_messages
+from agentcache.tiers.conversations.scripts import CONV_READ
+from agentcache.tiers.session import SESSION_SCAN, _decode, _scan
+
+
+def render_system(system: str | None, sections: Mapping[str, Any] | None) -> str | None:
+    """The system prompt with the dynamic sections after it (see the module docstring)."""
+    if not sections:
+        return system
+    blocks = [] if not system else [system]
+    for name, value in sections.items():
+        if not isinstance(name, str) or not name or "\n" in name:
+            raise InvalidArgumentError(f"a dynamic section's name must be a one-line str, not {shown(name)}")
+        text = value if isinstance(value, str) else _json(value, f"dynamic section {name!r}")
+        blocks.append(f"## {name}\n{text}")
+    return "\n\n".join(blocks)
+
+
+def _json(value: Any, what: str) -> str:
+    try:
+        return json.dumps(to_json_value(value, what), ensure_ascii=False, sort_keys=True)
+    except SerializationError:
+        raise
+    except (TypeError, ValueError) as exc:
+        raise SerializationError(f"{what} cannot be written as JSON: {exc}") from exc
+
+
+def _chars(message: Message) -> int:
+    total = 0
+    for part in message.parts:
+        if isinstance(part, TextPart):
+            total += len(part.text)
+        elif isinstance(part, DataPart):
+            total += len(_json(part.data, "data"))
+        elif isinstance(part, ToolCallPart):
+            total += len(part.name) + len(_json(part.arguments, "tool arguments"))
+        elif isinstance(part, ToolResultPart):
+            total += len(_result_text(part))
+    return total
+
+
+def trim(history: list[Message], max_chars: int | None) -> list[Message]:
+    """The newest messages within ``max_chars``, never starting with an orphaned tool result."""
+    kept = history
+    if max_chars is not None:
+        budget, start = max_chars, len(history)
+        while start > 0 and _chars(history[start - 1]) <= budget:
+            budget -= _chars(history[start - 1])
+            start -= 1
+        kept = history[start:]
+    first = 0
+    while first < len(kept) and kept[first].role == "tool":  # its call was trimmed away
+        first += 1
+    return kept[first:]
+
+
+def _with_parts(history: list[Message], parts: list[Part]) -> list[Message]:
+    if not parts:
+        return history
+    for i in range(len(history) - 1, -1, -1):
+        if history[i].role == "user":
+            joined = history[i].model_copy(update={"parts": [*history[i].parts, *parts]})
+            return [*history[:i], joined, *history[i + 1 :]]
+    return [*history, Message(role="user", parts=parts)]  # no user message yet: they start one
+
+
+def context(
+    r: _Ref,
+    *,
+    system: str | None = None,
+    dynamic_sections: Mapping[str, Any] | None = None,
+    limit: int | None = None,
+    max_chars: int | None = None,
+) -> Operation[Context]:
+    """What to send to the model on this turn: the system prompt with ``dynamic_sections`` rendered
+    into it (``system`` replaces the conversation's own), the newest history within ``limit``
+    messages and ``max_chars`` characters, and the thread's pending user parts on the last user
+    message. Reading is not activity. One round trip (on a standalone server, one more per further
+    SCAN step of the thread)."""
+    if limit is not None:
+        _check_limit(limit)
+    if max_chars is not None and (
+        not isinstance(max_chars, int) or isinstance(max_chars, bool) or not 0 <= max_chars <= MAX_COUNT
+    ):
+        raise InvalidArgumentError(f"max_chars must be an int >= 0, not {shown(max_chars)}")
+    if system is not None and not isinstance(system, str):
+        raise InvalidArgumentError(f"system must be a str or None, not {type(system).__name__}")
+    if dynamic_sections is not None and not isinstance(dynamic_sections, Mapping):
+        raise InvalidArgumentError(f"dynamic_sections must be a dict, not {type(dynamic_sections).__name__}")
+    render_system(system, dynamic_sections)  # bad sections fail before anything is sent
+    s = r.tier.settings
+    thread = session_thread(s.prefix, r.id)
+    pattern = thread.pattern_of(USER_PART_PREFIX)
+    raw, stored_system, scanned = yield [
+        CONV_READ(r.keys.both, "range", "" if limit is None else limit, ""),
+        cmd("HGET", r.keys.meta, "system"),
+        SESSION_SCAN([thread.anchor], "get", 0, pattern, s.scan_count),
+    ]
+    page = ReadReply.parse(raw, "range", r.id)
+    items = list(scanned[1:])
+    if scanned[0] not in (b"0", 0, "0"):  # a standalone server: walk the rest of the keyspace
+        items += yield from _scan(s, thread, "get", pattern, cursor=scanned[0])
+    parts: list[Part] = []
+    for key, value in sorted(zip(items[::2], items[1::2], strict=True)):
+        name = thread.field_of(key)
+        if name is not None and name.startswith(USER_PART_PREFIX):
+            parts.append(from_stored(_decode(value, r.id, name)))
+    chosen = system if system is not None else (None if stored_system is None else stored_system.decode())
+    history = trim(_decode_messages(page.messages, r.id), max_chars)
+    return Context(render_system(chosen, dynamic_sections), _with_parts(history, parts))
+
+
+# --- the model APIs' formats ----------------------------------------------------------------------
+
+
+def _result_text(part: ToolResultPart) -> str:
+    return part.content if isinstance(part.content, str) else _json(part.content, "tool result")
+
+
+def _data_url(part: ImagePart) -> str:
+    if part.url is not None:
+        return part.url
+    assert part.data is not None
+    return f"data:{part.mime_type or 'application/octet-stream'};base64,{base64.b64encode(part.data).decode('ascii')}"
+
+
+def _data_text(part: DataPart) -> str:
+    return _json(part.data, "data part")
+
+
+@dataclass(frozen=True)
+class Context:
+    """The system prompt and messages of one turn; ``to_*`` give each model API's format (plain
+    dicts, so no SDK is imported)."""
+
+    system: str | None
+    messages: list[Message] = field(default_factory=list)
+
+    def to_dicts(self) -> dict[str, Any]:
+        """``{"system": ..., "messages": [message JSON data, ...]}`` (see :meth:`Message.to_json_data`)."""
+        return {"system": self.system, "messages": [m.to_json_data() for m in self.messages]}
+
+    def to_openai_chat(self) -> list[dict[str, Any]]:
+        """OpenAI Chat Completions ``messages`` (system first; images as data URLs)."""
+        out: list[dict[str, Any]] = [] if self.system is None else [{"role": "system", "content": self.system}]
+        for message in self.messages:
+            if message.role == "tool":
+                for part in message.parts:
+                    if isinstance(part, ToolResultPart):
+                        out.append({"role": "tool", "tool_call_id": part.tool_call_id, "content": _result_text(part)})
+            elif message.role == "assistant":
+                entry: dict[str, Any] = {"role": "assistant", "content": message.text or None}
+                if message.tool_calls:
+                    entry["tool_calls"] = [
+                        {
+                            "id": call.id,
+                            "type": "function",
+                            "function": {"name": call.name, "arguments": _json(call.arguments, "tool arguments")},
+                        }
+                        for call in message.tool_calls
+                    ]
+                out.append(entry)
+            elif message.role == "system":
+                out.append({"role": "system", "content": message.text})
+            else:
+                content: list[dict[str, Any]] = []
+                for part in message.parts:
+                    if isinstance(part, TextPart):
+                        content.append({"type": "text", "text": part.text})
+                    elif isinstance(part, ImagePart):
+                        content.append({"type": "image_url", "image_url": {"url": _data_url(part)}})
+                    elif isinstance(part, DataPart):
+                        content.append({"type": "text", "text": _data_text(part)})
+                out.append({"role": "user", "content": content})
+        return out
+
+    def to_openai_responses(self) -> list[dict[str, Any]]:
+        """OpenAI Responses ``input`` items (the system prompt as a system message first)."""
+        out: list[dict[str, Any]] = [] if self.system is None else [{"role": "system", "content": self.system}]
+        for message in self.messages:
+            if message.role == "tool":
+                for part in message.parts:
+                    if isinstance(part, ToolResultPart):
+                        output = _result_text(part)
+                        out.append({"type": "function_call_output", "call_id": part.tool_call_id, "output": output})
+            elif message.role == "assistant":
+                if message.text:
+                    out.append({"role": "assistant", "content": message.text})
+                for call in message.tool_calls:
+                    arguments = _json(call.arguments, "tool arguments")
+                    out.append({"type": "function_call", "call_id": call.id, "name": call.name, "arguments": arguments})
+            elif message.role == "system":
+                out.append({"role": "system", "content": message.text})
+            else:
+                content: list[dict[str, Any]] = []
+                for part in message.parts:
+                    if isinstance(part, TextPart):
+                        content.append({"type": "input_text", "text": part.text})
+                    elif isinstance(part, ImagePart):
+                        content.append({"type": "input_image", "image_url": _data_url(part), "detail": "auto"})
+                    elif isinstance(part, DataPart):
+                        content.append({"type": "input_text", "text": _data_text(part)})
+                out.append({"role": "user", "content": content})
+        return out
+
+    def to_anthropic(self) -> dict[str, Any]:
+        """Anthropic Messages ``{"system": ..., "messages": [...]}``: system messages of the history
+        join the system prompt, tool results go in user turns, and consecutive turns of one role
+        merge (the API wants them alternating)."""
+        system = [self.system] if self.system else []
+        turns: list[dict[str, Any]] = []
+        for message in self.messages:
+            if message.role == "system":
+                system.append(message.text)
+                continue
+            role = "assistant" if message.role == "assistant" else "user"
+            blocks: list[dict[str, Any]] = []
+            for part in message.parts:
+                if isinstance(part, TextPart):
+                    blocks.append({"type": "text", "text": part.text})
+                elif isinstance(part, ImagePart):
+                    blocks.append({"type": "image", "source": _anthropic_source(part)})
+                elif isinstance(part, DataPart):
+                    blocks.append({"type": "text", "text": _data_text(part)})
+                elif isinstance(part, ToolCallPart):
+                    blocks.append({"type": "tool_use", "id": part.id, "name": part.name, "input": part.arguments})
+                else:
+                    blocks.append(
+                        {
+                            "type": "tool_result",
+                            "tool_use_id": part.tool_call_id,
+                            "content": _result_text(part),
+                            "is_error": part.is_error,
+                        }
+                    )
+            if turns and turns[-1]["role"] == role:
+                turns[-1]["content"].extend(blocks)
+            else:
+                turns.append({"role": role, "content": blocks})
+        out: dict[str, Any] = {"messages": turns}
+        if system:
+            out["system"] = "\n\n".join(system)
+        return out
+
+
+def _anthropic_source(part: ImagePart) -> dict[str, Any]:
+    if part.url is not None:
+        return {"type": "url", "url": part.url}
+    assert part.data is not None
+    media = part.mime_type or "image/png"
+    return {"type": "base64", "media_type": media, "data": base64.b64encode(part.data).decode("ascii")}
