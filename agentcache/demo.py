@@ -1,5 +1,5 @@
-"""``agentcache demo``: one agent loop on the bundled Valkey, step by step: session state and a
-cached tool call.
+"""``agentcache demo``: one agent loop on the bundled Valkey, step by step: session state, a
+cached tool call, and a screenshot attached to the user's next message.
 
 Each step prints what it did, the keys it touched and the round trips it cost.
 """
@@ -11,7 +11,9 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from agentcache.encoding.keys import session_thread, stats_key
+from agentcache.errors import shown
 from agentcache.facade import AgentCache
+from agentcache.tiers.conversations.messages import ImagePart, Message
 
 T = TypeVar("T")
 FIRST = "  <- first use of this script on this server: sent by SHA, then once by body"
@@ -23,7 +25,7 @@ def _step(cache: AgentCache, title: str, action: Callable[[], T], keys: list[str
     result = action()
     elapsed = (time.perf_counter() - started) * 1000
     print(f"\n> {title}")
-    print(f"  result      : {result!r}")
+    print(f"  result      : {shown(result)}")
     for key in keys:
         print(f"  key         : {key}")
     print(f"  round trips : {cache.round_trips - before}   ({elapsed:.2f} ms){note}")
@@ -61,6 +63,35 @@ def tools(cache: AgentCache) -> None:
     )
     flights = stats.tools["search_flights"]
     print(f"  search_flights: hit rate {flights.hit_rate:.0%}, cost saved {flights.cost_saved:g}")
+
+
+def user_parts(cache: AgentCache) -> None:
+    """A screenshot the app attaches to the user's next message, and the context sent to the model."""
+    conv = cache.conversations.create(agent_id="travel-bot", user_id="user-42", system="You book flights.")
+    shot = ImagePart(data=b"\x89PNG" + bytes(2000), mime_type="image/png", name="form.png")
+    _step(
+        cache,
+        "app: attach a screenshot to the user's next message (a session field, gzip-compressed)",
+        lambda: cache.session.set_user_part(conv.id, "screenshot", shot),
+        [cache.session.key(conv.id, "__user_part_screenshot")],
+    )
+    _step(
+        cache,
+        "user: 'Why does the form fail?' (the message takes the pending parts in the same script)",
+        lambda: conv.add_message(Message.user("Why does the form fail?")),
+        [],
+        FIRST,
+    )
+    context = _step(
+        cache,
+        "model: assemble this turn's context (history, system prompt with a dynamic section)",
+        lambda: conv.context(dynamic_sections={"page": "checkout, step 2 of 3"}),
+        [],
+        FIRST,
+    )
+    print(f"  last message: {[part.type for part in context.messages[-1].parts]} (text + the screenshot)")
+    print(f"  as OpenAI chat: {[m['role'] for m in context.to_openai_chat()]}")
+    conv.delete()
 
 
 def run(cache: AgentCache) -> None:
@@ -113,6 +144,7 @@ def run(cache: AgentCache) -> None:
         [key(thread, f) for f in s.fields(thread)],
     )
     tools(cache)
+    user_parts(cache)
     _step(cache, "end: the conversation is over, remove its state", lambda: s.destroy_thread(thread), [])
     _step(cache, "after: nothing left", lambda: s.get_all(thread), [])
 
@@ -123,5 +155,5 @@ def main() -> int:
     with AgentCache.embedded(prefix="demo") as cache:
         print(f"started in {time.perf_counter() - started:.1f} s on {cache.server!r}")
         run(cache)
-    print("\nserver stopped. That was the session and tool tiers; see README.md for the rest.")
+    print("\nserver stopped. That was the session and tool tiers and user parts; see README.md for the rest.")
     return 0
