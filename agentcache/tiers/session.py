@@ -10,11 +10,11 @@ Every function here is an operation (see ``core/commands.py``): written once, ru
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Generator, Iterable, Mapping
 from typing import Any, TypeVar
 
 from agentcache.core.binding import Bound, E, operation
-from agentcache.core.commands import Batch, Operation, Replies, cmd, lua, one
+from agentcache.core.commands import Batch, Command, Operation, Replies, cmd, lua, one
 from agentcache.encoding import codec
 from agentcache.encoding.expiry import TTL, Deadline, deadline_ms, ttl_ms
 from agentcache.encoding.keys import ThreadKeys, session_key, session_thread
@@ -38,6 +38,16 @@ def _decode(raw: bytes, thread_id: str, field: str, model: type[M] | None = None
         raise SerializationError(f"session field {field!r} of thread {thread_id!r}: {exc}") from exc
 
 
+def _set_cmd(s: Settings, key: str, value: Any, ttl: TTL | None, expires_at: Deadline | None) -> Command:
+    if expires_at is not None:
+        if ttl is not None:
+            raise InvalidArgumentError("give ttl or expires_at, not both")
+        return cmd("SET", key, codec.encode(value, 0, s.max_value_bytes), "PXAT", deadline_ms(expires_at))
+    ms = s.session_ttl_ms if ttl is None else ttl_ms(ttl)
+    data = codec.encode(value, ms, s.max_value_bytes)
+    return cmd("SET", key, data, "PX", ms) if ms else cmd("SET", key, data)
+
+
 def set_(
     s: Settings,
     thread_id: str,
@@ -53,17 +63,28 @@ def set_(
     read; ``expires_at`` (aware datetime or ISO-8601 string) is a fixed deadline that never slides
     (one in the past removes the field). Give at most one of the two.
     """
-    key = session_key(s.prefix, thread_id, field)
-    if expires_at is not None:
-        if ttl is not None:
-            raise InvalidArgumentError("give ttl or expires_at, not both")
-        at = deadline_ms(expires_at)
-        yield [cmd("SET", key, codec.encode(value, 0, s.max_value_bytes), "PXAT", at), *s.stats.due()]
-    else:
-        ms = s.session_ttl_ms if ttl is None else ttl_ms(ttl)
-        data = codec.encode(value, ms, s.max_value_bytes)
-        yield [cmd("SET", key, data, "PX", ms) if ms else cmd("SET", key, data), *s.stats.due()]
+    command = _set_cmd(s, session_key(s.prefix, thread_id, field), value, ttl, expires_at)
+    yield [command, *s.stats.due()]
     s.stats.count("session/writes")
+
+
+def set_many(
+    s: Settings,
+    thread_id: str,
+    values: Mapping[str, Any],
+    *,
+    ttl: TTL | None = None,
+    expires_at: Deadline | None = None,
+) -> Operation[None]:
+    """Store several fields of one thread, each as :meth:`set` would (same ``ttl`` or ``expires_at``
+    for all). One round trip on every topology: a thread's fields share one slot. Every value is
+    checked before anything is sent; the fields are written in one pipeline (not a transaction)."""
+    if not isinstance(values, Mapping):
+        raise InvalidArgumentError(f"values must be a dict of field -> value, not {type(values).__name__}")
+    commands = [_set_cmd(s, session_key(s.prefix, thread_id, f), v, ttl, expires_at) for f, v in values.items()]
+    if commands:
+        yield [*commands, *s.stats.due()]
+        s.stats.count("session/writes", amount=len(commands))
 
 
 def get(
@@ -87,6 +108,36 @@ def delete(s: Settings, thread_id: str, field: str) -> Operation[bool]:
     key = session_key(s.prefix, thread_id, field)
     removed = yield from one(cmd("UNLINK", key))
     return bool(removed)
+
+
+def _fields_of(fields: object) -> list[str]:
+    if isinstance(fields, str | bytes) or not isinstance(fields, Iterable):
+        raise InvalidArgumentError(f"fields must be a list of field names, not {type(fields).__name__}")
+    return list(dict.fromkeys(fields))  # each once, in the order given
+
+
+def get_many(s: Settings, thread_id: str, fields: Iterable[str]) -> Operation[dict[str, Any]]:
+    """The fields that exist, as ``{field: value}`` (missing or expired ones are left out), each hit
+    refreshed by its own TTL like :meth:`get`. One round trip on every topology."""
+    names = _fields_of(fields)
+    keys = [session_key(s.prefix, thread_id, field) for field in names]
+    if not keys:
+        return {}
+    replies = yield [*(SESSION_GET([key]) for key in keys), *s.stats.due()]
+    found: dict[str, Any] = {}
+    for field, raw in zip(names, replies, strict=False):
+        s.stats.lookup("session", raw is not None)
+        if raw is not None:
+            found[field] = _decode(raw, thread_id, field)
+    return found
+
+
+def delete_many(s: Settings, thread_id: str, fields: Iterable[str]) -> Operation[int]:
+    """Remove several fields of one thread; returns how many existed. One round trip (one UNLINK)."""
+    keys = [session_key(s.prefix, thread_id, field) for field in _fields_of(fields)]
+    if not keys:
+        return 0
+    return int((yield from one(cmd("UNLINK", *keys))))
 
 
 def ttl(s: Settings, thread_id: str, field: str) -> Operation[float | None]:
@@ -198,6 +249,9 @@ class SessionTier(Bound[E]):
     set = operation(set_)
     get = operation(get)
     delete = operation(delete)
+    set_many = operation(set_many)
+    get_many = operation(get_many)
+    delete_many = operation(delete_many)
     ttl = operation(ttl)
     get_all = operation(get_all)
     touch = operation(touch)
