@@ -21,6 +21,7 @@ import valkey
 from valkey.cluster import ValkeyCluster
 
 from agentcache import (
+    NO_EXPIRY,
     AgentCache,
     AsyncAgentCache,
     BackendError,
@@ -123,7 +124,14 @@ async def exercise(cache: Any, asynchronous: bool) -> set[str]:
     assert 0 < await call("SessionTier.ttl", s.ttl("t", "f")) <= 60
     assert await call("SessionTier.touch", s.touch("t")) == 1
     assert await call("SessionTier.delete", s.delete("t", "f")) is True
-    await run(s.set("t", "g", 1))
+    await call("SessionTier.set_many", s.set_many("t", {"g": 1, "h": 2}))
+    assert await call("SessionTier.get_many", s.get_many("t", ["g", "h", "x"])) == {"g": 1, "h": 2}
+    assert await call("SessionTier.delete_many", s.delete_many("t", ["h"])) == 1
+    await call("SessionTier.set_user_part", s.set_user_part("t", "note", "seen"))
+    assert list(await call("SessionTier.user_parts", s.user_parts("t"))) == ["note"]
+    assert await call("SessionTier.delete_user_part", s.delete_user_part("t", "note")) is True
+    await run(s.set_user_part("t", "note", "seen", ttl=NO_EXPIRY))  # the set of part keys loses its expiry
+    assert await call("SessionTier.clear_user_parts", s.clear_user_parts("t")) == 1
     assert await call("SessionTier.destroy_thread", s.destroy_thread("t")) == 1
 
     tool = cache.tool
@@ -158,10 +166,16 @@ async def exercise(cache: Any, asynchronous: bool) -> set[str]:
     await call("ConversationTier.configure_agent", convs.configure_agent("bot", timeout=900))
     assert (await call("ConversationTier.agent_config", convs.agent_config("bot")))["timeout"].total_seconds() == 900
     conv = await call("ConversationTier.create", convs.create(agent_id="bot", user_id="u", system="Be brief."))
-    await call("Conversation.add_message", conv.add_message(Message.user("hi")))
+    await run(cache.session.set_user_part(conv.id, "shot", "a screenshot"))
+    await call("Conversation.add_message", conv.add_message(Message.user("hi")))  # takes the user part
     await call("Conversation.add_messages", conv.add_messages([Message.assistant("hello"), Message.user("bye")]))
     assert await call("Conversation.length", conv.length()) == 3
-    assert [m.text for m in await call("Conversation.messages", conv.messages())] == ["hi", "hello", "bye"]
+    assert [m.text for m in await call("Conversation.messages", conv.messages())] == [
+        "hi\na screenshot",
+        "hello",
+        "bye",
+    ]
+    assert (await call("Conversation.context", conv.context(limit=2))).messages[-1].text == "bye"
     assert (await call("Conversation.pop_last", conv.pop_last())).text == "bye"
     assert (await call("Conversation.info", conv.info())).status == "active"
     await call("Conversation.heartbeat", conv.heartbeat())

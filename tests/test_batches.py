@@ -86,7 +86,8 @@ def test_thread_wide_operations_take_one_round_trip_per_scan_step() -> None:
     assert names(batches) == [["EVALSHA session_scan"]] * 2
     assert [batch[0].args[5] for batch in batches] == [0, b"17"]  # the cursor goes on
     assert found == {"f": 1, "g": 1}
-    assert drive(session.destroy_thread(s, "t"), [[[b"0", 2]]])[1] == 2
+    batches, removed = drive(session.destroy_thread(s, "t"), [[[b"0", 2], 1]])
+    assert names(batches) == [["EVALSHA session_scan", "UNLINK"]] and removed == 2  # and the user-part set
 
 
 def test_statistics_ride_along_once_due() -> None:
@@ -112,17 +113,12 @@ def test_a_write_and_its_index_update_share_one_round_trip() -> None:
 
 
 def test_a_user_message_takes_user_parts_in_the_same_script() -> None:
-    """In cluster mode the script itself finds the thread's user parts (its SCAN stays in the
-    thread's slot): one round trip. On one server the thread's keys are SCANned first, step by step."""
     reply = [written(NOW + 10 * MINUTE), [NOW, 0, 0, 0]]
-    batches, _ = drive(ops.add_message(ref(), Message.user("hi")), [reply], primaries=["a node"])
+    batches, _ = drive(ops.add_message(ref(), Message.user("hi")), [reply])
     assert names(batches) == [["EVALSHA conv_write", "EVALSHA conv_index"]]
-    assert batches[0][0].args[5:11] == ("attach", tier().life.grace_ms, 1, "p:session:{s1}:__user_part_*", 1000, 0)
-    part = b"p:session:{s1}:__user_part_a"
-    batches, _ = drive(ops.add_message(ref(), Message.user("hi")), [[[b"0", part]], reply])
-    assert names(batches) == [["EVALSHA session_scan"], ["EVALSHA conv_write", "EVALSHA conv_index"]]
-    assert batches[0][0].args[4:6] == ("keys", 0)
-    assert batches[1][0].args[7:12] == (1, "", 1000, 1, part)  # the keys found, then the message
+    write = batches[0][0].args
+    assert write[2:6] == (3, "p:conv:{s1}:meta", "p:conv:{s1}:msgs", "p:parts:{s1}")  # the part-key set
+    assert write[6:9] == ("attach", tier().life.grace_ms, 1)  # message 1 takes the parts
     batches, _ = drive(ops.add_message(ref(), Message.user("hi"), attach_user_parts=False), [reply])
     assert batches[0][0].args[5] == "append"
 
@@ -231,9 +227,9 @@ def test_create_where_an_index_entry_was_left_sets_it() -> None:
 def test_create_replacing_an_ended_conversation_removes_its_state() -> None:
     batches, _ = drive(
         ops.create(tier(), agent_id="agent", user_id="user", session_id="s1", **FIXED),
-        [[[b"ok", NOW, NOW + 10 * MINUTE, 0, 1], [NOW, 1, 1, 1]], [[b"0", 3]]],
+        [[[b"ok", NOW, NOW + 10 * MINUTE, 0, 1], [NOW, 1, 1, 1]], [[b"0", 3], 1]],
     )
-    assert names(batches)[1] == ["EVALSHA session_scan"]
+    assert names(batches)[1] == ["EVALSHA session_scan", "UNLINK"]
     assert batches[1][0].args[4] == "unlink" and batches[1][0].args[3] == "p:session:{s1}:"
 
 

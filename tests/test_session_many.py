@@ -4,6 +4,7 @@ every topology and both facades."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -53,7 +54,7 @@ def test_get_many_slides_each_hit_by_its_own_ttl(cache: Any) -> None:
 def test_bad_input_is_refused_before_anything_is_sent(cache: Any) -> None:
     s = cache.session
     before = cache.round_trips
-    for call, error in [
+    refusals: list[tuple[Callable[[], Any], type[Exception]]] = [
         (lambda: s.set_many("t", [("a", 1)]), InvalidArgumentError),
         (lambda: s.set_many("t", {"a": 1, "": 2}), InvalidNameError),
         (lambda: s.set_many("t", {"a": 1, "b": object()}), SerializationError),
@@ -61,7 +62,8 @@ def test_bad_input_is_refused_before_anything_is_sent(cache: Any) -> None:
         (lambda: s.get_many("t", "ab"), InvalidArgumentError),
         (lambda: s.get_many("t", ["a", 3]), InvalidNameError),
         (lambda: s.delete_many("", ["a"]), InvalidNameError),
-    ]:
+    ]
+    for call, error in refusals:
         with pytest.raises(error):
             call()
     assert cache.round_trips == before

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from agentcache import (
+    NO_EXPIRY,
     AgentCache,
     DataPart,
     ImagePart,
@@ -143,14 +144,47 @@ def test_attached_parts_survive_snapshots_forks_and_pops(cache: Any) -> None:
     assert conv.pop_last() == expected
 
 
-def test_a_user_message_costs_one_round_trip_in_cluster_mode(cache: Any) -> None:
+def test_every_user_part_operation_and_a_user_message_cost_one_round_trip(cache: Any) -> None:
     conv = new(cache)
+    s = cache.session
     conv.add_message(Message.user("warm"))  # the scripts are known to the server from here on
-    cache.session.set_user_part(conv.id, "note", "x")
-    spent = cost(cache, lambda: conv.add_message(Message.user("hi")))
-    one_server = cache.topology in ("standalone", "memory")
-    assert spent == (2 if one_server else 1)  # a standalone server: the thread's one SCAN step first
+    s.set_user_part(conv.id, "warm", "x")
+    s.user_parts(conv.id)
+    s.clear_user_parts(conv.id)
+    s.destroy_thread(conv.id)
+    assert cost(cache, lambda: s.set_user_part(conv.id, "note", "x")) == 1
+    assert cost(cache, lambda: s.user_parts(conv.id)) == 1
+    assert cost(cache, lambda: conv.add_message(Message.user("hi"))) == 1  # takes the part: same script
     assert cost(cache, lambda: conv.add_message(Message.assistant("hello"))) == 1
+    s.set_user_part(conv.id, "note", "x")
+    assert cost(cache, lambda: s.delete_user_part(conv.id, "note")) == 1
+    assert cost(cache, lambda: s.clear_user_parts(conv.id)) == 1
+    assert cost(cache, lambda: s.destroy_thread(conv.id)) == 1  # its user-part set goes in the same trip
+
+
+def test_user_part_fields_are_only_written_as_user_parts(cache: Any) -> None:
+    before = cache.round_trips
+    with pytest.raises(InvalidArgumentError, match="set_user_part"):
+        cache.session.set("t", "__user_part_x", "text")
+    with pytest.raises(InvalidArgumentError, match="set_user_part"):
+        cache.session.set_many("t", {"a": 1, "__user_part_x": "text"})
+    assert cache.round_trips == before
+
+
+def test_the_set_of_part_keys_lives_as_long_as_its_longest_part(cache: Any) -> None:
+    if cache.topology == "memory":
+        pytest.skip("looks at the set with a raw command")
+    from agentcache.encoding.keys import user_parts_key
+
+    s, prefix = cache.session, cache.settings.prefix
+    s.set_user_part("t", "a", "x", ttl=60)
+    s.set_user_part("t", "b", "y", ttl=600)
+    s.set_user_part("t", "c", "z", ttl=30)
+    assert 590_000 < command(cache, "PTTL", user_parts_key(prefix, "t")) <= 600_000
+    s.set_user_part("t", "d", "w", ttl=NO_EXPIRY)
+    assert command(cache, "PTTL", user_parts_key(prefix, "t")) == -1
+    assert s.destroy_thread("t") == 4
+    assert command(cache, "EXISTS", user_parts_key(prefix, "t")) == 0
 
 
 def setter(url: str, prefix: str, session_id: str, count: int, started: Any) -> None:

@@ -102,10 +102,6 @@ class ThreadKeys:
         """The SCAN MATCH pattern of exactly this thread's fields."""
         return self.head + "*"
 
-    def pattern_of(self, field_prefix: str) -> str:
-        """The SCAN MATCH pattern of this thread's fields whose names start with ``field_prefix``."""
-        return self.head + encode_name(field_prefix, "field") + "*"
-
     @property
     def anchor(self) -> str:
         """A key in the thread's slot that is never a field (fields are non-empty): routes scripts."""
@@ -122,6 +118,12 @@ class ThreadKeys:
 def _thread_head(prefix: str, thread_id: object) -> str:
     """``<prefix>:session:{<thread>}:``: the one place the session key layout is written."""
     return f"{prefix}:session:{{{encode_name(thread_id, 'thread_id')}}}:"
+
+
+def user_parts_key(prefix: str, thread_id: object) -> str:
+    """``<prefix>:parts:{<thread>}``: the set of the thread's pending user-part keys (same hash tag
+    as the thread's fields, outside their SCAN pattern)."""
+    return f"{prefix}:parts:{{{encode_name(thread_id, 'thread_id')}}}"
 
 
 def session_thread(prefix: str, thread_id: object) -> ThreadKeys:

@@ -17,7 +17,7 @@ from agentcache.core.binding import Bound, E, operation
 from agentcache.core.commands import Batch, Command, Operation, Replies, cmd, lua, one
 from agentcache.encoding import codec
 from agentcache.encoding.expiry import TTL, Deadline, deadline_ms, ttl_ms
-from agentcache.encoding.keys import ThreadKeys, session_key, session_thread
+from agentcache.encoding.keys import ThreadKeys, session_key, session_thread, user_parts_key
 from agentcache.errors import FieldNotFoundError, InvalidArgumentError, SerializationError
 from agentcache.tiers.conversations.messages import Part
 from agentcache.tiers.conversations.parts import USER_PART_PREFIX, UserPart, from_stored, to_stored, user_part_field
@@ -27,6 +27,7 @@ M = TypeVar("M")
 
 SESSION_GET = lua(__package__, "session_get")  # GET + the sliding refresh, in one call
 SESSION_SCAN = lua(__package__, "session_scan")  # one SCAN step and the work on what it found
+USER_PART = lua(__package__, "user_part")  # a thread's user parts and the set of their keys
 
 
 def _decode(raw: bytes, thread_id: str, field: str, model: type[M] | None = None) -> Any:
@@ -36,6 +37,15 @@ def _decode(raw: bytes, thread_id: str, field: str, model: type[M] | None = None
         return value if model is None else codec.as_model(value, model)
     except SerializationError as exc:
         raise SerializationError(f"session field {field!r} of thread {thread_id!r}: {exc}") from exc
+
+
+def _plain(field: object) -> object:
+    if isinstance(field, str) and field.startswith(USER_PART_PREFIX):
+        raise InvalidArgumentError(
+            f"field {field!r}: names starting with {USER_PART_PREFIX!r} are user parts; "
+            "use set_user_part(thread_id, name, part)"
+        )
+    return field
 
 
 def _set_cmd(s: Settings, key: str, value: Any, ttl: TTL | None, expires_at: Deadline | None) -> Command:
@@ -63,7 +73,7 @@ def set_(
     read; ``expires_at`` (aware datetime or ISO-8601 string) is a fixed deadline that never slides
     (one in the past removes the field). Give at most one of the two.
     """
-    command = _set_cmd(s, session_key(s.prefix, thread_id, field), value, ttl, expires_at)
+    command = _set_cmd(s, session_key(s.prefix, thread_id, _plain(field)), value, ttl, expires_at)
     yield [command, *s.stats.due()]
     s.stats.count("session/writes")
 
@@ -81,7 +91,7 @@ def set_many(
     checked before anything is sent; the fields are written in one pipeline (not a transaction)."""
     if not isinstance(values, Mapping):
         raise InvalidArgumentError(f"values must be a dict of field -> value, not {type(values).__name__}")
-    commands = [_set_cmd(s, session_key(s.prefix, thread_id, f), v, ttl, expires_at) for f, v in values.items()]
+    commands = [_set_cmd(s, session_key(s.prefix, thread_id, _plain(f)), v, ttl, expires_at) for f, v in values.items()]
     if commands:
         yield [*commands, *s.stats.due()]
         s.stats.count("session/writes", amount=len(commands))
@@ -193,11 +203,20 @@ def fields(s: Settings, thread_id: str) -> Operation[list[str]]:
 
 def destroy_thread(s: Settings, thread_id: str) -> Operation[int]:
     """Remove every field of the thread (UNLINK); returns how many keys were removed."""
-    counts = yield from _scan(s, session_thread(s.prefix, thread_id), "unlink")
-    return sum(counts)
+    keys = session_thread(s.prefix, thread_id)
+    first, _ = yield [
+        SESSION_SCAN([keys.anchor], "unlink", 0, keys.pattern, s.scan_count),
+        cmd("UNLINK", user_parts_key(s.prefix, thread_id)),  # the set of its user parts' keys goes too
+    ]
+    rest = [] if first[0] in (b"0", 0, "0") else (yield from _scan(s, keys, "unlink", cursor=first[0]))
+    return int(first[1]) + int(sum(rest))
 
 
 # --- user parts ---------------------------------------------------------------------------------
+
+
+def _user_part_cmd(s: Settings, thread_id: str, *args: object) -> Command:
+    return USER_PART([user_parts_key(s.prefix, thread_id)], *args)
 
 
 def set_user_part(
@@ -215,18 +234,33 @@ def set_user_part(
     TTL rules as any field. The next user message added to the conversation of this id takes every
     pending persistent part, atomically; transient ones (``save=False``) are never stored with a
     message. One round trip."""
-    field = user_part_field(name)
-    return (yield from set_(s, thread_id, field, to_stored(part), ttl=ttl, expires_at=expires_at))
+    key = session_key(s.prefix, thread_id, user_part_field(name))
+    stored = to_stored(part)
+    if expires_at is not None:
+        if ttl is not None:
+            raise InvalidArgumentError("give ttl or expires_at, not both")
+        command = _user_part_cmd(
+            s, thread_id, "set", key, codec.encode(stored, 0, s.max_value_bytes), "pxat", deadline_ms(expires_at)
+        )
+    else:
+        ms = s.session_ttl_ms if ttl is None else ttl_ms(ttl)
+        data = codec.encode(stored, ms, s.max_value_bytes)
+        command = _user_part_cmd(s, thread_id, "set", key, data, "px" if ms else "", ms)
+    yield [command, *s.stats.due()]
+    s.stats.count("session/writes")
 
 
 def user_parts(s: Settings, thread_id: str) -> Operation[dict[str, Part]]:
-    """The thread's pending user parts by name (sorted), each refreshed by its own TTL. One round
-    trip per SCAN step (one on a cluster-mode server)."""
-    keys = session_thread(s.prefix, thread_id)
-    items = yield from _scan(s, keys, "get", keys.pattern_of(USER_PART_PREFIX))
+    """The thread's pending user parts by name (sorted), each refreshed by its own TTL. One round trip."""
+    return _parts_of(
+        (yield from one(_user_part_cmd(s, thread_id, "list"))), session_thread(s.prefix, thread_id), thread_id
+    )
+
+
+def _parts_of(items: list[Any], thread: ThreadKeys, thread_id: str) -> dict[str, Part]:
     found: dict[str, Part] = {}
     for key, raw in zip(items[::2], items[1::2], strict=True):
-        field = keys.field_of(key)
+        field = thread.field_of(key)
         if field is not None and field.startswith(USER_PART_PREFIX):
             found[field[len(USER_PART_PREFIX) :]] = from_stored(_decode(raw, thread_id, field))
     return dict(sorted(found.items()))
@@ -234,13 +268,14 @@ def user_parts(s: Settings, thread_id: str) -> Operation[dict[str, Part]]:
 
 def delete_user_part(s: Settings, thread_id: str, name: str) -> Operation[bool]:
     """Remove the pending user part ``name``; True if it was there. One round trip."""
-    return (yield from delete(s, thread_id, user_part_field(name)))
+    key = session_key(s.prefix, thread_id, user_part_field(name))
+    removed, _ = yield [cmd("UNLINK", key), cmd("SREM", user_parts_key(s.prefix, thread_id), key)]
+    return bool(removed)
 
 
 def clear_user_parts(s: Settings, thread_id: str) -> Operation[int]:
-    """Remove every pending user part of the thread; returns how many. One round trip per SCAN step."""
-    keys = session_thread(s.prefix, thread_id)
-    return sum((yield from _scan(s, keys, "unlink", keys.pattern_of(USER_PART_PREFIX))))
+    """Remove every pending user part of the thread; returns how many. One round trip."""
+    return int((yield from one(_user_part_cmd(s, thread_id, "clear"))))
 
 
 class SessionTier(Bound[E]):

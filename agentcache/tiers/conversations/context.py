@@ -1,6 +1,5 @@
-"""Context assembly: what to send to the model on this turn, read in one round trip (one per SCAN
-step of the thread's user parts on a standalone server), and its conversion to each model API's
-message format without importing any SDK.
+"""Context assembly: what to send to the model on this turn, read in one round trip, and its
+conversion to each model API's message format without importing any SDK.
 
 The system prompt is the conversation's (or the one passed), followed by the dynamic sections in
 this format, one block per section in the order given::
@@ -26,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agentcache.core.commands import Operation, cmd
-from agentcache.encoding.keys import session_thread
+from agentcache.encoding.keys import session_thread, user_parts_key
 from agentcache.errors import InvalidArgumentError, SerializationError, shown
 from agentcache.tiers.conversations.index import MAX_COUNT, _check_limit
 from agentcache.tiers.conversations.messages import (
@@ -39,11 +38,10 @@ from agentcache.tiers.conversations.messages import (
     ToolResultPart,
     to_json_value,
 )
-from agentcache.tiers.conversations.parts import USER_PART_PREFIX, from_stored
 from agentcache.tiers.conversations.refs import _Ref
 from agentcache.tiers.conversations.replies import ReadReply, _decode_messages
 from agentcache.tiers.conversations.scripts import CONV_READ
-from agentcache.tiers.session import SESSION_SCAN, _decode, _scan
+from agentcache.tiers.session import USER_PART, _parts_of
 
 
 def render_system(system: str | None, sections: Mapping[str, Any] | None) -> str | None:
@@ -118,8 +116,7 @@ def context(
     """What to send to the model on this turn: the system prompt with ``dynamic_sections`` rendered
     into it (``system`` replaces the conversation's own), the newest history within ``limit``
     messages and ``max_chars`` characters, and the thread's pending user parts on the last user
-    message. Reading is not activity. One round trip (on a standalone server, one more per further
-    SCAN step of the thread)."""
+    message. Reading is not activity. One round trip."""
     if limit is not None:
         _check_limit(limit)
     if max_chars is not None and (
@@ -132,22 +129,13 @@ def context(
         raise InvalidArgumentError(f"dynamic_sections must be a dict, not {type(dynamic_sections).__name__}")
     render_system(system, dynamic_sections)  # bad sections fail before anything is sent
     s = r.tier.settings
-    thread = session_thread(s.prefix, r.id)
-    pattern = thread.pattern_of(USER_PART_PREFIX)
-    raw, stored_system, scanned = yield [
+    raw, stored_system, items = yield [
         CONV_READ(r.keys.both, "range", "" if limit is None else limit, ""),
         cmd("HGET", r.keys.meta, "system"),
-        SESSION_SCAN([thread.anchor], "get", 0, pattern, s.scan_count),
+        USER_PART([user_parts_key(s.prefix, r.id)], "list"),
     ]
     page = ReadReply.parse(raw, "range", r.id)
-    items = list(scanned[1:])
-    if scanned[0] not in (b"0", 0, "0"):  # a standalone server: walk the rest of the keyspace
-        items += yield from _scan(s, thread, "get", pattern, cursor=scanned[0])
-    parts: list[Part] = []
-    for key, value in sorted(zip(items[::2], items[1::2], strict=True)):
-        name = thread.field_of(key)
-        if name is not None and name.startswith(USER_PART_PREFIX):
-            parts.append(from_stored(_decode(value, r.id, name)))
+    parts = list(_parts_of(items, session_thread(s.prefix, r.id), r.id).values())
     chosen = system if system is not None else (None if stored_system is None else stored_system.decode())
     history = trim(_decode_messages(page.messages, r.id), max_chars)
     return Context(render_system(chosen, dynamic_sections), _with_parts(history, parts))

@@ -30,13 +30,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from agentcache.core.commands import PRIMARIES, Batch, Command, Operation, Replies, cmd
+from agentcache.core.commands import Batch, Command, Operation, Replies, cmd
 from agentcache.encoding import codec
 from agentcache.encoding.keys import (
     check_name,
     conversation_keys,
     index_all,
-    session_thread,
+    user_parts_key,
 )
 from agentcache.errors import (
     InvalidArgumentError,
@@ -51,7 +51,6 @@ from agentcache.tiers.conversations.index import MAX_COUNT, _cap, _check_limit, 
 from agentcache.tiers.conversations.lifecycle import Seconds, to_ms
 from agentcache.tiers.conversations.messages import Message, from_json_value, to_json_value
 from agentcache.tiers.conversations.models import SNAPSHOT_FORMAT, MessagePage, SessionInfo
-from agentcache.tiers.conversations.parts import USER_PART_PREFIX
 from agentcache.tiers.conversations.refs import Opened, _indexes, _Ref, _Tier
 from agentcache.tiers.conversations.replies import (
     CreateReply,
@@ -67,7 +66,7 @@ from agentcache.tiers.conversations.replies import (
     _text,
 )
 from agentcache.tiers.conversations.scripts import CONV_CREATE, CONV_READ, CONV_WRITE
-from agentcache.tiers.session import _scan, destroy_thread
+from agentcache.tiers.session import destroy_thread
 from agentcache.tiers.settings import Settings
 
 
@@ -89,13 +88,15 @@ def _new_id() -> str:
     return secrets.token_urlsafe(18)
 
 
-def _write(r: _Ref, mode: str, *args: object, new_timeout: int | None = None) -> Generator[Batch, Replies, WriteReply]:
+def _write(
+    r: _Ref, mode: str, *args: object, new_timeout: int | None = None, more_keys: tuple[str, ...] = ()
+) -> Generator[Batch, Replies, WriteReply]:
     """One write script, with the index update the handle's settings call for beside it; the reply,
     checked. One round trip, plus one to correct the index only when the reply shows the update
     was wrong (settings changed elsewhere, or the conversation is not live)."""
     timeout = r.timeout_ms if new_timeout is None else new_timeout
     sent = _moves(mode, r.auto_renew, timeout, r.cap_ms, new_timeout is not None)
-    batch: Batch = [CONV_WRITE(r.keys.both, mode, r.tier.life.grace_ms, *args)]
+    batch: Batch = [CONV_WRITE([*r.keys.both, *more_keys], mode, r.tier.life.grace_ms, *args)]
     if sent is not None:
         batch.append(_index_cmd(r.indexes, "add", r.id, sent.timeout_ms, sent.cap_ms, sent.how))
     replies = yield batch
@@ -367,21 +368,14 @@ def add_messages(r: _Ref, messages: Sequence[Message], *, attach_user_parts: boo
     ``max_duration``). Transient parts (``save=False``) are not stored. The last user message takes
     the thread's pending persistent user parts (``cache.session.set_user_part``) in the same script
     that stores it, so each part lands on exactly one message however many workers add at once;
-    ``attach_user_parts=False`` leaves them pending. One round trip (on a standalone server with
-    user parts to look for: one more per SCAN step of the thread first)."""
+    ``attach_user_parts=False`` leaves them pending. One round trip."""
     encoded = _encode_messages(r.tier.settings, messages)
     users = [i for i, message in enumerate(messages) if message.role == "user"]
     if not attach_user_parts or not users:
         reply = yield from _write(r, "append", *encoded)
         return int(reply.result)
-    thread = session_thread(r.tier.settings.prefix, r.id)
-    pattern = thread.pattern_of(USER_PART_PREFIX)
-    count = r.tier.settings.scan_count
-    if (yield PRIMARIES) == [None]:  # one server: SCAN here, step by step, not in the script
-        keys = (yield from _scan(r.tier.settings, thread, "keys", pattern)) if encoded else []
-        reply = yield from _write(r, "attach", users[-1] + 1, "", count, len(keys), *keys, *encoded)
-    else:  # cluster mode: the script's SCAN stays in the thread's slot
-        reply = yield from _write(r, "attach", users[-1] + 1, pattern, count, 0, *encoded)
+    parts = user_parts_key(r.tier.settings.prefix, r.id)
+    reply = yield from _write(r, "attach", users[-1] + 1, *encoded, more_keys=(parts,))
     return int(reply.result)
 
 

@@ -1,13 +1,12 @@
--- conv_write: KEYS[1]: the conversation's meta hash, KEYS[2]: its message list.
+-- conv_write: KEYS[1]: the conversation's meta hash, KEYS[2]: its message list (KEYS[3]: see attach).
 -- ARGV: mode, grace, mode arguments...
 --   append   messages...           -> ok, now, deadline, new length, timeout, auto, cap
---   attach   at pattern count n part-keys(n)... messages...  -> as append
---            append, and join the thread's pending persistent user parts to message number `at`,
---            removing them: the session fields named by the n part keys, or (n = 0) those SCAN
---            finds with `pattern` (on a cluster-mode server that SCAN stays in the thread's slot).
---            A user part is a session value (version byte 1, 6 TTL bytes) holding msgpack
---            [save, part]: fixarray 2 (0x92), then true (0xc3) for a persistent part. The message
---            becomes msgpack [message, part...]: an array16 header, then the stored bytes unchanged.
+--   attach   at messages...        -> as append, and message number `at` takes the thread's pending
+--            persistent user parts, which are removed. KEYS[3]: the set of the thread's user-part
+--            keys (same slot). A user part is a session value (version byte 1, 6 TTL bytes) holding
+--            msgpack [save, part]: fixarray 2 (0x92), then true (0xc3) for a persistent part. The
+--            message becomes msgpack [message, part...]: an array16 header, then the stored bytes
+--            unchanged. Parts go in key order; keys of expired parts leave the set.
 --   heartbeat                      -> ok, now, deadline, 0, timeout, auto, cap
 --   renew                          -> ok, now, deadline, 0, timeout, auto, cap | refused, deadline, cap
 --   timeout  timeout|'' auto|'' warn|''  -> ok, now, deadline, 0, timeout, auto, cap
@@ -52,31 +51,23 @@ if mode == 'append' then
   redis.call('HSET', KEYS[1], 'last', fmt(now))
   if auto == '1' then extend() end
 elseif mode == 'attach' then
-  local at, pattern, n = tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[6])
-  local keys = {}
-  if pattern ~= '' then
-    local cursor = '0'
-    repeat
-      local found = redis.call('SCAN', cursor, 'MATCH', pattern, 'COUNT', ARGV[5])
-      cursor = found[1]
-      for _, k in ipairs(found[2]) do keys[#keys + 1] = k end
-    until cursor == '0'
-  else
-    for i = 7, 6 + n do keys[#keys + 1] = ARGV[i] end
-  end
+  local at = tonumber(ARGV[3])
+  local keys = redis.call('SMEMBERS', KEYS[3])
   table.sort(keys)
   local parts = {}
   for _, k in ipairs(keys) do
     local v = redis.call('GET', k)
-    if v and #v > 9 and string.byte(v, 1) == 1 and string.byte(v, 8) == 0x92 and string.byte(v, 9) == 0xc3 then
+    if not v then
+      redis.call('SREM', KEYS[3], k)
+    elseif #v > 9 and string.byte(v, 1) == 1 and string.byte(v, 8) == 0x92 and string.byte(v, 9) == 0xc3 then
       parts[#parts + 1] = string.sub(v, 10)
       redis.call('UNLINK', k)
+      redis.call('SREM', KEYS[3], k)
     end
   end
-  local first = 7 + n
-  for i = first, #ARGV do
+  for i = 4, #ARGV do
     local m = ARGV[i]
-    if i - first + 1 == at and #parts > 0 then
+    if i - 3 == at and #parts > 0 then
       local size = #parts + 1
       m = string.sub(m, 1, 7) .. string.char(0xdc, math.floor(size / 256), size % 256) .. string.sub(m, 8)
         .. table.concat(parts)
