@@ -26,6 +26,7 @@ LAYERS = {
     "agentcache.tiers": 3,
     "agentcache.options": 4,
     "agentcache.facade": 5,
+    "agentcache.agent_tools": 6,  # a surface: above the tiers, beside the facades' users
     "agentcache.testing": 6,
     "agentcache.demo": 6,
     "agentcache.cli": 7,
