@@ -26,8 +26,8 @@ from agentcache.tiers.settings import Settings
 M = TypeVar("M")
 
 SESSION_GET = lua(__package__, "session_get")  # GET + the sliding refresh, in one call
-SESSION_SCAN = lua(__package__, "session_scan")  # one SCAN step and the work on what it found
-USER_PART = lua(__package__, "user_part")  # a thread's user parts and the set of their keys
+SESSION_SCAN = lua(__package__, "session_scan", prelude="slide")  # one SCAN step and the work on what it found
+USER_PART = lua(__package__, "user_part", prelude="slide")  # a thread's user parts and the set of their keys
 
 
 def _decode(raw: bytes, thread_id: str, field: str, model: type[M] | None = None) -> Any:

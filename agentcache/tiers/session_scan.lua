@@ -1,4 +1,4 @@
--- session_scan
+-- session_scan (after slide.lua)
 -- One SCAN step over a thread's keys and the work on what it found, in one round trip.
 -- KEYS[1]: a key in the thread's slot (routing only). ARGV: mode, cursor, pattern, count.
 -- Modes: 'get' -> cursor, key1, value1, ...  (values refreshed by their own TTL)
@@ -6,13 +6,6 @@
 --        'keys' -> cursor, key1, ...           (nothing refreshed)
 --        'unlink' -> cursor, removed count
 -- On a cluster-mode server the pattern names the thread's hash tag, so the SCAN stays in one slot.
-local function slide(k, v)
-if v and #v >= 7 and string.byte(v, 1) == 1 then
-  local a, b, c, d, e, f = string.byte(v, 2, 7)
-  local ms = ((((a * 256 + b) * 256 + c) * 256 + d) * 256 + e) * 256 + f
-  if ms > 0 then redis.call('PEXPIRE', k, ms) end
-end
-end
 
 local mode = ARGV[1]
 local found = redis.call('SCAN', ARGV[2], 'MATCH', ARGV[3], 'COUNT', ARGV[4])

@@ -1,4 +1,4 @@
--- user_part: a thread's user parts, kept in step with the set of their keys.
+-- user_part (after slide.lua): a thread's user parts, kept in step with the set of their keys.
 -- KEYS[1]: the set of the thread's pending user-part keys (same slot as the thread's fields).
 -- ARGV[1]: mode.
 --   set   key value expiry ms|at|''  -> 1   SET the part (PX ms, PXAT at, or no expiry), add its key
@@ -6,13 +6,6 @@
 --   list                         -> key1, value1, ...  the parts (sorted by key), each refreshed by
 --                                   its own TTL; keys of parts that expired leave the set
 --   clear                        -> how many parts there were (all removed, the set too)
-local function slide(k, v)
-  if v and #v >= 7 and string.byte(v, 1) == 1 then
-    local a, b, c, d, e, f = string.byte(v, 2, 7)
-    local ms = ((((a * 256 + b) * 256 + c) * 256 + d) * 256 + e) * 256 + f
-    if ms > 0 then redis.call('PEXPIRE', k, ms) end
-  end
-end
 local mode, set = ARGV[1], KEYS[1]
 if mode == 'set' then
   local key, value, expiry = ARGV[2], ARGV[3], ARGV[4]

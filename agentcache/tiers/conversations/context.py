@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -159,6 +159,22 @@ def _data_text(part: DataPart) -> str:
     return _json(part.data, "data part")
 
 
+def _content(
+    message: Message, text: Callable[[str], dict[str, Any]], image: Callable[[ImagePart], dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """A user message's content blocks in one API's shapes: ``text`` for text (and data, as JSON),
+    ``image`` for images."""
+    blocks: list[dict[str, Any]] = []
+    for part in message.parts:
+        if isinstance(part, TextPart):
+            blocks.append(text(part.text))
+        elif isinstance(part, ImagePart):
+            blocks.append(image(part))
+        elif isinstance(part, DataPart):
+            blocks.append(text(_data_text(part)))
+    return blocks
+
+
 @dataclass(frozen=True)
 class Context:
     """The system prompt and messages of one turn; ``to_*`` give each model API's format (plain
@@ -194,14 +210,11 @@ class Context:
             elif message.role == "system":
                 out.append({"role": "system", "content": message.text})
             else:
-                content: list[dict[str, Any]] = []
-                for part in message.parts:
-                    if isinstance(part, TextPart):
-                        content.append({"type": "text", "text": part.text})
-                    elif isinstance(part, ImagePart):
-                        content.append({"type": "image_url", "image_url": {"url": _data_url(part)}})
-                    elif isinstance(part, DataPart):
-                        content.append({"type": "text", "text": _data_text(part)})
+                content = _content(
+                    message,
+                    lambda text: {"type": "text", "text": text},
+                    lambda image: {"type": "image_url", "image_url": {"url": _data_url(image)}},
+                )
                 out.append({"role": "user", "content": content})
         return out
 
@@ -223,14 +236,11 @@ class Context:
             elif message.role == "system":
                 out.append({"role": "system", "content": message.text})
             else:
-                content: list[dict[str, Any]] = []
-                for part in message.parts:
-                    if isinstance(part, TextPart):
-                        content.append({"type": "input_text", "text": part.text})
-                    elif isinstance(part, ImagePart):
-                        content.append({"type": "input_image", "image_url": _data_url(part), "detail": "auto"})
-                    elif isinstance(part, DataPart):
-                        content.append({"type": "input_text", "text": _data_text(part)})
+                content = _content(
+                    message,
+                    lambda text: {"type": "input_text", "text": text},
+                    lambda image: {"type": "input_image", "image_url": _data_url(image), "detail": "auto"},
+                )
                 out.append({"role": "user", "content": content})
         return out
 
