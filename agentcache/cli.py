@@ -1,4 +1,5 @@
-"""The ``agentcache`` command: ``agentcache demo``, ``agentcache bench session|tool|conversations``."""
+"""The ``agentcache`` command: ``agentcache demo``, ``agentcache mcp`` (the MCP server) and
+``agentcache bench session|tool|conversations``."""
 
 from __future__ import annotations
 
@@ -16,6 +17,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--version", action="version", version=f"agentcache {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("demo", help="walk one agent loop on the bundled Valkey server")
+    mcp = commands.add_parser("mcp", help="serve the session_data tool over MCP (stdio; the 'mcp' extra)")
+    mcp.add_argument("--url", default=None, help="the Valkey server (default: start the bundled one)")
+    where = mcp.add_mutually_exclusive_group(required=True)
+    where.add_argument("--thread", help="the one thread the tool and resources serve")
+    where.add_argument("--thread-from-arg", action="store_true", help="each call names its thread (thread_id)")
+    mcp.add_argument("--allow-user-parts", action="store_true", help="let the model set __user_part_ keys")
     bench = commands.add_parser("bench", help="run a benchmark from benchmarks/ (e.g. 'session')")
     bench.add_argument("name", help="which benchmark: session, tool, conversations")
     bench.add_argument("args", nargs=argparse.REMAINDER, help="passed to the benchmark (try --help)")
@@ -25,10 +32,27 @@ def main(argv: list[str] | None = None) -> int:
         from agentcache.demo import main as demo
 
         return demo()
+    if options.command == "mcp":
+        return _mcp(options)
     module = _benchmark(options.name)
     if module is None:
         return 2
     return int(module.main(options.args))
+
+
+def _mcp(options: argparse.Namespace) -> int:
+    try:
+        import mcp  # noqa: F401 - only to say what to install
+    except ImportError:
+        print('the MCP server needs the mcp extra: pip install "valkey-agentcache[mcp]"', file=sys.stderr)
+        return 2
+    import asyncio
+
+    from agentcache.agent_tools.mcp_server import serve
+
+    thread = None if options.thread_from_arg else options.thread
+    asyncio.run(serve(options.url, thread_id=thread, allow_user_parts=options.allow_user_parts))
+    return 0
 
 
 def _benchmark(name: str) -> Any:
