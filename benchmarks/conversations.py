@@ -21,36 +21,38 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import json
-import os
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agentcache import AgentCache, AsyncAgentCache, BundledValkey, Message
+from agentcache import AsyncAgentCache, Message
 from agentcache.encoding import codec
 
 from .harness import (
     AsyncCandidate,
     Candidate,
+    Server,
     Summary,
     SyncCandidate,
     client_name,
+    close_server,
     fmt_ratio,
     measure_round_trips,
     point_race,
     progress,
     race,
     run_meta,
-    server_version,
     summarize,
     table,
+    vs_peer,
     warm_up,
+    write_json,
 )
+from .harness import open_server as harness_open_server
+from .peers import load_redis_session
 
 TEXT = (
     "Can you move my Lisbon flight to the 8th and keep the aisle seat? If the fare goes up by more "
@@ -94,84 +96,43 @@ def parse_args(argv: list[str] | None) -> Options:
     return Options(ops, not args.no_peer, Path(args.out), 20 if args.quick else 300)
 
 
-def load_peer() -> Any:
-    """The OpenAI Agents SDK's RedisSession class, or None if it (or redis-py) is not installed.
-
-    Only its session store is used (no model, no agent run); its tracing is switched off anyway, so
-    nothing is ever sent anywhere."""
-    os.environ["OPENAI_AGENTS_DISABLE_TRACING"] = "1"  # before the import
-    try:
-        from agents.extensions.memory.redis_session import RedisSession
-    except ImportError:
-        return None
-    return RedisSession
-
-
-@dataclass
-class Server:
-    mode: str
-    bundled: BundledValkey
-    cache: AgentCache
-    acache: AsyncAgentCache
-    raw: Any
-    araw: Any
-    convs: dict[str, Any]
-    peer: Any | None
-    peer_client: Any | None
-    version: str
-
-
 def open_server(mode: str, runner: asyncio.Runner, peer_class: Any, failures: list[dict[str, str]]) -> Server:
-    bundled = BundledValkey("cluster" if mode == "cluster" else "standalone").start()
-    url = bundled.url
-    cache = AgentCache.from_url(url)
+    """A bundled server with every client, the conversations the candidates drive (history of
+    ``HISTORY`` messages) and the floor's lists; the peer when it installs and works there."""
+
+    async def add_peers(s: Server) -> None:
+        if peer_class is None:
+            return
+        # RedisSession refuses cluster clients (it uses WATCH/MULTI): a plain client
+        from redis.asyncio import Redis as PeerClient
+
+        client = PeerClient.from_url(s.bundled.url.replace("valkey://", "redis://"))
+        peer = peer_class("bench-peer", redis_client=client, ttl=1800)
+        try:
+            await peer.add_items([PEER_ITEM] * HISTORY)
+        except Exception as exc:  # e.g. CROSSSLOT on a cluster-mode server: its keys have no hash tag
+            failures.append({"server": mode, "op": "setup", "error": f"{type(exc).__name__}: {exc}"})
+            progress(f"{mode}: the peer failed and is left out: {exc!r}")
+            await client.aclose()
+            return
+        s.peers.append((PEER, peer))
+        s.closers.append(client.aclose)
+        s.state["peer_client"] = client
+
+    async def ping(acache: AsyncAgentCache) -> None:
+        await acache.ping()
+
+    s = harness_open_server(mode, runner, lambda cache: cache.ping(), ping, add_peers)
     history = [MESSAGE] * HISTORY
-    convs: dict[str, Any] = {
-        "sync": cache.conversations.create(agent_id="bench", user_id="u", messages=history),
-        "sync-noauto": cache.conversations.create(agent_id="bench", user_id="u", messages=history, auto_renew=False),
+    create = s.cache.conversations.create
+    s.state["convs"] = {
+        "sync": create(agent_id="bench", user_id="u", messages=history),
+        "sync-noauto": create(agent_id="bench", user_id="u", messages=history, auto_renew=False),
+        "async": runner.run(s.acache.conversations.create(agent_id="bench", user_id="u", messages=history)),
     }
-    raw = type(cache.client).from_url(url)
     for key in ("floor:{sync}", "floor:{async}"):
-        raw.execute_command("RPUSH", key, *[ENVELOPE] * HISTORY)
-
-    async def connect() -> tuple[AsyncAgentCache, Any, Any, Any]:
-        acache = AsyncAgentCache.from_url(url)
-        convs["async"] = await acache.conversations.create(agent_id="bench", user_id="u", messages=history)
-        araw = type(acache.client).from_url(url)
-        peer = peer_client = None
-        if peer_class is not None:
-            # RedisSession refuses cluster clients (it uses WATCH/MULTI): a plain client
-            from redis.asyncio import Redis as PeerClient
-
-            peer_client = PeerClient.from_url(url.replace("valkey://", "redis://"))
-            peer = peer_class("bench-peer", redis_client=peer_client, ttl=1800)
-            try:
-                await peer.add_items([PEER_ITEM] * HISTORY)
-            except Exception as exc:  # e.g. CROSSSLOT on a cluster-mode server: its keys have no hash tag
-                failures.append({"server": mode, "op": "setup", "error": f"{type(exc).__name__}: {exc}"})
-                progress(f"{mode}: the peer failed and is left out: {exc!r}")
-                await peer_client.aclose()
-                peer = peer_client = None
-        return acache, araw, peer, peer_client
-
-    acache, araw, peer, peer_client = runner.run(connect())
-    version = server_version(raw)
-    return Server(mode, bundled, cache, acache, raw, araw, convs, peer, peer_client, version)
-
-
-def close_server(s: Server, runner: asyncio.Runner) -> None:
-    async def close_async() -> None:
-        await s.acache.close()
-        await s.araw.aclose()
-        if s.peer_client is not None:
-            await s.peer_client.aclose()
-
-    with contextlib.suppress(Exception):
-        runner.run(close_async())
-    with contextlib.suppress(Exception):
-        s.cache.close()
-        s.raw.close()
-    s.bundled.stop()
+        s.raw.execute_command("RPUSH", key, *[ENVELOPE] * HISTORY)
+    return s
 
 
 def sync_call(conv: Any, op: str) -> Callable[[], object]:
@@ -244,7 +205,7 @@ def candidates(s: Server, op: str) -> list[Candidate]:
     cache = s.cache
     no_auto = SyncCandidate(
         "agentcache sync, auto_renew=False",
-        sync_call(s.convs["sync-noauto"], op),
+        sync_call(s.state["convs"]["sync-noauto"], op),
         "reference",
         client_name(cache.client),
         sync_floor,
@@ -252,11 +213,11 @@ def candidates(s: Server, op: str) -> list[Candidate]:
     )
     peer = None
     if s.peer is not None:
-        peer = AsyncCandidate(PEER, peer_call(s.peer, op), "peer", client_name(s.peer_client), async_floor)
+        peer = AsyncCandidate(PEER, peer_call(s.peer, op), "peer", client_name(s.state["peer_client"]), async_floor)
     calls = (
-        sync_call(s.convs["sync"], op),
+        sync_call(s.state["convs"]["sync"], op),
         floor_sync(s.raw, "floor:{sync}", op),
-        async_call(s.convs["async"], op),
+        async_call(s.state["convs"]["async"], op),
         floor_async(s.araw, "floor:{async}", op),
     )
     return point_race(cache, s.acache, s.raw, s.araw, calls, command, [no_auto], peer)
@@ -281,13 +242,6 @@ def run_server(s: Server, runner: asyncio.Runner, opts: Options, results: Result
         results.rows += rows
 
 
-def vs_peer(rows: list[Summary], row: Summary) -> str:
-    if row.role not in ("agentcache", "reference"):
-        return ""
-    peer = next((r for r in rows if r.role == "peer" and r.labels == row.labels), None)
-    return "" if peer is None else fmt_ratio(peer.median_us / row.median_us)
-
-
 def report(results: Results) -> None:
     meta = results.meta
     print(f"agentcache conversation benchmark  ({meta['started']}, {meta['machine']})")
@@ -306,7 +260,7 @@ def report(results: Results) -> None:
                 r.median_us,
                 r.p99_us,
                 fmt_ratio(r.ratio_to_floor),
-                vs_peer(rows, r),
+                vs_peer(rows, r, roles=("agentcache", "reference")),
                 r.round_trips,
             ]
             for r in rows
@@ -322,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the conversation benchmark; print tables on stdout and write JSON to ``--out``."""
     opts = parse_args(argv)
     started = time.monotonic()
-    peer_class = load_peer() if opts.peer else None
+    peer_class = load_redis_session() if opts.peer else None
     if opts.peer and peer_class is None:
         print("peer skipped: the OpenAI Agents SDK is not installed (pip install 'openai-agents[redis]')")
     results = Results()
@@ -343,8 +297,7 @@ def main(argv: list[str] | None = None) -> int:
             finally:
                 close_server(server, runner)
     results.meta["seconds"] = round(time.monotonic() - started, 1)
-    opts.out.parent.mkdir(parents=True, exist_ok=True)
-    opts.out.write_text(json.dumps(asdict(results), indent=2, default=str) + "\n")
+    write_json(results, opts.out)
     report(results)
     return 0
 

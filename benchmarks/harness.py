@@ -19,7 +19,7 @@ import os
 import platform
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -372,3 +372,121 @@ def server_version(raw: Any) -> str:
     """The Valkey (or Redis) version of the server behind a raw sync client."""
     info = raw.execute_command("INFO", "server")
     return str(info.get("valkey_version", info.get("redis_version", "?")))
+
+
+# --- servers, results, peers' ratios ----------------------------------------------------------
+
+
+@dataclass
+class Server:
+    """One bundled server, agentcache's sync and async caches on it, and raw clients of the kinds
+    the caches chose (Valkey or ValkeyCluster); a benchmark adds its peers and its own state."""
+
+    mode: str
+    bundled: Any  # agentcache.BundledValkey
+    cache: Any  # AgentCache
+    acache: Any  # AsyncAgentCache
+    raw: Any
+    araw: Any
+    version: str
+    peers: list[tuple[str, Any]] = field(default_factory=list)
+    """(candidate name, the peer's cache or session), the preferred one first."""
+    closers: list[Callable[[], Awaitable[object]]] = field(default_factory=list)
+    """Async clean-ups (a peer's shutdown, its client's close), run by :func:`close_server`."""
+    state: dict[str, Any] = field(default_factory=dict)
+    """The benchmark's own (the conversations it drives, how far it filled the keyspace)."""
+
+    @property
+    def peer(self) -> Any | None:
+        """The preferred peer, or None."""
+        return self.peers[0][1] if self.peers else None
+
+
+def open_server(
+    mode: str,
+    runner: asyncio.Runner,
+    first_call: Callable[[Any], object],
+    first_call_async: Callable[[Any], Awaitable[object]],
+    add_peers: Callable[[Server], Coroutine[Any, Any, None]] | None = None,
+) -> Server:
+    """Start a bundled ``mode`` server ("cluster": one node owning every slot, or "standalone") and
+    connect every client; ``first_call`` (and its async twin) is each cache's first call, where it
+    detects the server kind; ``add_peers`` then adds the peers on the benchmark's loop."""
+    from agentcache import AgentCache, AsyncAgentCache, BundledValkey
+
+    bundled = BundledValkey("cluster" if mode == "cluster" else "standalone").start()
+    url = bundled.url
+    cache = AgentCache.from_url(url)
+    first_call(cache)
+    raw = type(cache.client).from_url(url)
+
+    async def connect() -> tuple[Any, Any]:
+        acache = AsyncAgentCache.from_url(url)
+        await first_call_async(acache)
+        return acache, type(acache.client).from_url(url)
+
+    acache, araw = runner.run(connect())
+    server = Server(mode, bundled, cache, acache, raw, araw, server_version(raw))
+    if add_peers is not None:
+        runner.run(add_peers(server))
+    return server
+
+
+def close_server(server: Server, runner: asyncio.Runner) -> None:
+    """Close every client (best effort) and stop the server."""
+
+    async def close_async() -> None:
+        await server.acache.close()
+        await server.araw.aclose()
+        for close in server.closers:
+            await close()
+
+    with contextlib.suppress(Exception):
+        runner.run(close_async())
+    with contextlib.suppress(Exception):
+        server.cache.close()
+        server.raw.close()
+    server.bundled.stop()
+
+
+@contextlib.contextmanager
+def started_servers(
+    modes: Sequence[str], open_one: Callable[[str], Server], runner: asyncio.Runner
+) -> Iterator[list[Server]]:
+    """One server per mode, opened in order and all closed at the end, whatever happens."""
+    servers: list[Server] = []
+    try:
+        for mode in modes:
+            progress(f"starting the bundled {mode} server")
+            servers.append(open_one(mode))
+        yield servers
+    finally:
+        for server in servers:
+            close_server(server, runner)
+
+
+def write_json(results: Any, out: Any) -> None:
+    """``results`` (a dataclass) as indented JSON at ``out`` (a Path; folders made as needed; what
+    JSON has no type for, as its str)."""
+    import json
+    from dataclasses import asdict
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(asdict(results), indent=2, default=str) + "\n")
+
+
+def with_round_trips(rows: list[Summary], candidates: Sequence[Candidate], runner: asyncio.Runner) -> list[Summary]:
+    """``rows`` with each candidate's measured round trips per call."""
+    for row, candidate in zip(rows, candidates, strict=True):
+        row.round_trips = measure_round_trips(candidate, runner)
+    return rows
+
+
+def vs_peer(rows: Sequence[Summary], row: Summary, roles: Sequence[str] = ("agentcache",), prefer: str = "") -> str:
+    """The peer's median over ``row``'s median in the same race (``prefer``: the peer candidate to
+    compare with when there are several, else the first); "" for rows of other roles."""
+    if row.role not in roles:
+        return ""
+    peers = [r for r in rows if r.role == "peer" and r.labels == row.labels]
+    peer = next((r for r in peers if r.candidate == prefer), peers[0] if peers else None)
+    return "" if peer is None else fmt_ratio(peer.median_us / row.median_us)

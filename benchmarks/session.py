@@ -33,20 +33,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
+import functools
 import json
-import os
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from valkey.asyncio import Valkey as AsyncValkey
 
-from agentcache import AgentCache, AsyncAgentCache, BundledValkey
+from agentcache import AgentCache, AsyncAgentCache
 from agentcache.encoding import codec
 from agentcache.encoding.keys import session_thread
 from agentcache.tiers.session import SESSION_GET
@@ -55,24 +54,29 @@ from .harness import (
     AsyncCall,
     AsyncCandidate,
     Candidate,
+    Server,
     Summary,
     SyncCall,
     SyncCandidate,
     Target,
     client_name,
     fmt_ratio,
-    measure_round_trips,
     plan_samples,
     point_race,
     probe,
     progress,
     race,
     run_meta,
-    server_version,
+    started_servers,
     summarize,
     table,
+    vs_peer,
     warm_up,
+    with_round_trips,
+    write_json,
 )
+from .harness import open_server as harness_open_server
+from .peers import close_betterdb, load_betterdb, make_betterdb
 
 TTL_S = 1800
 VALUE: dict[str, Any] = {
@@ -109,23 +113,6 @@ class Options:
     thread_budget_s: float
     thread_samples: tuple[int, int]
     thread_rounds: int
-
-
-@dataclass
-class Server:
-    """One bundled server and every client the benchmark drives on it."""
-
-    mode: str
-    bundled: BundledValkey
-    cache: AgentCache
-    acache: AsyncAgentCache
-    raw: Any  # a valkey-py client of the kind ``cache`` chose (Valkey or ValkeyCluster)
-    araw: Any  # the asyncio client of the kind ``acache`` chose
-    peers: list[tuple[str, Any]]
-    """(candidate name, the peer's cache): the peer on the client agentcache uses, then variants.
-    The peer's client is read back from its private ``_client`` (it has no public accessor)."""
-    version: str
-    filled: int = 0
 
 
 @dataclass
@@ -174,73 +161,31 @@ def parse_args(argv: list[str] | None) -> Options:
 # --- the peer -----------------------------------------------------------------------------------
 
 
-def load_peer() -> ModuleType | None:
-    """Import betterdb-agent-cache with its telemetry opted out, or None if it is not installed."""
-    os.environ["BETTERDB_TELEMETRY"] = "false"  # must be set before the import: no telemetry, ever
-    try:
-        import betterdb_agent_cache
-    except ImportError:
-        return None
-    module: ModuleType = betterdb_agent_cache
-    return module
-
-
-def make_peer(module: ModuleType, client: Any, name: str = "betterdb_ac") -> Any:
-    """The peer's cache with analytics, discovery and config refresh all off; TTL 1800 s like ours."""
-    from betterdb_agent_cache.types import AnalyticsOptions, ConfigRefreshOptions, DiscoveryOptions
-
-    options = module.AgentCacheOptions(
-        client=client,
-        name=name,
-        default_ttl=TTL_S,
-        analytics=AnalyticsOptions(disabled=True, stats_interval_s=0),
-        discovery=DiscoveryOptions(enabled=False),
-        config_refresh=ConfigRefreshOptions(enabled=False),
-    )
-    return module.AgentCache(options)
-
-
 # --- servers and clients ------------------------------------------------------------------------
 
 
 def open_server(mode: str, runner: asyncio.Runner, peer_module: ModuleType | None) -> Server:
-    """Start a bundled server and connect every client; the caches detect the server kind here."""
-    bundled = BundledValkey("cluster" if mode == "cluster" else "standalone").start()
-    url = bundled.url
-    cache = AgentCache.from_url(url)
-    cache.session.set(POINT_THREAD, "probe", 1)  # first call: cluster detection
-    raw = type(cache.client).from_url(url)
+    """A bundled server with every client; the caches detect the server kind on their first call.
+    The peer runs on the client agentcache uses and, on the cluster-mode server, also on a plain
+    client (fine there: the single node owns every slot)."""
 
-    async def connect() -> tuple[AsyncAgentCache, Any, list[tuple[str, Any]]]:
-        acache = AsyncAgentCache.from_url(url)
+    async def add_peers(s: Server) -> None:
+        if peer_module is None:
+            return
+        url = s.bundled.url
+        s.peers.append((PEER, make_betterdb(peer_module, type(s.acache.client).from_url(url), TTL_S)))
+        if mode == "cluster":
+            s.peers.append((PEER_PLAIN, make_betterdb(peer_module, AsyncValkey.from_url(url), TTL_S, "betterdb_plain")))
+        s.closers += [functools.partial(close_betterdb, peer) for _, peer in s.peers]
+
+    async def first_async(acache: AsyncAgentCache) -> None:
         await acache.session.set(POINT_THREAD, "probe", 1)
-        araw = type(acache.client).from_url(url)
-        peers: list[tuple[str, Any]] = []
-        if peer_module is not None:
-            peers.append((PEER, make_peer(peer_module, type(acache.client).from_url(url))))
-            if mode == "cluster":  # also on a plain client: fine here, the single node owns every slot
-                peers.append((PEER_PLAIN, make_peer(peer_module, AsyncValkey.from_url(url), "betterdb_plain")))
-        return acache, araw, peers
 
-    acache, araw, peers = runner.run(connect())
-    version = server_version(raw)
-    return Server(mode, bundled, cache, acache, raw, araw, peers, version)
-
-
-def close_server(server: Server, runner: asyncio.Runner) -> None:
-    async def close_async() -> None:
-        await server.acache.close()
-        await server.araw.aclose()
-        for _, peer in server.peers:
-            await peer.shutdown()
-            await peer._client.aclose()
-
-    with contextlib.suppress(Exception):
-        runner.run(close_async())
-    with contextlib.suppress(Exception):
-        server.cache.close()
-        server.raw.close()
-    server.bundled.stop()
+    s = harness_open_server(
+        mode, runner, lambda cache: cache.session.set(POINT_THREAD, "probe", 1), first_async, add_peers
+    )
+    s.state["filled"] = 0
+    return s
 
 
 # --- point operations ---------------------------------------------------------------------------
@@ -334,12 +279,6 @@ def run_point(s: Server, runner: asyncio.Runner, opts: Options) -> list[Summary]
         samples = race(candidates, [opts.ops] * len(candidates), max(1, opts.ops // 100), runner)
         labels = {"server": s.mode, "op": op}
         rows += with_round_trips(summarize(candidates, samples, labels), candidates, runner)
-    return rows
-
-
-def with_round_trips(rows: list[Summary], candidates: list[Candidate], runner: asyncio.Runner) -> list[Summary]:
-    for row, candidate in zip(rows, candidates, strict=True):
-        row.round_trips = measure_round_trips(candidate, runner)
     return rows
 
 
@@ -499,13 +438,13 @@ def run_thread_op(
 def fill(s: Server, target: int) -> float:
     """Add unrelated keys (short values, pipelines of 10k SETs) until the server holds ``target``."""
     started = time.monotonic()
-    while s.filled < target:
-        end = min(target, s.filled + FILL_CHUNK)
+    while s.state["filled"] < target:
+        end = min(target, s.state["filled"] + FILL_CHUNK)
         pipe = s.raw.pipeline(transaction=False)
-        for i in range(s.filled, end):
+        for i in range(s.state["filled"], end):
             pipe.execute_command("SET", f"unrelated:{i}", "x")
         pipe.execute()
-        s.filled = end
+        s.state["filled"] = end
         if end % 100_000 == 0 or end == target:
             progress(f"{s.mode}: filled {end:,} / {target:,} unrelated keys")
     return time.monotonic() - started
@@ -563,20 +502,10 @@ def growth_note(small: Summary, large: Summary) -> str:
 # --- report -------------------------------------------------------------------------------------
 
 
-def vs_peer(rows: list[Summary], row: Summary) -> str:
-    """The peer's median over this agentcache row's median, in the same race (the plain-client peer
-    when the peer on agentcache's client failed)."""
-    if row.role != "agentcache":
-        return ""
-    peers = [r for r in rows if r.role == "peer" and r.labels == row.labels]
-    peer = next((r for r in peers if r.candidate == PEER), peers[0] if peers else None)
-    return "" if peer is None else fmt_ratio(peer.median_us / row.median_us)
-
-
 def figures(rows: list[Summary], r: Summary) -> list[object]:
     """The measured columns of one row: n, median, p99, x floor, vs peer, round trips."""
     same_race = [o for o in rows if o.labels == r.labels]
-    return [r.n, r.median_us, r.p99_us, fmt_ratio(r.ratio_to_floor), vs_peer(same_race, r), r.round_trips]
+    return [r.n, r.median_us, r.p99_us, fmt_ratio(r.ratio_to_floor), vs_peer(same_race, r, prefer=PEER), r.round_trips]
 
 
 FIGURE_HEADERS = ["n", "median us", "p99 us", "x floor", "vs peer", "round trips"]
@@ -629,38 +558,23 @@ def report(results: Results) -> None:
     print(f"\ntotal time: {meta['seconds']:.0f} s; results in {meta['out']}")
 
 
-def write_json(results: Results, out: Path) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(asdict(results), indent=2) + "\n")
-
-
 # --- main ---------------------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def started_servers(runner: asyncio.Runner, peer_module: ModuleType | None) -> Iterator[list[Server]]:
-    servers: list[Server] = []
-    try:
-        for mode in MODES:
-            progress(f"starting the bundled {mode} server")
-            servers.append(open_server(mode, runner, peer_module))
-        yield servers
-    finally:
-        for s in servers:
-            close_server(s, runner)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the session-tier benchmark; print tables on stdout and write JSON to ``--out``."""
     opts = parse_args(argv)
     started = time.monotonic()
-    peer_module = load_peer() if opts.peer else None
+    peer_module = load_betterdb() if opts.peer else None
     if opts.peer and peer_module is None:
         print("peer skipped: betterdb-agent-cache is not installed (pip install betterdb-agent-cache)")
     results = Results()
     options = {"ops": opts.ops, "sizes": opts.sizes, "quick": opts.quick, "peer": peer_module is not None}
     results.meta = run_meta(["betterdb-agent-cache"], options, value_bytes=len(ENVELOPE), out=str(opts.out))
-    with asyncio.Runner() as runner, started_servers(runner, peer_module) as servers:
+    with (
+        asyncio.Runner() as runner,
+        started_servers(MODES, lambda mode: open_server(mode, runner, peer_module), runner) as servers,
+    ):
         results.meta["servers"] = {s.mode: s.version for s in servers}
         for s in servers:
             results.point += run_point(s, runner, opts)

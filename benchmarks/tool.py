@@ -33,8 +33,8 @@ the result some milliseconds after it is stored). ``round trips`` is the median 
 callers of a burst (the thread count is approximate: the counter is not locked). The targets are
 checked at the end; the full results go to ``--out`` as JSON.
 
-The peer never sends telemetry (see ``benchmarks/session.py``, whose ``load_peer``/``make_peer`` this
-reuses). It stores strings, so it gets the value as JSON text, encoded once outside the timing, and
+The peer never sends telemetry (see ``benchmarks/peers.py``); it keeps results for ``TTL_S`` like
+agentcache here. It stores strings, so it gets the value as JSON text, encoded once outside the timing, and
 its check returns that text undecoded; agentcache's returns the decoded dict.
 """
 
@@ -43,21 +43,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import json
 import multiprocessing
 import statistics
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from multiprocessing.process import BaseProcess
 from multiprocessing.queues import Queue
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from agentcache import AgentCache, AsyncAgentCache, BundledValkey
+from agentcache import AgentCache, AsyncAgentCache
 from agentcache.encoding import codec
 from agentcache.tiers.tool.canonical import digest
 
@@ -65,24 +65,28 @@ from .harness import (
     AsyncCall,
     AsyncCandidate,
     Candidate,
+    Server,
     Summary,
     SyncCall,
     SyncCandidate,
     Target,
     client_name,
     fmt_ratio,
-    measure_round_trips,
     point_race,
     probe,
     progress,
     race,
     run_meta,
-    server_version,
+    started_servers,
     summarize,
     table,
+    vs_peer,
     warm_up,
+    with_round_trips,
+    write_json,
 )
-from .session import load_peer, make_peer
+from .harness import open_server as harness_open_server
+from .peers import close_betterdb, load_betterdb, make_betterdb
 
 TTL_S = 3600
 TOOL = "weather"
@@ -119,20 +123,6 @@ class Options:
     processes: list[int]
     rounds: int
     sleep_s: float
-
-
-@dataclass
-class Server:
-    """One bundled server and every client the benchmark drives on it."""
-
-    mode: str
-    bundled: BundledValkey
-    cache: AgentCache
-    acache: AsyncAgentCache
-    raw: Any  # a valkey-py client of the kind ``cache`` chose (Valkey or ValkeyCluster)
-    araw: Any  # the asyncio client of the kind ``acache`` chose
-    peer: Any  # the peer's cache on the asyncio client of agentcache's kind, or None
-    version: str
 
 
 @dataclass
@@ -210,52 +200,18 @@ def parse_args(argv: list[str] | None) -> Options:
 
 
 def open_server(mode: str, runner: asyncio.Runner, peer_module: ModuleType | None) -> Server:
-    """Start a bundled server and connect every client; the caches detect the server kind here."""
-    bundled = BundledValkey("cluster" if mode == "cluster" else "standalone").start()
-    url = bundled.url
-    cache = AgentCache.from_url(url)
-    cache.tool.check(TOOL, MISS_ARGS)  # first call: cluster detection
-    raw = type(cache.client).from_url(url)
+    """A bundled server with every client; the caches detect the server kind on their first call."""
 
-    async def connect() -> tuple[AsyncAgentCache, Any, Any]:
-        acache = AsyncAgentCache.from_url(url)
+    async def add_peers(s: Server) -> None:
+        if peer_module is not None:
+            peer = make_betterdb(peer_module, type(s.acache.client).from_url(s.bundled.url), TTL_S)
+            s.peers.append((PEER, peer))
+            s.closers.append(functools.partial(close_betterdb, peer))
+
+    async def first_async(acache: AsyncAgentCache) -> None:
         await acache.tool.check(TOOL, MISS_ARGS)
-        araw = type(acache.client).from_url(url)
-        peer = None if peer_module is None else make_peer(peer_module, type(acache.client).from_url(url))
-        return acache, araw, peer
 
-    acache, araw, peer = runner.run(connect())
-    version = server_version(raw)
-    return Server(mode, bundled, cache, acache, raw, araw, peer, version)
-
-
-def close_server(server: Server, runner: asyncio.Runner) -> None:
-    async def close_async() -> None:
-        await server.acache.close()
-        await server.araw.aclose()
-        if server.peer is not None:
-            await server.peer.shutdown()
-            await server.peer._client.aclose()
-
-    with contextlib.suppress(Exception):
-        runner.run(close_async())
-    with contextlib.suppress(Exception):
-        server.cache.close()
-        server.raw.close()
-    server.bundled.stop()
-
-
-@contextlib.contextmanager
-def started_servers(runner: asyncio.Runner, peer_module: ModuleType | None) -> Iterator[list[Server]]:
-    servers: list[Server] = []
-    try:
-        for mode in MODES:
-            progress(f"starting the bundled {mode} server")
-            servers.append(open_server(mode, runner, peer_module))
-        yield servers
-    finally:
-        for s in servers:
-            close_server(s, runner)
+    return harness_open_server(mode, runner, lambda cache: cache.tool.check(TOOL, MISS_ARGS), first_async, add_peers)
 
 
 # --- point operations ---------------------------------------------------------------------------
@@ -322,7 +278,7 @@ def point_candidates(s: Server, op: str) -> list[Candidate]:
     ac_async, fl_async, peer_call = async_point_calls(s, op)
     command = "SET EX" if op == "store" else "GET"
     peer = None
-    if peer_call is not None:
+    if peer_call is not None and s.peer is not None:
         peer = AsyncCandidate(
             PEER, peer_call, "peer", client_name(s.peer._client), f"valkey-py async {command} (floor)"
         )
@@ -370,12 +326,6 @@ def run_point(s: Server, runner: asyncio.Runner, opts: Options, failures: list[d
         warm_up(candidates, opts.warmup, runner)
         samples = race(candidates, [opts.ops] * len(candidates), max(1, opts.ops // 100), runner)
         rows += with_round_trips(summarize(candidates, samples, {"server": s.mode, "op": op}), candidates, runner)
-    return rows
-
-
-def with_round_trips(rows: list[Summary], candidates: list[Candidate], runner: asyncio.Runner) -> list[Summary]:
-    for row, candidate in zip(rows, candidates, strict=True):
-        row.round_trips = measure_round_trips(candidate, runner)
     return rows
 
 
@@ -599,14 +549,6 @@ def check_targets(results: Results) -> list[Target]:
 # --- report -------------------------------------------------------------------------------------
 
 
-def vs_peer(rows: list[Summary], row: Summary) -> str:
-    """The peer's median over this agentcache row's median, in the same race."""
-    if row.role != "agentcache":
-        return ""
-    peer = next((r for r in rows if r.role == "peer" and r.labels == row.labels), None)
-    return "" if peer is None else fmt_ratio(peer.median_us / row.median_us)
-
-
 FIGURE_HEADERS = ["n", "median us", "p99 us", "x floor", "vs peer", "round trips"]
 
 
@@ -675,11 +617,6 @@ def report(results: Results, opts: Options) -> None:
     print(f"\ntotal time: {meta['seconds']:.0f} s; results in {meta['out']}")
 
 
-def write_json(results: Results, out: Path) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(asdict(results), indent=2) + "\n")
-
-
 # --- main ---------------------------------------------------------------------------------------
 
 
@@ -687,7 +624,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the tool-tier benchmark; print tables on stdout and write JSON to ``--out``."""
     opts = parse_args(argv)
     started = time.monotonic()
-    peer_module = load_peer() if opts.peer else None
+    peer_module = load_betterdb() if opts.peer else None
     if opts.peer and peer_module is None:
         print("peer skipped: betterdb-agent-cache is not installed (pip install betterdb-agent-cache)")
     results = Results()
@@ -706,7 +643,10 @@ def main(argv: list[str] | None = None) -> int:
         out=str(opts.out),
     )
     pool: ProcessPool | None = None
-    with asyncio.Runner() as runner, started_servers(runner, peer_module) as servers:
+    with (
+        asyncio.Runner() as runner,
+        started_servers(MODES, lambda mode: open_server(mode, runner, peer_module), runner) as servers,
+    ):
         results.meta["servers"] = {s.mode: s.version for s in servers}
         for s in servers:
             results.point += run_point(s, runner, opts, results.failures)
