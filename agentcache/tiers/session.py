@@ -28,6 +28,7 @@ M = TypeVar("M")
 SESSION_GET = lua(__package__, "session_get")  # GET + the sliding refresh, in one call
 SESSION_SCAN = lua(__package__, "session_scan", prelude="slide")  # one SCAN step and the work on what it found
 USER_PART = lua(__package__, "user_part", prelude="slide")  # a thread's user parts and the set of their keys
+SESSION_GET_MANY = lua(__package__, "session_get_many", prelude="slide")  # several GETs + slides, one call
 
 
 def _decode(raw: bytes, thread_id: str, field: str, model: type[M] | None = None) -> Any:
@@ -133,9 +134,9 @@ def get_many(s: Settings, thread_id: str, fields: Iterable[str]) -> Operation[di
     keys = [session_key(s.prefix, thread_id, field) for field in names]
     if not keys:
         return {}
-    replies = yield [*(SESSION_GET([key]) for key in keys), *s.stats.due()]
+    values = (yield [SESSION_GET_MANY(keys), *s.stats.due()])[0]
     found: dict[str, Any] = {}
-    for field, raw in zip(names, replies, strict=False):
+    for field, raw in zip(names, values, strict=True):
         s.stats.lookup("session", raw is not None)
         if raw is not None:
             found[field] = _decode(raw, thread_id, field)
