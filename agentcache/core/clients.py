@@ -7,6 +7,7 @@ import select
 from typing import Any
 
 from agentcache.core.commands import Batch
+from agentcache.core.log import recovered
 from agentcache.errors import BackendError, InvalidArgumentError
 
 
@@ -104,10 +105,17 @@ def _keep_seeds(manager: Any) -> None:
     kwargs = getattr(manager, "connection_kwargs", {}) if asynchronous else {}
     addresses = [(node.name, node.host, node.port) for node in seeds]
 
+    discovered = [bool(getattr(manager, "nodes_cache", None))]  # a sync client discovers when it is made
+
     def reseed(startup_nodes: dict[str, Any]) -> None:
-        for name, host, port in addresses:
-            if name not in startup_nodes:
-                startup_nodes[name] = node_class(host, port, **kwargs)
+        lost = [address for address in addresses if address[0] not in startup_nodes]
+        for name, host, port in lost:
+            startup_nodes[name] = node_class(host, port, **kwargs)
+        if lost:
+            recovered(f"the cluster client had dropped {len(lost)} of its startup node(s); they are back")
+        elif discovered[0]:
+            recovered("the cluster client rediscovers its nodes (a failover, resharding or a lost connection)")
+        discovered[0] = True
 
     base: Any = type(manager)
     # The managers use __slots__, so the method is overridden by a subclass of the same layout made
@@ -180,4 +188,5 @@ async def _drop_if_closed(connection: Any) -> None:
     poller = select.poll()
     poller.register(sock.fileno(), select.POLLIN)
     if poller.poll(0):
+        recovered("the server closed an idle connection (a restart, CLIENT KILL or an idle timeout); reconnecting")
         await connection.disconnect()

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 from agentcache.core.clients import CLIENT_ERRORS, REPLY_ERRORS, backend_error, is_noscript, recovering
 from agentcache.core.commands import Await, Batch, Call, Command, Operation, Pause, Replies, Step, cmd
+from agentcache.core.log import round_trip_done, round_trip_started, scripts_resent
 from agentcache.errors import BackendError, CacheClosedError, InvalidArgumentError
 
 T = TypeVar("T")
@@ -166,10 +167,13 @@ class SyncExecutor:
             return stop.value  # type: ignore[no-any-return]
 
     def _round_trip(self, batch: Batch) -> Replies:
+        started = round_trip_started()
         replies = self._send(batch)
         resend = _triage(batch, replies)
         if resend is not None:
+            scripts_resent(resend)
             replies = _merge(batch, replies, resend, self._send([c.as_eval() for c in resend]))
+        round_trip_done(batch, started)
         return replies
 
     def _perform(self, step: Step) -> Any:
@@ -256,10 +260,13 @@ class AsyncExecutor:
             return stop.value  # type: ignore[no-any-return]
 
     async def _round_trip(self, batch: Batch) -> Replies:
+        started = round_trip_started()
         replies = await self._send(batch)
         resend = _triage(batch, replies)
         if resend is not None:
+            scripts_resent(resend)
             replies = _merge(batch, replies, resend, await self._send([c.as_eval() for c in resend]))
+        round_trip_done(batch, started)
         return replies
 
     async def _perform(self, step: Step) -> Any:
