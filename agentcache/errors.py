@@ -82,7 +82,11 @@ class BackendError(AgentCacheError):
     """The server or the connection failed; ``command`` names what was being sent.
 
     The client's own exception is chained as ``__cause__``. The next call reconnects.
+    ``connection`` is True when the connection failed (the command may or may not have run), False
+    when the server answered with an error.
     """
+
+    connection: bool = False
 
     def __init__(self, commands: Sequence[str], cause: BaseException, hint: str = "") -> None:
         self.command = ", ".join(dict.fromkeys(commands)) or "?"

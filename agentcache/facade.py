@@ -64,7 +64,7 @@ class _Facade(Bound[E]):
         settings, lifecycle = make_settings(options)
         self._setup(self._EXECUTOR(check_client(client, want_async=self._ASYNC)), settings, lifecycle=lifecycle)
 
-    ping = operation(ping)
+    ping = operation(ping, reads=True)
     stats = operation(stats)
     reset_stats = operation(reset_stats)
 
@@ -72,6 +72,7 @@ class _Facade(Bound[E]):
         self, executor: Any, settings: Settings, server: BundledValkey | None = None, *, lifecycle: Lifecycle
     ) -> None:
         Bound.__init__(self, executor, settings)
+        executor.retry_s = settings.options.retry_s
         self._server = server
         self.settings = settings
         self.session = SessionTier(executor, settings)

@@ -22,6 +22,7 @@ DEFAULT_PREFIX = "agentcache"
 DEFAULT_SESSION_TTL = 1800.0
 DEFAULT_MAX_VALUE_BYTES = 8 * 1024 * 1024
 DEFAULT_SCAN_COUNT = 1000
+MAX_RETRY_S = 3600.0
 
 
 class CacheOptions(TypedDict, total=False):
@@ -39,6 +40,8 @@ class CacheOptions(TypedDict, total=False):
     """Tool results' TTL when neither the call nor the tool's policy sets one (default: none)."""
     conversation_config: ConversationConfig | None
     """The conversation tier's limits (else the ``SESSION_*_MINUTES`` environment variables, else defaults)."""
+    retry_reads: float
+    """Seconds a read may keep retrying after connection errors, with backoff (default 0: never)."""
 
 
 OPTION_NAMES = tuple(CacheOptions.__annotations__)
@@ -54,6 +57,14 @@ def make_settings(options: CacheOptions | dict[str, object]) -> tuple[Settings, 
     max_value_bytes = options.get("max_value_bytes", DEFAULT_MAX_VALUE_BYTES)
     scan_count = options.get("scan_count", DEFAULT_SCAN_COUNT)
     tool_ttl = options.get("tool_ttl")
+    retry_reads = options.get("retry_reads", 0.0)
+    if (
+        not isinstance(retry_reads, int | float)
+        or isinstance(retry_reads, bool)
+        or not 0 <= retry_reads <= MAX_RETRY_S
+        or retry_reads != retry_reads
+    ):
+        raise InvalidArgumentError(f"retry_reads must be seconds from 0 to {MAX_RETRY_S}, not {retry_reads!r}")
     for name, number in (("max_value_bytes", max_value_bytes), ("scan_count", scan_count)):
         if not isinstance(number, int) or isinstance(number, bool) or number < 1:
             raise InvalidArgumentError(f"{name} must be a positive int, not {number!r}")
@@ -63,5 +74,6 @@ def make_settings(options: CacheOptions | dict[str, object]) -> tuple[Settings, 
         max_value_bytes,  # type: ignore[arg-type]
         scan_count,  # type: ignore[arg-type]
         0 if tool_ttl is None else ttl_ms(tool_ttl, "tool_ttl"),
+        float(retry_reads),
     )
     return Settings(checked), resolve(options.get("conversation_config"))  # type: ignore[arg-type]

@@ -43,8 +43,11 @@ class operation(Generic[P, T]):  # noqa: N801 - used like a decorator
 
     then: Callable[[Any, Any], Any] | None = None
 
-    def __init__(self, fn: Callable[Concatenate[Any, P], Operation[T]]) -> None:
+    def __init__(self, fn: Callable[Concatenate[Any, P], Operation[T]], *, reads: bool = False) -> None:
         self.fn = fn
+        self.reads = reads
+        """Whether the operation only reads, so a round trip that failed on the connection may be
+        sent again (the ``retry_reads`` option)."""
         self.name = fn.__name__.rstrip("_")
         signature = inspect.signature(fn)
         self.signature = signature.replace(
@@ -64,6 +67,8 @@ class operation(Generic[P, T]):  # noqa: N801 - used like a decorator
         if obj is None:
             return self
         fn, run, settings, then = self.fn, obj._executor.run, obj._context(), self.then
+        if self.reads:
+            run = functools.partial(run, retry=True)
         bound: Any
         if isinstance(obj._executor, AsyncExecutor):
             if then is None:
@@ -101,8 +106,10 @@ class opening(operation[P, Any], Generic[P, T, R]):  # noqa: N801 - used like a 
     """An operation whose result the bound method hands to ``then(owner, result)``: how a handle
     class builds handles (a ``Conversation``) from the plain data an operation returns."""
 
-    def __init__(self, fn: Callable[Concatenate[Any, P], Operation[T]], then: Callable[[Any, T], R]) -> None:
-        super().__init__(fn)
+    def __init__(
+        self, fn: Callable[Concatenate[Any, P], Operation[T]], then: Callable[[Any, T], R], *, reads: bool = False
+    ) -> None:
+        super().__init__(fn, reads=reads)
         self.then = then
 
     @overload

@@ -30,8 +30,10 @@ CLIENT_ERRORS, REPLY_ERRORS = _error_classes()
 """Exceptions a client raises for a failed server or connection; those that are one command's reply."""
 
 
-def backend_error(batch: Batch, exc: BaseException) -> BackendError:
-    return BackendError([c.name for c in batch], exc)
+def backend_error(batch: Batch, exc: BaseException, *, connection: bool = False) -> BackendError:
+    error = BackendError([c.name for c in batch], exc)
+    error.connection = connection
+    return error
 
 
 def is_noscript(reply: object) -> bool:

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from agentcache.core.clients import CLIENT_ERRORS, REPLY_ERRORS, backend_error, is_noscript, recovering
 from agentcache.core.commands import Await, Batch, Call, Command, Operation, Pause, Replies, Step, cmd
-from agentcache.core.log import round_trip_done, round_trip_started, scripts_resent
+from agentcache.core.log import retrying, round_trip_done, round_trip_started, scripts_resent
 from agentcache.errors import BackendError, CacheClosedError, InvalidArgumentError
 
 T = TypeVar("T")
@@ -43,6 +43,27 @@ def _triage(batch: Batch, replies: Replies) -> Batch | None:
             else:
                 raise backend_error([command], reply) from reply
     return unknown or None
+
+
+_BACKOFF: Any = None
+
+
+def retry_pause(deadline: float, failures: int, error: BackendError) -> float | None:
+    """Seconds to wait before sending a read's round trip again after ``failures`` connection
+    errors (valkey-py's equal-jitter exponential backoff: 10 ms doubling, up to 250 ms), or None to
+    give up: not a read, not a connection error, or the deadline would pass."""
+    global _BACKOFF
+    if not deadline or not error.connection:
+        return None
+    if _BACKOFF is None:
+        from valkey.backoff import EqualJitterBackoff
+
+        _BACKOFF = EqualJitterBackoff(cap=0.25, base=0.01)
+    pause = float(_BACKOFF.compute(failures))
+    if time.monotonic() + pause > deadline:
+        return None
+    retrying(error.command, failures)
+    return pause
 
 
 def _merge(batch: Batch, replies: Replies, resent: Batch, again: Replies) -> Replies:
@@ -140,8 +161,13 @@ class SyncExecutor:
         self._detect = detect
         self._lock = threading.Lock()
         self.closed = False
+        self.retry_s = 0.0
+        """How long a read may keep retrying after connection errors (the ``retry_reads`` option)."""
 
-    def run(self, op: Operation[T]) -> T:
+    def run(self, op: Operation[T], *, retry: bool = False) -> T:
+        """Run ``op`` to its result; ``retry``: it only reads, so a round trip that failed on the
+        connection is sent again, with backoff, for up to ``retry_s`` seconds."""
+        deadline = time.monotonic() + self.retry_s if retry and self.retry_s else 0.0
         if self.closed:
             op.close()
             raise closed("AgentCache")
@@ -158,7 +184,7 @@ class SyncExecutor:
         try:
             while True:
                 try:
-                    result = self._round_trip(step) if type(step) is list else self._perform(step)
+                    result = self._round_trip(step, deadline) if type(step) is list else self._perform(step)
                 except BaseException as exc:  # a failed round trip, the user's error, an interrupt:
                     step = op.throw(exc)  # thrown in at the yield, so the operation can clean up
                 else:
@@ -166,9 +192,19 @@ class SyncExecutor:
         except StopIteration as stop:
             return stop.value  # type: ignore[no-any-return]
 
-    def _round_trip(self, batch: Batch) -> Replies:
+    def _round_trip(self, batch: Batch, deadline: float = 0.0) -> Replies:
         started = round_trip_started()
-        replies = self._send(batch)
+        failures = 0
+        while True:
+            try:
+                replies = self._send(batch)
+                break
+            except BackendError as exc:
+                failures += 1
+                pause = retry_pause(deadline, failures, exc)
+                if pause is None:
+                    raise
+                time.sleep(pause)
         resend = _triage(batch, replies)
         if resend is not None:
             scripts_resent(resend)
@@ -201,7 +237,7 @@ class SyncExecutor:
                 pipe.execute_command(*command.args)
             return list(pipe.execute(raise_on_error=False))
         except CLIENT_ERRORS as exc:
-            raise backend_error(batch, exc) from exc
+            raise backend_error(batch, exc, connection=True) from exc
 
     def _resolve(self) -> None:
         with self._lock:
@@ -233,8 +269,11 @@ class AsyncExecutor:
         self._detect = detect
         self._lock = asyncio.Lock()
         self.closed = False
+        self.retry_s = 0.0
 
-    async def run(self, op: Operation[T]) -> T:
+    async def run(self, op: Operation[T], *, retry: bool = False) -> T:
+        """As :meth:`SyncExecutor.run`."""
+        deadline = time.monotonic() + self.retry_s if retry and self.retry_s else 0.0
         if self.closed:
             op.close()
             raise closed("AsyncAgentCache")
@@ -251,7 +290,7 @@ class AsyncExecutor:
         try:
             while True:
                 try:
-                    result = await (self._round_trip(step) if type(step) is list else self._perform(step))
+                    result = await (self._round_trip(step, deadline) if type(step) is list else self._perform(step))
                 except BaseException as exc:  # a failed round trip, the user's error, a cancellation:
                     step = op.throw(exc)  # thrown in at the yield, so the operation can clean up
                 else:
@@ -259,9 +298,19 @@ class AsyncExecutor:
         except StopIteration as stop:
             return stop.value  # type: ignore[no-any-return]
 
-    async def _round_trip(self, batch: Batch) -> Replies:
+    async def _round_trip(self, batch: Batch, deadline: float = 0.0) -> Replies:
         started = round_trip_started()
-        replies = await self._send(batch)
+        failures = 0
+        while True:
+            try:
+                replies = await self._send(batch)
+                break
+            except BackendError as exc:
+                failures += 1
+                pause = retry_pause(deadline, failures, exc)
+                if pause is None:
+                    raise
+                await asyncio.sleep(pause)
         resend = _triage(batch, replies)
         if resend is not None:
             scripts_resent(resend)
@@ -300,7 +349,7 @@ class AsyncExecutor:
                 pipe.execute_command(*command.args)
             return list(await pipe.execute(raise_on_error=False))
         except CLIENT_ERRORS as exc:
-            raise backend_error(batch, exc) from exc
+            raise backend_error(batch, exc, connection=True) from exc
 
     async def _resolve(self) -> None:
         async with self._lock:

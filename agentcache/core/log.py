@@ -45,5 +45,9 @@ def scripts_resent(batch: Batch) -> None:
         )
 
 
+def retrying(command: str, failures: int) -> None:
+    LOG.warning("agentcache: a read (%s) failed on the connection; retrying (attempt %d)", command, failures + 1)
+
+
 def recovered(what: str) -> None:
     LOG.warning("agentcache recovered: %s", what)

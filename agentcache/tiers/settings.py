@@ -19,6 +19,7 @@ class Options:
     max_value_bytes: int
     scan_count: int  # keys a server examines per SCAN step (per round trip) on thread-wide operations
     tool_ttl_ms: int  # tool results' TTL when neither the call nor the tool's policy gives one; 0: none
+    retry_s: float = 0.0  # how long a read may keep retrying after connection errors; 0: never
 
 
 @dataclass(frozen=True, slots=True)

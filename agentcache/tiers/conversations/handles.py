@@ -81,19 +81,19 @@ class Conversation(Bound[E]):
 
     add_message = operation(add_message)
     add_messages = operation(add_messages)
-    messages = operation(messages)
-    length = operation(length)
+    messages = operation(messages, reads=True)
+    length = operation(length, reads=True)
     clear = operation(clear)
     pop_last = operation(pop_last)
-    info = operation(info)
+    info = operation(info, reads=True)
     heartbeat = operation(heartbeat)
     renew = operation(renew)
     update_timeout = operation(update_timeout)
     end = operation(end)
     delete = operation(delete_conversation)
     fork = opening(fork, _open)
-    to_dict = operation(to_dict)
-    context = operation(context)
+    to_dict = operation(to_dict, reads=True)
+    context = operation(context, reads=True)
 
     def __len__(self) -> int:
         """The history's length (sync facade only: on the async one, ``await conv.length()``)."""
@@ -137,10 +137,10 @@ class ConversationTier(Bound[E]):
         return self._tier
 
     create = opening(create, _open)
-    get = opening(get, _open)
+    get = opening(get, _open, reads=True)
     restore = opening(restore, _open)
     delete = operation(delete)
-    list_active = operation(list_active)
-    expiring = operation(expiring)
+    list_active = operation(list_active, reads=True)
+    expiring = operation(expiring, reads=True)
     configure_agent = operation(configure_agent)
-    agent_config = operation(agent_config)
+    agent_config = operation(agent_config, reads=True)

@@ -204,6 +204,6 @@ class ValkeySnapshotStore(Bound[E]):
         Bound.__init__(self, cache._executor, cache._settings)
 
     save = operation(save)
-    load = operation(load)
+    load = operation(load, reads=True)
     delete = operation(delete)
-    list_sessions = operation(list_sessions)
+    list_sessions = operation(list_sessions, reads=True)

@@ -81,12 +81,12 @@ class ConversationState(Bound[E]):
         return self._thread
 
     set = operation(set_)
-    get = operation(get)
+    get = operation(get, reads=True)
     delete = operation(delete)
-    ttl = operation(ttl)
-    get_all = operation(get_all)
+    ttl = operation(ttl, reads=True)
+    get_all = operation(get_all, reads=True)
     touch = operation(touch)
-    fields = operation(fields)
+    fields = operation(fields, reads=True)
     destroy_thread = operation(destroy_thread)
 
     def key(self, field: str) -> str:

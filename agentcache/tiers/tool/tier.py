@@ -400,13 +400,13 @@ def _binder(fn: Callable[..., Any], ignore: Iterable[str]) -> Callable[..., dict
 class ToolTier(Bound[E]):
     """``cache.tool``: results of tool calls, shared by every worker, computed once when many ask."""
 
-    check = operation(check)
+    check = operation(check, reads=True)
     store = operation(store)
     get_or_compute = operation(get_or_compute)
     invalidate = operation(invalidate)
     invalidate_tool = operation(invalidate_tool)
     set_policy = operation(set_policy)
-    get_policy = operation(get_policy)
+    get_policy = operation(get_policy, reads=True)
     clear_policy = operation(clear_policy)
 
     @overload
