@@ -19,7 +19,7 @@ from agentcache import (
     SessionExpired,
 )
 from agentcache.encoding import codec
-from agentcache.encoding.keys import conversation_keys, index_agent, index_all, index_user
+from agentcache.encoding.keys import conversation_keys, index_agent, index_all, index_bucket, index_user
 from agentcache.options import make_settings
 from agentcache.tiers import session
 from agentcache.tiers.conversations import ops
@@ -56,7 +56,8 @@ def written(
     return [b"ok", NOW, deadline, result, timeout, b"1" if auto else b"0", cap]
 
 
-OURS = [index_all("p"), index_agent("p", "agent"), index_user("p", "user")]
+BUCKET = index_bucket("s1")
+OURS = [index_all("p", BUCKET), index_agent("p", "agent", BUCKET), index_user("p", "user", BUCKET)]
 
 
 # --- the session tier ---------------------------------------------------------------------------

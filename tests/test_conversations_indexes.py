@@ -26,7 +26,7 @@ from agentcache import (
     ToolCallPart,
     ToolResultPart,
 )
-from agentcache.encoding.keys import conversation_keys
+from agentcache.encoding.keys import conversation_keys, index_agent, index_all, index_bucket, index_user
 from agentcache.tiers.conversations import ops as conv_ops
 from tests.helpers import command, cost, new
 from tests.test_conversations_shared import valkey_store
@@ -34,9 +34,12 @@ from tests.test_conversations_shared import valkey_store
 FIXED: dict[str, Any] = {"timeout": 3600, "auto_renew": True, "max_duration": 7200, "warning_threshold": 60}
 
 
-def index(cache: Any, kind: str = "all", name: str = "") -> str:
-    prefix = cache.settings.prefix
-    return f"{prefix}:conv-index:{{{prefix}}}:{kind}" + (f":{name}" if name else "")
+def index(cache: Any, session_id: str, kind: str = "all", name: str = "") -> str:
+    """The index key of ``kind`` (all, agent, user) that holds ``session_id``'s entry."""
+    prefix, bucket = cache.settings.prefix, index_bucket(session_id)
+    if kind == "all":
+        return index_all(prefix, bucket)
+    return index_agent(prefix, name, bucket) if kind == "agent" else index_user(prefix, name, bucket)
 
 
 def score(cache: Any, key: str, session_id: str) -> float | None:
@@ -47,7 +50,11 @@ def score(cache: Any, key: str, session_id: str) -> float | None:
 def assert_indexed_at_deadline(cache: Any, conv: Any) -> None:
     """Every index entry of ``conv`` is its deadline (within the ms between the two scripts)."""
     deadline = conv.info().expires_at.timestamp() * 1000
-    for key in (index(cache), index(cache, "agent", conv.agent_id), index(cache, "user", conv.user_id)):
+    for key in (
+        index(cache, conv.id),
+        index(cache, conv.id, "agent", conv.agent_id),
+        index(cache, conv.id, "user", conv.user_id),
+    ):
         found = score(cache, key, conv.id)
         assert found is not None and abs(found - deadline) < 1000, (key, found, deadline)
 
@@ -74,16 +81,16 @@ def refused(cache: Any, **kwargs: Any) -> None:
 
 def test_create_over_an_active_id_changes_no_index(cache: Any) -> None:
     live = new(cache, session_id="s1", **FIXED)
-    before = score(cache, index(cache), "s1")
+    before = score(cache, index(cache, "s1"), "s1")
     # a retry with a shorter timeout: one round trip, as before, and the entry is not lowered
     retry = {**FIXED, "timeout": 300}
     assert cost(cache, lambda: refused(cache, session_id="s1", **retry)) == 1
-    assert score(cache, index(cache), "s1") == before
+    assert score(cache, index(cache, "s1"), "s1") == before
     assert cache.conversations.expiring(within=600) == []
     # another agent and user: their indexes get no entry (one correcting round trip)
     assert cost(cache, lambda: refused(cache, agent_id="evil", user_id="mallory", session_id="s1", **retry)) == 2
-    assert score(cache, index(cache, "agent", "evil"), "s1") is None
-    assert score(cache, index(cache, "user", "mallory"), "s1") is None
+    assert score(cache, index(cache, "s1", "agent", "evil"), "s1") is None
+    assert score(cache, index(cache, "s1", "user", "mallory"), "s1") is None
     assert cache.conversations.list_active(agent_id="evil") == []
     assert cache.conversations.list_active(user_id="mallory") == []
     assert [i.id for i in cache.conversations.list_active(agent_id="agent")] == ["s1"]
@@ -92,7 +99,7 @@ def test_create_over_an_active_id_changes_no_index(cache: Any) -> None:
 
 def test_create_over_an_active_id_repairs_a_missing_own_entry(cache: Any) -> None:
     live = new(cache, session_id="s2", **FIXED)
-    command(cache, "ZREM", index(cache), "s2")  # as if an index update had been lost
+    command(cache, "ZREM", index(cache, "s2"), "s2")  # as if an index update had been lost
     with pytest.raises(SessionExists):
         new(cache, session_id="s2", **{**FIXED, "timeout": 300})
     assert_indexed_at_deadline(cache, live)  # the create's entry was set to the live deadline
@@ -134,7 +141,7 @@ def test_a_write_on_an_ended_conversation_leaves_no_entry(cache: Any) -> None:
     ):
         with pytest.raises(SessionEnded):
             call()
-    for key in (index(cache), index(cache, "agent", "agent"), index(cache, "user", "user")):
+    for key in (index(cache, conv.id), index(cache, conv.id, "agent", "agent"), index(cache, conv.id, "user", "user")):
         assert score(cache, key, conv.id) is None
     page = cache.conversations.list_active(limit=1)
     assert list(page) == [] and page.cursor is None
@@ -154,7 +161,8 @@ def test_a_new_conversation_under_a_reused_id_starts_without_state(cache: Any) -
         assert replaced == 2
     fresh = cache.conversations.get("reused")
     assert fresh.user_id == "bob" and fresh.state.get_all() == {}
-    assert cost(cache, lambda: new(cache, **FIXED)) == 1  # a new id costs nothing more
+    spent = [cost(cache, lambda: new(cache, **FIXED)) for _ in range(10)]
+    assert min(spent) == 1 and max(spent) <= 2  # a new id costs nothing more (+1 where a node first meets a script)
 
 
 # --- finding 4: the index never fails a write ---------------------------------------------------
@@ -163,7 +171,7 @@ def test_a_new_conversation_under_a_reused_id_starts_without_state(cache: Any) -
 def test_an_index_error_does_not_fail_writes(cache: Any) -> None:
     conv = new(cache, **FIXED)
     conv.add_message(Message.user("first"))
-    broken = index(cache, "user", "user")
+    broken = index(cache, conv.id, "user", "user")
     command(cache, "DEL", broken)
     command(cache, "SET", broken, "not a sorted set")  # stands for an index node that errors
     try:
@@ -202,7 +210,7 @@ def test_delete_by_id_spares_a_conversation_created_between_its_round_trips(cach
     assert removed is True
     assert [i.id for i in cache.conversations.list_active(user_id="bob")] == ["d"]
     assert [i.id for i in cache.conversations.list_active()] == ["d"]
-    assert score(cache, index(cache, "user", "user"), "d") is None
+    assert score(cache, index(cache, "d", "user", "user"), "d") is None
     assert fresh.ref.id == "d"  # operations return data (Opened); the tier builds the handle
 
 

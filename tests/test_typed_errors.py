@@ -255,3 +255,11 @@ def test_sqlite_store_refuses_a_path_that_is_not_one(
     with pytest.raises(InvalidArgumentError, match=r"path must be a str or a pathlib\.Path"):
         SQLiteStore(path)
     assert list(tmp_path.iterdir()) == []  # no file named after the value's str()
+
+
+@pytest.mark.parametrize("ttl", [1e306, 1.7e308, 10**300])
+def test_a_ttl_whose_milliseconds_overflow_is_an_invalid_argument(cache: Any, ttl: Any) -> None:
+    """A finite TTL whose milliseconds overflow a float (1e306 s * 1000 = inf) found by the fuzz test."""
+    refused(cache, InvalidArgumentError, lambda: cache.session.set("t", "f", 1, ttl=ttl))
+    refused(cache, InvalidArgumentError, lambda: cache.tool.store("t", {"a": 1}, "v", ttl=ttl))
+    refused(cache, InvalidArgumentError, lambda: cache.tool.get_or_compute("t", {"a": 1}, lambda: "v", ttl=ttl))

@@ -55,6 +55,8 @@ def ttl_ms(ttl: object, what: str = "ttl") -> int:
             f"{what} must be a positive number of seconds, not {ttl!r}; "
             "for a field that never expires pass agentcache.NO_EXPIRY"
         )
+    if seconds > MAX_TTL_MS / 1000:  # before the product, which can overflow to infinity
+        raise InvalidArgumentError(f"{what} of {seconds:g} s is too long; the limit is {MAX_TTL_MS // 1000} s")
     # 4.03 s is 4030 ms, not 4031; a positive TTL under 1 ms is 1 ms, never 0 (which would mean no expiry)
     ms = max(1, math.ceil(round(seconds * 1000, 6)))
     if ms > MAX_TTL_MS:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import re
+import zlib
 from dataclasses import dataclass
 
 from agentcache.errors import InvalidNameError
@@ -199,16 +200,42 @@ def conversation_keys(prefix: str, session_id: str) -> ConversationKeys:
     return ConversationKeys(head + "meta", head + "msgs")
 
 
-def index_all(prefix: str) -> str:
-    return f"{prefix}:conv-index:{{{prefix}}}:all"
+INDEX_BUCKETS = 16
+SLOTS = 16384
+"""The conversation indexes are spread over this many hash tags, so their updates share the
+cluster's primaries instead of all landing on one."""
 
 
-def index_agent(prefix: str, agent_id: str) -> str:
-    return f"{prefix}:conv-index:{{{prefix}}}:agent:{encode_name(agent_id, 'agent_id')}"
+def index_bucket(session_id: str) -> int:
+    """The bucket of a conversation's index entries: a stable hash of its id."""
+    return zlib.crc32(session_id.encode("utf-8", "surrogatepass")) % INDEX_BUCKETS
 
 
-def index_user(prefix: str, user_id: str) -> str:
-    return f"{prefix}:conv-index:{{{prefix}}}:user:{encode_name(user_id, 'user_id')}"
+@functools.lru_cache(maxsize=256)
+def index_tag(prefix: str, bucket: int) -> str:
+    """The hash tag of a bucket's indexes: ``<prefix>:<n>`` with the first ``n`` whose slot falls in
+    the bucket's sixteenth of the slot space, so the buckets sit evenly in slot order and a cluster
+    whose primaries own contiguous, even slot ranges gets an even share of them."""
+    from valkey.crc import key_slot
+
+    span = SLOTS // INDEX_BUCKETS
+    for n in range(100_000):
+        tag = f"{prefix}:{n}"
+        if key_slot(tag.encode()) // span == bucket:
+            return tag
+    raise AssertionError("no tag found for an index bucket")  # pragma: no cover - 16 tries on average
+
+
+def index_all(prefix: str, bucket: int) -> str:
+    return f"{prefix}:conv-index:{{{index_tag(prefix, bucket)}}}:all"
+
+
+def index_agent(prefix: str, agent_id: str, bucket: int) -> str:
+    return f"{prefix}:conv-index:{{{index_tag(prefix, bucket)}}}:agent:{encode_name(agent_id, 'agent_id')}"
+
+
+def index_user(prefix: str, user_id: str, bucket: int) -> str:
+    return f"{prefix}:conv-index:{{{index_tag(prefix, bucket)}}}:user:{encode_name(user_id, 'user_id')}"
 
 
 def agent_config_key(prefix: str, agent_id: str) -> str:

@@ -9,6 +9,7 @@ from typing import Literal
 
 from agentcache.core.commands import Batch, Command, Operation, Replies
 from agentcache.encoding.keys import (
+    INDEX_BUCKETS,
     check_name,
     conversation_keys,
     index_agent,
@@ -97,6 +98,21 @@ def _verified(
     return infos
 
 
+def _merged(replies: Replies, limit: int) -> IndexEntries:
+    """The entries of every bucket's index in one deadline order (ties by id, as each bucket orders
+    them), the first ``limit``."""
+    parsed = [IndexEntries.parse(reply) for reply in replies]
+    pairs = sorted(
+        (
+            (float(score), sid, score)
+            for entries in parsed
+            for sid, score in zip(entries.ids, entries.scores, strict=True)
+        ),
+        key=lambda pair: (pair[0], pair[1].encode("utf-8", "surrogatepass")),
+    )[:limit]
+    return IndexEntries([sid for _, sid, _ in pairs], [score for _, _, score in pairs], max(e.now for e in parsed))
+
+
 def list_active(
     t: _Tier,
     agent_id: str | None = None,
@@ -118,9 +134,12 @@ def list_active(
         if not isinstance(cursor, str) or ":" not in cursor or not cursor.split(":", 1)[0].isdigit():
             raise InvalidArgumentError(f"cursor {shown(cursor)} is not one list_active returned")
         score, after = cursor.split(":", 1)
-    index = index_agent(s.prefix, agent) if agent else index_user(s.prefix, user) if user else index_all(s.prefix)
-    (raw,) = yield [CONV_INDEX([index], "list", score, after, limit)]
-    found = IndexEntries.parse(raw)
+    buckets = range(INDEX_BUCKETS)
+    indexes = [
+        index_agent(s.prefix, agent, b) if agent else index_user(s.prefix, user, b) if user else index_all(s.prefix, b)
+        for b in buckets
+    ]
+    found = _merged((yield [CONV_INDEX([index], "list", score, after, limit) for index in indexes]), limit)
     infos = yield from _verified(
         t, found.ids, lambda i: (agent is None or i.agent_id == agent) and (user is None or i.user_id == user)
     )
@@ -134,8 +153,8 @@ def expiring(t: _Tier, within: Seconds | None = None, limit: int = DEFAULT_PAGE)
     For expiration warnings. Two round trips, like :func:`list_active`."""
     within_ms = t.life.warning_threshold_ms if within is None else to_ms(within, "within")
     _check_limit(limit)
-    (raw,) = yield [CONV_INDEX([index_all(t.settings.prefix)], "expiring", within_ms, limit)]
-    found = IndexEntries.parse(raw)
+    indexes = [index_all(t.settings.prefix, b) for b in range(INDEX_BUCKETS)]
+    found = _merged((yield [CONV_INDEX([index], "expiring", within_ms, limit) for index in indexes]), limit)
     horizon = _dt(found.now + within_ms)
     infos = yield from _verified(t, found.ids, lambda i: i.expires_at <= horizon)
     return sorted(infos, key=lambda i: i.expires_at)

@@ -36,6 +36,7 @@ from agentcache.encoding.keys import (
     check_name,
     conversation_keys,
     index_all,
+    index_bucket,
     user_parts_key,
 )
 from agentcache.errors import (
@@ -177,7 +178,7 @@ def _unclaim(t: _Tier, ref: _Ref, reply: CreateReply, index: IndexAdd | None) ->
     conversation's own indexes (it had none) the live deadline. None when there is nothing to do."""
     if reply.status != b"exists":  # pragma: no cover - the create script replies ok or exists
         return None
-    live = _indexes(t.settings.prefix, reply.agent_id, reply.user_id)
+    live = _indexes(t.settings.prefix, reply.agent_id, reply.user_id, ref.id)
     added = [False] * 3 if index is None else index.changed
     keep = [key for key, new in zip(ref.indexes, added, strict=True) if key in live and new]
     drop = [key for key in ref.indexes if key not in live]
@@ -339,13 +340,14 @@ def _delete(t: _Tier, session_id: str, agent_id: str | None, user_id: str | None
     keys = conversation_keys(s.prefix, session_id)
     batch: Batch = [cmd("HMGET", keys.meta, "agent", "user"), cmd("UNLINK", *keys.both)]
     if agent_id is not None and user_id is not None:
-        batch.append(_index_cmd(_indexes(s.prefix, agent_id, user_id), "remove", session_id))
+        batch.append(_index_cmd(_indexes(s.prefix, agent_id, user_id, session_id), "remove", session_id))
     else:
-        batch.append(cmd("ZSCORE", index_all(s.prefix), session_id, optional=True))
+        batch.append(cmd("ZSCORE", index_all(s.prefix, index_bucket(session_id)), session_id, optional=True))
     replies = yield batch
     owner, removed, score = replies
     if agent_id is None and owner[0] is not None and score is not None:
-        yield [_index_cmd(_indexes(s.prefix, owner[0].decode(), owner[1].decode()), "drop", session_id, score)]
+        owners = _indexes(s.prefix, owner[0].decode(), owner[1].decode(), session_id)
+        yield [_index_cmd(owners, "drop", session_id, score)]
     yield from destroy_thread(s, session_id)
     return bool(removed)
 

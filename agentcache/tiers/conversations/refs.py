@@ -10,6 +10,7 @@ from agentcache.encoding.keys import (
     ConversationKeys,
     index_agent,
     index_all,
+    index_bucket,
     index_user,
 )
 from agentcache.tiers.conversations.lifecycle import Lifecycle
@@ -39,12 +40,14 @@ class _Ref:
 
     @property
     def indexes(self) -> list[str]:
-        return _indexes(self.tier.settings.prefix, self.agent_id, self.user_id)
+        return _indexes(self.tier.settings.prefix, self.agent_id, self.user_id, self.id)
 
 
-def _indexes(prefix: str, agent_id: str, user_id: str) -> list[str]:
-    """The index sorted sets a conversation is listed in (one slot: one script updates all three)."""
-    return [index_all(prefix), index_agent(prefix, agent_id), index_user(prefix, user_id)]
+def _indexes(prefix: str, agent_id: str, user_id: str, session_id: str) -> list[str]:
+    """The index sorted sets a conversation is listed in: those of its bucket (one slot: one script
+    updates all three)."""
+    bucket = index_bucket(session_id)
+    return [index_all(prefix, bucket), index_agent(prefix, agent_id, bucket), index_user(prefix, user_id, bucket)]
 
 
 @dataclass(frozen=True, slots=True)
