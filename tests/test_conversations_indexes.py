@@ -306,3 +306,35 @@ def test_a_bad_snapshot_is_refused_before_anything_is_sent(cache: Any) -> None:
         with pytest.raises(InvalidArgumentError):
             cache.conversations.restore(snapshot, session_id="r")
     assert cache.round_trips == before
+
+
+# --- no hot slot: the indexes are spread over buckets -------------------------------------------
+
+
+def test_indexes_spread_over_buckets_and_list_in_order_across_them(cache: Any) -> None:
+    from agentcache.encoding.keys import INDEX_BUCKETS
+
+    convs = [new(cache, session_id=f"spread-{i}", timeout=600 + i) for i in range(40)]
+    buckets = {index_bucket(conv.id) for conv in convs}
+    assert len(buckets) >= INDEX_BUCKETS // 2  # 40 ids land in many buckets, not one
+    seen: list[str] = []
+    cursor = None
+    while True:
+        page = cache.conversations.list_active(limit=7, cursor=cursor)
+        seen += [info.id for info in page]
+        cursor = page.cursor
+        if cursor is None:
+            break
+    assert seen == [conv.id for conv in convs]  # soonest deadline first, across every bucket, once each
+    soon = [info.id for info in cache.conversations.expiring(within=605, limit=100)]
+    assert len(soon) >= 5 and soon == [conv.id for conv in convs[: len(soon)]]  # merged in deadline order
+
+
+def test_the_bucket_tags_sit_evenly_in_slot_order() -> None:
+    from valkey.crc import key_slot
+
+    from agentcache.encoding.keys import INDEX_BUCKETS, SLOTS, index_tag
+
+    for prefix in ("agentcache", "app", "x"):
+        slots = [key_slot(index_tag(prefix, b).encode()) for b in range(INDEX_BUCKETS)]
+        assert [slot * INDEX_BUCKETS // SLOTS for slot in slots] == list(range(INDEX_BUCKETS))
