@@ -23,6 +23,11 @@ def main(argv: list[str] | None = None) -> int:
     where.add_argument("--thread", help="the one thread the tool and resources serve")
     where.add_argument("--thread-from-arg", action="store_true", help="each call names its thread (thread_id)")
     mcp.add_argument("--allow-user-parts", action="store_true", help="let the model set __user_part_ keys")
+    http = commands.add_parser("serve", help="serve the HTTP API (the 'http' extra)")
+    http.add_argument("--url", default=None, help="the Valkey server (default: start the bundled one)")
+    http.add_argument("--data-dir", default=None, help="with the bundled server: keep its data here")
+    http.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1 (loopback)")
+    http.add_argument("--port", type=int, default=8787)
     bench = commands.add_parser("bench", help="run a benchmark from benchmarks/ (e.g. 'session')")
     bench.add_argument("name", help="which benchmark: session, tool, conversations")
     bench.add_argument("args", nargs=argparse.REMAINDER, help="passed to the benchmark (try --help)")
@@ -34,10 +39,30 @@ def main(argv: list[str] | None = None) -> int:
         return demo()
     if options.command == "mcp":
         return _mcp(options)
+    if options.command == "serve":
+        return _serve(options)
     module = _benchmark(options.name)
     if module is None:
         return 2
     return int(module.main(options.args))
+
+
+def _serve(options: argparse.Namespace) -> int:
+    try:
+        import fastapi  # noqa: F401 - only to say what to install
+        import uvicorn  # noqa: F401
+    except ImportError:
+        print('the HTTP API needs the http extra: pip install "valkey-agentcache[http]"', file=sys.stderr)
+        return 2
+    from agentcache.errors import InvalidArgumentError
+    from agentcache.http.app import serve
+
+    try:
+        serve(options.url, options.host, options.port, options.data_dir)
+    except InvalidArgumentError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    return 0
 
 
 def _mcp(options: argparse.Namespace) -> int:

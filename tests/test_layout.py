@@ -27,6 +27,7 @@ LAYERS = {
     "agentcache.options": 4,
     "agentcache.facade": 5,
     "agentcache.agent_tools": 6,  # a surface: above the tiers, beside the facades' users
+    "agentcache.http": 6,
     "agentcache.testing": 6,
     "agentcache.demo": 6,
     "agentcache.cli": 7,
