@@ -217,3 +217,44 @@ def test_serve_refuses_a_public_address_without_keys(monkeypatch: pytest.MonkeyP
     monkeypatch.delenv("AGENTCACHE_HTTP_ADMIN_KEYS", raising=False)
     with pytest.raises(InvalidArgumentError, match="without keys"):
         serve("valkey://127.0.0.1:1", "0.0.0.0", free_port())
+
+
+# --- the OpenAPI document, fuzzed against the running server ---------------------------------------
+
+schemathesis = pytest.importorskip("schemathesis")
+from hypothesis import HealthCheck, settings  # noqa: E402
+from schemathesis.specs.openapi.checks import (  # noqa: E402
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+
+def test_the_openapi_document_holds_under_fuzzing(server_urls: Any) -> None:
+    """No 5xx, and every response is one the document declares, in its declared shape: every
+    operation, 25 generated requests each (derandomized), with an admin key."""
+    from hypothesis import given
+
+    running = Running(server_urls("cluster"), user_keys=[USER], admin_keys=[ADMIN])
+    statuses: dict[int, int] = {}
+    try:
+        schema = schemathesis.openapi.from_url(f"{running.base}/openapi.json")
+        operations = [result.ok() for result in schema.get_all_operations()]
+        assert len(operations) >= 18
+        for operation in operations:
+
+            @settings(max_examples=25, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+            @given(case=operation.as_strategy())
+            def run(case: Any) -> None:
+                response = case.call(headers={"Authorization": f"Bearer {ADMIN}"})
+                statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+                assert response.status_code < 500, response.text
+                case.validate_response(
+                    response, checks=[status_code_conformance, content_type_conformance, response_schema_conformance]
+                )
+
+            run()
+    finally:
+        running.stop()
+    print(f"\nfuzzed {sum(statuses.values())} requests: {dict(sorted(statuses.items()))}")
+    assert sum(statuses.values()) >= 200

@@ -39,6 +39,26 @@ from agentcache.tiers.conversations.parts import USER_PART_PREFIX
 
 MAX_BODY_BYTES = 1024 * 1024
 Scope = Literal["user", "admin"]
+ERRORS = {
+    400: "invalid timeout configuration",
+    401: "no key, or a wrong one",
+    403: "a user key on an admin endpoint",
+    404: "not found",
+    409: "exists",
+    410: "expired or ended (details.expiresAt)",
+    413: "body or value too large",
+    422: "invalid input, or a renewal refused",
+    500: "unexpected error (never with a traceback)",
+    503: "Valkey unreachable",
+}
+
+
+class ErrorBody(BaseModel):
+    """Every error's body."""
+
+    error: str
+    message: str
+    details: dict[str, Any]
 
 
 class ApiError(Exception):
@@ -173,7 +193,12 @@ def create_app(
         if owns_cache:
             await cache.close()
 
-    app = FastAPI(title="agentcache", description=__doc__.split("\n")[0], lifespan=lifespan)
+    app = FastAPI(
+        title="agentcache",
+        description=__doc__.split("\n")[0],
+        lifespan=lifespan,
+        responses={status: {"model": ErrorBody, "description": text} for status, text in ERRORS.items()},
+    )
     app.state.authenticated = bool(users or admins)
 
     def scope(needed: Scope) -> Callable[[Request], Awaitable[None]]:
