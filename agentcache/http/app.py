@@ -404,6 +404,17 @@ def create_app(
     return app
 
 
+def app_from_env() -> FastAPI:
+    """An app over ``AGENTCACHE_URL`` (for ``uvicorn agentcache.http.app:app_from_env --factory
+    --workers N``: each worker process makes its own)."""
+    url = os.environ.get("AGENTCACHE_URL")
+    if not url:
+        from agentcache.errors import InvalidArgumentError
+
+        raise InvalidArgumentError("set AGENTCACHE_URL to the Valkey server's URL")
+    return create_app(AsyncAgentCache.from_url(url), owns_cache=True)
+
+
 def serve(url: str | None, host: str, port: int, data_dir: str | None = None) -> None:
     """Run the API with uvicorn (``agentcache serve``); refuses a non-loopback ``host`` without keys."""
     import asyncio
