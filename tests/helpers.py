@@ -134,6 +134,18 @@ def cost(cache: Any, call: Callable[..., Any]) -> int:
     return int(cache.round_trips - before)
 
 
+def every_page(cache: Any, limit: int, **filters: Any) -> list[str]:
+    """The ids ``list_active`` gives, page after page of ``limit``, until its cursor runs out."""
+    seen: list[str] = []
+    cursor = None
+    while True:
+        page = cache.conversations.list_active(limit=limit, cursor=cursor, **filters)
+        seen += [info.id for info in page]
+        cursor = page.cursor
+        if cursor is None:
+            return seen
+
+
 def new(cache: Any, *, agent_id: str = "agent", user_id: str = "user", **kwargs: Any) -> Any:
     """A conversation of agent ``agent`` and user ``user`` unless told otherwise."""
     return cache.conversations.create(agent_id=agent_id, user_id=user_id, **kwargs)

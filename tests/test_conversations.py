@@ -25,7 +25,7 @@ from agentcache import (
     TextPart,
     ToolCallPart,
 )
-from tests.helpers import command, new
+from tests.helpers import command, every_page, new
 
 PNG = b"\x89PNG\r\n\x1a\n\x00\xff binary"
 
@@ -191,14 +191,7 @@ def test_list_active_filters_and_pages(cache: Any) -> None:
     assert {i.id for i in cache.conversations.list_active(user_id="user-1")} == {ids[1], ids[4]}
     both = cache.conversations.list_active(agent_id="agent-1", user_id="user-1")
     assert [i.id for i in both] == [ids[1]]
-    seen: list[str] = []
-    cursor = None
-    while True:
-        page = cache.conversations.list_active(limit=3, cursor=cursor)
-        seen += [i.id for i in page]
-        cursor = page.cursor
-        if cursor is None:
-            break
+    seen = every_page(cache, 3)
     assert seen == ids
     made[0].end()
     made[1].delete()

@@ -28,7 +28,7 @@ from agentcache import (
 )
 from agentcache.encoding.keys import conversation_keys, index_agent, index_all, index_bucket, index_user
 from agentcache.tiers.conversations import ops as conv_ops
-from tests.helpers import command, cost, new
+from tests.helpers import command, cost, every_page, new
 from tests.test_conversations_shared import valkey_store
 
 FIXED: dict[str, Any] = {"timeout": 3600, "auto_renew": True, "max_duration": 7200, "warning_threshold": 60}
@@ -317,14 +317,7 @@ def test_indexes_spread_over_buckets_and_list_in_order_across_them(cache: Any) -
     convs = [new(cache, session_id=f"spread-{i}", timeout=600 + i) for i in range(40)]
     buckets = {index_bucket(conv.id) for conv in convs}
     assert len(buckets) >= INDEX_BUCKETS // 2  # 40 ids land in many buckets, not one
-    seen: list[str] = []
-    cursor = None
-    while True:
-        page = cache.conversations.list_active(limit=7, cursor=cursor)
-        seen += [info.id for info in page]
-        cursor = page.cursor
-        if cursor is None:
-            break
+    seen = every_page(cache, 7)
     assert seen == [conv.id for conv in convs]  # soonest deadline first, across every bucket, once each
     soon = [info.id for info in cache.conversations.expiring(within=605, limit=100)]
     assert len(soon) >= 5 and soon == [conv.id for conv in convs[: len(soon)]]  # merged in deadline order
