@@ -131,6 +131,15 @@ def test_error_codes(api: httpx.Client) -> None:
     assert not_json.status_code == 422
     big = api.post("/api/v1/threads/t/session", json={"key": "k", "value": "x" * (2 * 1024 * 1024)})
     assert big.status_code == 413 and big.json()["error"] == "PayloadTooLarge"
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: the body is counted as it arrives
+        yield b'{"key": "k", "value": "'
+        for _ in range(40):
+            yield b"x" * 65536
+        yield b'"}'
+
+    chunked = api.post("/api/v1/threads/t/session", content=chunks(), headers={"content-type": "application/json"})
+    assert chunked.status_code == 413 and chunked.json()["error"] == "PayloadTooLarge"
     bad_part = api.post("/api/v1/threads/t/session", json={"key": "__user_part_x", "value": {"part_type": "video"}})
     assert bad_part.status_code == 422
     bad_name = api.post("/api/v1/threads/t/session", json={"key": "k" * 1024 + "é", "value": 1})
@@ -187,6 +196,7 @@ def test_health_tools_and_openapi(api: httpx.Client) -> None:
         "/api/messaging/sessions/{session_id}/heartbeat",
         "/api/v1/tools/stats",
         "/api/v1/tools/{tool}",
+        "/dashboard/data",
     } == paths
 
 

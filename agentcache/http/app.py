@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 
 from agentcache.errors import (
@@ -33,6 +33,7 @@ from agentcache.errors import (
     ValueTooLargeError,
 )
 from agentcache.facade import AsyncAgentCache
+from agentcache.http.dashboard import PAGE, dashboard_data
 from agentcache.tiers.conversations.messages import DataPart, ImagePart, Message, TextPart, to_json_value
 from agentcache.tiers.conversations.models import SessionInfo
 from agentcache.tiers.conversations.parts import USER_PART_PREFIX
@@ -69,6 +70,39 @@ class ApiError(Exception):
 
 def _error(status: int, code: str, message: str, details: dict[str, Any] | None = None) -> JSONResponse:
     return JSONResponse({"error": code, "message": message, "details": details or {}}, status_code=status)
+
+
+class _CountedBody:
+    """ASGI middleware: a request body (chunked, without Content-Length) that grows past ``limit``
+    ends the request with 413 as soon as it does."""
+
+    def __init__(self, app: Any, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        received, refused = 0, False
+
+        async def counted() -> Any:
+            nonlocal received, refused
+            message = await receive()
+            if message["type"] == "http.request" and not refused:
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    refused = True
+                    body = _error(413, "PayloadTooLarge", f"the body is over {self.limit} bytes")
+                    await send({"type": "http.response.start", "status": 413, "headers": body.raw_headers})
+                    await send({"type": "http.response.body", "body": body.body})
+                    return {"type": "http.disconnect"}  # the app stops reading; its own answer is dropped
+            return message
+
+        async def guarded(message: Any) -> None:
+            if not refused:
+                await send(message)
+
+        await self.app(scope, counted, guarded)
 
 
 def _code(exc: AgentCacheError) -> tuple[int, str, dict[str, Any]]:
@@ -223,6 +257,8 @@ def create_app(
         if length is not None and (not length.isdigit() or int(length) > max_body_bytes):
             return _error(413, "PayloadTooLarge", f"the body is over {max_body_bytes} bytes")
         return await call_next(request)
+
+    app.add_middleware(_CountedBody, limit=max_body_bytes)  # a body without a length is counted as it comes
 
     if cors_origins:
         from fastapi.middleware.cors import CORSMiddleware
@@ -379,6 +415,16 @@ def create_app(
     async def end(session_id: str) -> dict[str, Any]:
         conv = await cache.conversations.get(session_id)
         return {"ended": await conv.end()}
+
+    # --- dashboard --------------------------------------------------------------------------------
+
+    @app.get("/dashboard", response_class=HTMLResponse, include_in_schema=False)
+    async def dashboard() -> HTMLResponse:
+        return HTMLResponse(PAGE)  # holds no data; the feed below needs the admin key
+
+    @app.get("/dashboard/data", dependencies=[admin])
+    async def dashboard_feed(thread: str | None = None) -> dict[str, Any]:
+        return await dashboard_data(cache, thread)
 
     # --- tools ------------------------------------------------------------------------------------
 
