@@ -268,3 +268,12 @@ def test_the_openapi_document_holds_under_fuzzing(server_urls: Any) -> None:
         running.stop()
     print(f"\nfuzzed {sum(statuses.values())} requests: {dict(sorted(statuses.items()))}")
     assert sum(statuses.values()) >= 200
+
+
+def test_create_app_checks_its_options() -> None:
+    from agentcache import InvalidArgumentError
+
+    cache = AsyncAgentCache.from_url("valkey://127.0.0.1:1")
+    for options in ({"max_body_bytes": 0}, {"max_body_bytes": "1"}, {"user_keys": [""]}, {"admin_keys": [3]}):
+        with pytest.raises(InvalidArgumentError):
+            create_app(cache, **options)

@@ -216,3 +216,18 @@ def test_temporary_directories_are_under_the_temp_dir() -> None:
     with BundledValkey("cluster", primaries=3) as server:
         roots = {node.directory.parent for node in server.nodes}
         assert len(roots) == 1 and roots.pop().parent == Path(tempfile.gettempdir())
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"replicas": -1},
+        {"replicas": 1.5},
+        {"mode": "standalone", "replicas": 1},
+        {"node_timeout_ms": 50},
+        {"node_timeout_ms": "1000"},
+    ],
+)
+def test_bad_cluster_options_are_typed_errors(options: dict[str, Any]) -> None:
+    with pytest.raises(InvalidArgumentError):
+        BundledValkey(**options)

@@ -29,6 +29,7 @@ from agentcache.errors import (
     BackendError,
     ConversationError,
     FieldNotFoundError,
+    InvalidArgumentError,
     SessionExpired,
     ValueTooLargeError,
 )
@@ -220,6 +221,10 @@ def create_app(
     and ``AGENTCACHE_HTTP_ADMIN_KEYS`` environment variables; no key at all: no authentication.
     ``owns_cache``: close the cache when the app shuts down."""
     users, admins = _keys(user_keys, "AGENTCACHE_HTTP_USER_KEYS"), _keys(admin_keys, "AGENTCACHE_HTTP_ADMIN_KEYS")
+    if not isinstance(max_body_bytes, int) or isinstance(max_body_bytes, bool) or max_body_bytes < 1:
+        raise InvalidArgumentError(f"max_body_bytes must be a positive int, not {max_body_bytes!r}")
+    if any(not isinstance(key, str) or not key for key in (*users, *admins)):
+        raise InvalidArgumentError("keys must be non-empty strings")
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -455,8 +460,6 @@ def app_from_env() -> FastAPI:
     --workers N``: each worker process makes its own)."""
     url = os.environ.get("AGENTCACHE_URL")
     if not url:
-        from agentcache.errors import InvalidArgumentError
-
         raise InvalidArgumentError("set AGENTCACHE_URL to the Valkey server's URL")
     return create_app(AsyncAgentCache.from_url(url), owns_cache=True)
 
@@ -470,8 +473,6 @@ def serve(url: str | None, host: str, port: int, data_dir: str | None = None) ->
 
     loopback = host == "localhost" or _is_loopback(host, ipaddress)
     if not loopback and not (_keys(None, "AGENTCACHE_HTTP_USER_KEYS") or _keys(None, "AGENTCACHE_HTTP_ADMIN_KEYS")):
-        from agentcache.errors import InvalidArgumentError
-
         raise InvalidArgumentError(
             f"refusing to listen on {host} without keys: set AGENTCACHE_HTTP_USER_KEYS / AGENTCACHE_HTTP_ADMIN_KEYS "
             "or bind to 127.0.0.1"

@@ -3,8 +3,6 @@
 -- KEYS: the fields' keys (one thread: one slot). Returns one value (or nil) per key, in order.
 local out = {}
 for i, k in ipairs(KEYS) do
-  local v = redis.call('GET', k)
-  if v then slide(k, v) end
-  out[i] = v or false
+  out[i] = read(k) or false
 end
 return out

@@ -21,9 +21,8 @@ if mode == 'unlink' then
 end
 for _, k in ipairs(keys) do
   if mode == 'get' then
-    local v = redis.call('GET', k)
+    local v = read(k)
     if v then
-      slide(k, v)
       out[#out + 1] = k
       out[#out + 1] = v
     end

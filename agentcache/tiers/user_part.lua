@@ -32,9 +32,8 @@ if mode == 'clear' then
 end
 local out = {}
 for _, k in ipairs(keys) do
-  local v = redis.call('GET', k)
+  local v = read(k)
   if v then
-    slide(k, v)
     out[#out + 1] = k
     out[#out + 1] = v
   else

@@ -44,17 +44,22 @@ from agentcache.tiers.conversations.scripts import CONV_READ
 from agentcache.tiers.session import USER_PART, _parts_of
 
 
-def render_system(system: str | None, sections: Mapping[str, Any] | None) -> str | None:
-    """The system prompt with the dynamic sections after it (see the module docstring)."""
-    if not sections:
-        return system
-    blocks = [] if not system else [system]
-    for name, value in sections.items():
+def render_sections(sections: Mapping[str, Any] | None) -> list[str]:
+    """The dynamic sections as ``## <name>`` blocks (see the module docstring); bad ones raise."""
+    blocks = []
+    for name, value in (sections or {}).items():
         if not isinstance(name, str) or not name or "\n" in name:
             raise InvalidArgumentError(f"a dynamic section's name must be a one-line str, not {shown(name)}")
         text = value if isinstance(value, str) else _json(value, f"dynamic section {name!r}")
         blocks.append(f"## {name}\n{text}")
-    return "\n\n".join(blocks)
+    return blocks
+
+
+def render_system(system: str | None, blocks: list[str]) -> str | None:
+    """The system prompt with the rendered section blocks after it."""
+    if not blocks:
+        return system
+    return "\n\n".join([system, *blocks] if system else blocks)
 
 
 def _json(value: Any, what: str) -> str:
@@ -127,7 +132,7 @@ def context(
         raise InvalidArgumentError(f"system must be a str or None, not {type(system).__name__}")
     if dynamic_sections is not None and not isinstance(dynamic_sections, Mapping):
         raise InvalidArgumentError(f"dynamic_sections must be a dict, not {type(dynamic_sections).__name__}")
-    render_system(system, dynamic_sections)  # bad sections fail before anything is sent
+    blocks = render_sections(dynamic_sections)  # bad sections fail before anything is sent
     s = r.tier.settings
     raw, stored_system, items = yield [
         CONV_READ(r.keys.both, "range", "" if limit is None else limit, ""),
@@ -138,7 +143,7 @@ def context(
     parts = list(_parts_of(items, session_thread(s.prefix, r.id), r.id).values())
     chosen = system if system is not None else (None if stored_system is None else stored_system.decode())
     history = trim(_decode_messages(page.messages, r.id), max_chars)
-    return Context(render_system(chosen, dynamic_sections), _with_parts(history, parts))
+    return Context(render_system(chosen, blocks), _with_parts(history, parts))
 
 
 # --- the model APIs' formats ----------------------------------------------------------------------
