@@ -32,7 +32,7 @@ from agentcache.errors import (
 )
 from agentcache.facade import AgentCache, AsyncAgentCache
 from agentcache.server import BundledValkey
-from agentcache.stats import CacheStats, Recommendation, TierStats, ToolStats
+from agentcache.stats import CacheStats, ModelStats, Recommendation, TierStats, ToolStats
 from agentcache.tiers.conversations.context import Context
 from agentcache.tiers.conversations.handles import Conversation, ConversationTier
 from agentcache.tiers.conversations.lifecycle import ConversationConfig
@@ -40,7 +40,10 @@ from agentcache.tiers.conversations.messages import DataPart, ImagePart, Message
 from agentcache.tiers.conversations.models import MessagePage, SessionInfo, SessionPage
 from agentcache.tiers.conversations.snapshots import MemoryStore, SnapshotStore, SQLiteStore, ValkeySnapshotStore
 from agentcache.tiers.conversations.state import ConversationState
+from agentcache.tiers.llm.request import IGNORED_PARAMETERS
+from agentcache.tiers.llm.tier import LlmResult, LlmTier
 from agentcache.tiers.session import SessionTier
+from agentcache.tiers.settings import ModelPrice
 from agentcache.tiers.tool.policies import ToolPolicy
 from agentcache.tiers.tool.tier import ToolResult, ToolTier
 
@@ -70,6 +73,12 @@ __all__ = [
     "ToolStats",
     "ToolTier",
     "ValueTooLargeError",
+    # llm
+    "IGNORED_PARAMETERS",
+    "LlmResult",
+    "LlmTier",
+    "ModelPrice",
+    "ModelStats",
     # conversations
     "Context",
     "Conversation",

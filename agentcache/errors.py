@@ -56,7 +56,7 @@ class SerializationError(AgentCacheError, TypeError):
 
 
 class CanonicalArgsError(SerializationError):
-    """Tool arguments hold a value with no canonical form, so the call cannot be identified."""
+    """Tool arguments or a model request hold a value with no canonical form, so the call cannot be identified."""
 
 
 class ValueTooLargeError(AgentCacheError, ValueError):

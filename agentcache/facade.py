@@ -22,6 +22,7 @@ from agentcache.server import BundledValkey, Fsync
 from agentcache.stats import reset_stats, stats
 from agentcache.tiers.conversations.handles import ConversationTier
 from agentcache.tiers.conversations.lifecycle import Lifecycle
+from agentcache.tiers.llm.tier import LlmTier
 from agentcache.tiers.session import SessionTier
 from agentcache.tiers.settings import Settings
 from agentcache.tiers.tool.tier import ToolTier
@@ -49,6 +50,8 @@ class _Facade(Bound[E]):
     """The tool tier: tool results shared by every worker, computed once when many ask at once."""
     conversations: ConversationTier[E]
     """The conversation tier: message history with timeouts, renewal and expiry, fork and snapshots."""
+    llm: LlmTier[E]
+    """The LLM tier: model responses cached by their canonical request, computed once when many ask."""
 
     def __init__(self, client: Any, **options: Unpack[CacheOptions]) -> None:
         """Wrap an existing valkey-py or redis-py client (standalone or cluster).
@@ -57,7 +60,8 @@ class _Facade(Bound[E]):
         key; ``session_ttl`` is the session tier's default sliding TTL in seconds (or
         ``NO_EXPIRY``); values over ``max_value_bytes`` once encoded are refused; ``scan_count`` is
         the SCAN COUNT of thread-wide operations; ``tool_ttl`` is the TTL of tool results when
-        neither the call nor the tool's policy sets one (default: none); ``conversation_config``
+        neither the call nor the tool's policy sets one (default: none); ``llm_ttl``, ``llm_prices`` and
+        ``llm_cache_sampled`` set the LLM tier's (see ``cache.llm``); ``conversation_config``
         sets the conversation tier's limits (else the ``SESSION_*_MINUTES`` environment variables,
         else defaults).
         """
@@ -78,6 +82,7 @@ class _Facade(Bound[E]):
         self.session = SessionTier(executor, settings)
         self.tool = ToolTier(executor, settings)
         self.conversations = ConversationTier(executor, settings, lifecycle)
+        self.llm = LlmTier(executor, settings)
 
     @classmethod
     def _build(cls, made: UrlClient, settings: Settings, server: BundledValkey | None, lifecycle: Lifecycle) -> Self:

@@ -10,13 +10,14 @@ statistics not yet shipped, the tool policies last read, the computations in fli
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TypedDict
 
 from agentcache.encoding.expiry import TTL, ttl_ms
 from agentcache.encoding.keys import check_prefix
 from agentcache.errors import InvalidArgumentError
 from agentcache.tiers.conversations.lifecycle import ConversationConfig, Lifecycle, resolve
-from agentcache.tiers.settings import Options, Settings
+from agentcache.tiers.settings import ModelPrice, Options, Settings
 
 DEFAULT_PREFIX = "agentcache"
 DEFAULT_SESSION_TTL = 1800.0
@@ -42,6 +43,12 @@ class CacheOptions(TypedDict, total=False):
     """The conversation tier's limits (else the ``SESSION_*_MINUTES`` environment variables, else defaults)."""
     retry_reads: float
     """Seconds a read may keep retrying after connection errors, with backoff (default 0: never)."""
+    llm_ttl: TTL | None
+    """LLM responses' TTL when neither the call nor the model's policy sets one (default: none)."""
+    llm_cache_sampled: bool
+    """Whether requests that sample (temperature above 0 or unset) are cached (default True)."""
+    llm_prices: Mapping[str, ModelPrice]
+    """Price per model (:class:`ModelPrice`), for the cost saved by LLM hits (default: none)."""
 
 
 OPTION_NAMES = tuple(CacheOptions.__annotations__)
@@ -68,6 +75,11 @@ def make_settings(options: CacheOptions | dict[str, object]) -> tuple[Settings, 
     for name, number in (("max_value_bytes", max_value_bytes), ("scan_count", scan_count)):
         if not isinstance(number, int) or isinstance(number, bool) or number < 1:
             raise InvalidArgumentError(f"{name} must be a positive int, not {number!r}")
+    llm_ttl = options.get("llm_ttl")
+    sampled = options.get("llm_cache_sampled", True)
+    if not isinstance(sampled, bool):
+        raise InvalidArgumentError(f"llm_cache_sampled must be True or False, not {sampled!r}")
+    prices = _prices(options.get("llm_prices", {}))
     checked = Options(
         check_prefix(prefix),
         ttl_ms(options.get("session_ttl", DEFAULT_SESSION_TTL), "session_ttl"),
@@ -75,5 +87,29 @@ def make_settings(options: CacheOptions | dict[str, object]) -> tuple[Settings, 
         scan_count,  # type: ignore[arg-type]
         0 if tool_ttl is None else ttl_ms(tool_ttl, "tool_ttl"),
         float(retry_reads),
+        0 if llm_ttl is None else ttl_ms(llm_ttl, "llm_ttl"),
+        sampled,
+        prices,
     )
     return Settings(checked), resolve(options.get("conversation_config"))  # type: ignore[arg-type]
+
+
+def _prices(prices: object) -> dict[str, ModelPrice]:
+    if not isinstance(prices, Mapping):
+        raise InvalidArgumentError(
+            f"llm_prices must be a dict of model name -> ModelPrice, not {type(prices).__name__}"
+        )
+    out: dict[str, ModelPrice] = {}
+    for model, price in prices.items():
+        numbers = (getattr(price, "input_per_million", None), getattr(price, "output_per_million", None))
+        if not (
+            isinstance(model, str)
+            and isinstance(price, ModelPrice)
+            and all(isinstance(n, int | float) and not isinstance(n, bool) and 0 <= n < 1e12 for n in numbers)
+        ):
+            raise InvalidArgumentError(
+                f"llm_prices[{model!r}] must be ModelPrice(input_per_million=, output_per_million=) "
+                f"with numbers >= 0, not {price!r}"
+            )
+        out[model] = price
+    return out

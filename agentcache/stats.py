@@ -3,8 +3,8 @@
 Each cache counts in process memory and ships its counts as HINCRBY commands appended to a batch
 that is being sent anyway, at most once per ``FLUSH_SECONDS``; :func:`stats` and closing the
 cache ship what is left. All processes add into one hash, ``<prefix>:stats``, whose fields are
-``<tier>/<metric>`` and, per tool, ``tool/<metric>/<tool name>``. Counts of a process that dies
-without closing its cache are lost for at most the last ``FLUSH_SECONDS``.
+``<tier>/<metric>`` and, per tool or model, ``tool/<metric>/<tool name>`` and ``llm/<metric>/<model>``.
+Counts of a process that dies without closing its cache are lost for at most the last ``FLUSH_SECONDS``.
 """
 
 from __future__ import annotations
@@ -65,12 +65,24 @@ class ToolStats(TierStats):
 
 
 @dataclass(frozen=True, slots=True)
+class ModelStats(TierStats):
+    """Counts of one model's cached responses, and what their hits saved: tokens (from the stored
+    responses' usage) and cost (by the cache's ``llm_prices``)."""
+
+    cost_saved: float = 0.0
+    input_tokens_saved: int = 0
+    output_tokens_saved: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class CacheStats:
-    """``cache.stats()``: per tier and per tool."""
+    """``cache.stats()``: per tier, per tool and per model."""
 
     session: TierStats
     tool: TierStats
     tools: dict[str, ToolStats] = field(default_factory=dict)
+    llm: TierStats = field(default_factory=TierStats)
+    models: dict[str, ModelStats] = field(default_factory=dict)
 
 
 class StatsBuffer:
@@ -111,6 +123,23 @@ class StatsBuffer:
             if self._since is None:
                 self._since = time.monotonic()
 
+    def llm_lookup(self, model: str, hit: bool, cost: float | None, input_tokens: int, output_tokens: int) -> None:
+        metric = "hits" if hit else "misses"
+        with self._lock:
+            counts = self._counts
+            for name in (f"llm/{metric}", f"llm/{metric}/{model}"):
+                counts[name] = counts.get(name, 0) + 1
+            if hit:
+                for name, amount in (
+                    ("llm/cost_saved/", cost),
+                    ("llm/input_tokens_saved/", input_tokens),
+                    ("llm/output_tokens_saved/", output_tokens),
+                ):
+                    if amount:
+                        counts[name + model] = counts.get(name + model, 0) + amount
+            if self._since is None:
+                self._since = time.monotonic()
+
     def due(self) -> list[Command]:
         """The commands that ship the counts if they have waited long enough, else nothing."""
         since = self._since
@@ -133,7 +162,10 @@ class StatsBuffer:
 _LOOKUP_FIELDS = {
     (tier, hit): f"{tier}/{'hits' if hit else 'misses'}" for tier in ("session", "tool") for hit in (True, False)
 }
-_METRICS = frozenset(("hits", "misses", "writes", "cost_saved"))
+_METRICS = frozenset(("hits", "misses", "writes", "cost_saved", "input_tokens_saved", "output_tokens_saved"))
+
+
+_TIER_METRICS = frozenset(("hits", "misses", "writes"))
 
 
 def _number(raw: bytes) -> float:
@@ -143,21 +175,23 @@ def _number(raw: bytes) -> float:
 
 def parse(raw: dict[Any, Any]) -> CacheStats:
     """The :class:`CacheStats` in a reply to HGETALL of the stats hash."""
-    tiers: dict[str, dict[str, Any]] = {"session": {}, "tool": {}}
-    tools: dict[str, dict[str, Any]] = {}
+    tiers: dict[str, dict[str, Any]] = {"session": {}, "tool": {}, "llm": {}}
+    named: dict[str, dict[str, dict[str, Any]]] = {"tool": {}, "llm": {}}
     for name, value in raw.items():
         parts = (name.decode() if isinstance(name, bytes) else name).split("/", 2)
         if parts[1:2] and parts[1] not in _METRICS:
             continue  # written by a newer version: not ours to read
-        if len(parts) == 2 and parts[0] in tiers and parts[1] != "cost_saved":
+        if len(parts) == 2 and parts[0] in tiers and parts[1] in _TIER_METRICS:
             tiers[parts[0]][parts[1]] = int(_number(value))
-        elif len(parts) == 3 and parts[0] == "tool":
+        elif len(parts) == 3 and parts[0] in named and (parts[0] == "llm" or "tokens" not in parts[1]):
             number = _number(value)
-            tools.setdefault(parts[2], {})[parts[1]] = number if parts[1] == "cost_saved" else int(number)
+            named[parts[0]].setdefault(parts[2], {})[parts[1]] = number if parts[1] == "cost_saved" else int(number)
     return CacheStats(
         session=TierStats(**tiers["session"]),
         tool=TierStats(**tiers["tool"]),
-        tools={name: ToolStats(**counts) for name, counts in sorted(tools.items())},
+        tools={name: ToolStats(**counts) for name, counts in sorted(named["tool"].items())},
+        llm=TierStats(**tiers["llm"]),
+        models={name: ModelStats(**counts) for name, counts in sorted(named["llm"].items())},
     )
 
 

@@ -79,9 +79,12 @@ class Pause(NamedTuple):
 
 
 class Call(NamedTuple):
-    """Call ``fn()`` (and await what it returns on the async facade); the operation is sent its result."""
+    """Call ``fn()`` (and await what it returns on the async facade; there ``afn()`` instead if
+    given, for work that has a sync and an async form, like a model call); the operation is sent
+    its result."""
 
     fn: Callable[[], Any]
+    afn: Callable[[], Any] | None = None
 
 
 class Await(NamedTuple):

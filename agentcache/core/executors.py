@@ -320,7 +320,7 @@ class AsyncExecutor:
 
     async def _perform(self, step: Step) -> Any:
         if isinstance(step, Call):
-            result = step.fn()
+            result = step.fn() if step.afn is None else step.afn()
             return (await result) if inspect.isawaitable(result) else result
         if isinstance(step, Pause):
             await asyncio.sleep(step.seconds)

@@ -3,6 +3,8 @@
     <prefix>:session:{<thread>}:<field>              session field (one key per field, own TTL)
     <prefix>:tool:<tool>:<digest>                    tool result (or, while computed, its lock)
     <prefix>:tool-policy                             hash: tool -> TTL policy
+    <prefix>:llm:<model>:<digest>                    LLM response (or, while computed, its lock)
+    <prefix>:llm-policy                              hash: model -> TTL policy
     <prefix>:stats                                   hash: hit/miss/write counts per tier and tool
     <prefix>:conv:{<session>}:meta | :msgs           conversation (same hash tag as the session thread)
     <prefix>:conv-index:{<prefix>}:all|agent:|user:  sorted sets of deadlines (one slot for all three)
@@ -259,3 +261,22 @@ def stats_key(prefix: str) -> str:
 
 def policies_key(prefix: str) -> str:
     return f"{prefix}:tool-policy"
+
+
+def llm_policies_key(prefix: str) -> str:
+    return f"{prefix}:llm-policy"
+
+
+def llm_head(prefix: str, model: object) -> str:
+    """``<prefix>:llm:<model>:``: the one place the LLM-response key layout is written."""
+    return _llm_head(prefix, model if type(model) is str else _exact(model, "model"))
+
+
+@functools.lru_cache(maxsize=256)
+def _llm_head(prefix: str, model: str) -> str:
+    return f"{prefix}:llm:{encode_name(model, 'model')}:"
+
+
+def llm_pattern(prefix: str, model: object) -> str:
+    """The SCAN MATCH pattern of exactly this model's responses (head, then one digest)."""
+    return llm_head(prefix, model) + "[0-9a-f]" * DIGEST_CHARS

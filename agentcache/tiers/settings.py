@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
-from agentcache.encoding.keys import policies_key, stats_key
+from agentcache.encoding.keys import llm_policies_key, policies_key, stats_key
 from agentcache.stats import StatsBuffer
 from agentcache.tiers.tool.flights import Flights
 from agentcache.tiers.tool.policies import PolicyCache
@@ -20,6 +21,29 @@ class Options:
     scan_count: int  # keys a server examines per SCAN step (per round trip) on thread-wide operations
     tool_ttl_ms: int  # tool results' TTL when neither the call nor the tool's policy gives one; 0: none
     retry_s: float = 0.0  # how long a read may keep retrying after connection errors; 0: never
+    llm_ttl_ms: int = 0  # LLM responses' TTL when neither the call nor the model's policy gives one; 0: none
+    llm_cache_sampled: bool = True  # whether requests that sample (temperature > 0 or unset) are cached
+    llm_prices: Mapping[str, ModelPrice] = field(default_factory=dict)  # per model, for cost saved
+
+
+@dataclass(frozen=True, slots=True)
+class ModelPrice:
+    """What a model costs, in any currency, per million tokens: the LLM tier's cost saved uses it."""
+
+    input_per_million: float
+    output_per_million: float
+
+    def cost(self, input_tokens: int, output_tokens: int) -> float:
+        return (input_tokens * self.input_per_million + output_tokens * self.output_per_million) / 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class Shelf:
+    """Entries kept the tool tier's way (tool results, LLM responses): where their TTL policies
+    live and the TTL without one."""
+
+    policies: PolicyCache
+    default_ms: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +56,11 @@ class Settings:
     policies: PolicyCache = None  # type: ignore[assignment]
     """Tool policies as last read from the server."""
     flights: Flights = None  # type: ignore[assignment]
-    """Tool results being computed in this process."""
+    """Tool results and LLM responses being computed in this process."""
+    llm_policies: PolicyCache = None  # type: ignore[assignment]
+    """Per-model LLM TTL policies as last read from the server."""
+    tool_shelf: Shelf = None  # type: ignore[assignment]
+    llm_shelf: Shelf = None  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
         prefix = self.options.prefix
@@ -42,6 +70,10 @@ class Settings:
             object.__setattr__(self, "policies", PolicyCache(policies_key(prefix)))
         if self.flights is None:
             object.__setattr__(self, "flights", Flights())
+        if self.llm_policies is None:
+            object.__setattr__(self, "llm_policies", PolicyCache(llm_policies_key(prefix)))
+        object.__setattr__(self, "tool_shelf", Shelf(self.policies, self.options.tool_ttl_ms))
+        object.__setattr__(self, "llm_shelf", Shelf(self.llm_policies, self.options.llm_ttl_ms))
 
     @property
     def prefix(self) -> str:

@@ -29,7 +29,7 @@ from agentcache.encoding import codec
 from agentcache.encoding.expiry import TTL, ttl_ms
 from agentcache.encoding.keys import encode_name, tool_head, tool_pattern
 from agentcache.errors import BackendError, InvalidArgumentError, SerializationError, shown
-from agentcache.tiers.settings import Settings
+from agentcache.tiers.settings import Settings, Shelf
 from agentcache.tiers.tool.canonical import digest
 from agentcache.tiers.tool.flights import Flight
 from agentcache.tiers.tool.policies import ToolPolicy, as_policy, encode_policy, policy_ms
@@ -172,9 +172,9 @@ def _set(key: str, data: bytes, ms: int) -> Command:
     return cmd("SET", key, data, "PX", ms) if ms else cmd("SET", key, data)
 
 
-def _policy_read(s: Settings, tool: str) -> Command:
-    """Read the tool's policy alongside a store; if that fails, the store still stands (no policy)."""
-    return cmd("HGET", s.policies.key, tool, optional=True)
+def _policy_read(shelf: Shelf, name: str) -> Command:
+    """Read a policy alongside a store; if that fails, the store still stands (no policy)."""
+    return cmd("HGET", shelf.policies.key, name, optional=True)
 
 
 def _wrote(s: Settings, tool: str) -> None:
@@ -195,22 +195,38 @@ def check(s: Settings, tool: str, args: Any, *, model: type[M] | None = None) ->
     return ToolResult(True, _value(value, tool, model), stored_ms, expires_ms, cost)
 
 
-def _ttl_or_policy(s: Settings, tool: str, ttl: TTL | None) -> tuple[int, bool]:
+def lifetime(shelf: Shelf, name: str, ttl: TTL | None) -> tuple[int, bool]:
     """The TTL (ms, 0 = none) to store with now, and whether it may be stale (policy not read lately)."""
     if ttl is not None:
         return ttl_ms(ttl), False
-    policy, fresh = s.policies.known(tool)
-    return _policy_ttl(s, policy), not fresh
+    policy, fresh = shelf.policies.known(name)
+    return _policy_ttl(shelf, policy), not fresh
 
 
-def _policy_ttl(s: Settings, policy: int | None) -> int:
-    """The TTL (ms, 0 = none) a tool's policy gives, or the cache's ``tool_ttl`` without one."""
-    return s.tool_ttl_ms if policy is None else policy
+def _policy_ttl(shelf: Shelf, policy: int | None) -> int:
+    """The TTL (ms, 0 = none) a policy gives, or the shelf's default without one."""
+    return shelf.default_ms if policy is None else policy
 
 
-def _learned(s: Settings, tool: str, reply: bytes | None) -> int:
+def _learned(shelf: Shelf, name: str, reply: bytes | None) -> int:
     """Remember the policy read alongside a store; the TTL it gives."""
-    return _policy_ttl(s, s.policies.remember(tool, policy_ms(reply)))
+    return _policy_ttl(shelf, shelf.policies.remember(name, policy_ms(reply)))
+
+
+def put(
+    s: Settings, shelf: Shelf, name: str, key: str, make: Callable[[int], bytes], ttl: TTL | None
+) -> Operation[None]:
+    """Store the entry ``make(ttl_ms)`` at ``key`` with ``name``'s TTL. One round trip, unless the
+    policy was not known and turns out to differ: then a second one fixes this entry's TTL."""
+    ms, stale = lifetime(shelf, name, ttl)
+    data = make(ms)
+    if not stale:
+        yield [_set(key, data, ms), *s.stats.due()]
+    else:  # read the policy in the same round trip; store again in a second one only if it changed
+        replies = yield [_policy_read(shelf, name), _set(key, data, ms), *s.stats.due()]
+        actual = _learned(shelf, name, replies[0])
+        if actual != ms:  # the policy changed (or this worker had not read it): fix this entry's TTL
+            yield [TOOL_RESTORE([key], data, make(actual), actual)]
 
 
 def store(
@@ -222,15 +238,7 @@ def store(
     """
     key = _key(s, tool, args)
     cost = _cost(cost)
-    ms, stale = _ttl_or_policy(s, tool, ttl)
-    data = _entry(s, value, cost, ms)
-    if not stale:
-        yield [_set(key, data, ms), *s.stats.due()]
-    else:  # read the policy in the same round trip; store again in a second one only if it changed
-        replies = yield [_policy_read(s, tool), _set(key, data, ms), *s.stats.due()]
-        actual = _learned(s, tool, replies[0])
-        if actual != ms:  # the policy changed (or this worker had not read it): fix this entry's TTL
-            yield [TOOL_RESTORE([key], data, _entry(s, value, cost, actual), actual)]
+    yield from put(s, s.tool_shelf, tool, key, lambda ms: _entry(s, value, cost, ms), ttl)
     _wrote(s, tool)
 
 
@@ -264,22 +272,9 @@ def get_or_compute(
     cost = _cost(cost)
     lock_ms = _lock_ms(lock_timeout)
     codec.check_model(model)
-    ms, stale = _ttl_or_policy(s, tool, ttl)
-    flight: Flight | None
-    flight, leader = s.flights.join(key)
-    if not leader:  # another caller in this process is on it: wait for it, no round trip
-        yield Await(flight, lock_ms / 1000)
-        if flight.data is not None:
-            value, _, _, stored_cost = _unpack(flight.data, tool)
-            s.stats.tool_lookup(tool, True, stored_cost)
-            return _value(value, tool, model)
-        flight = None  # it failed or took too long: go to Valkey, where one caller claims the key
-    data: bytes | None = None
-    try:
-        data, computed = yield from _fetch_or_compute(s, tool, key, fn, cost, ms, stale, lock_ms)
-    finally:
-        if flight is not None:
-            s.flights.land(key, flight, data)
+    data, computed = yield from computed_once(
+        s, s.tool_shelf, tool, key, CallStep(fn), lambda value, ms: _entry(s, value, cost, ms), ttl, lock_ms
+    )
     value, _, _, stored_cost = _unpack(data, tool)
     s.stats.tool_lookup(tool, not computed, stored_cost)
     if computed:
@@ -287,8 +282,47 @@ def get_or_compute(
     return _value(value, tool, model)
 
 
+def computed_once(
+    s: Settings,
+    shelf: Shelf,
+    name: str,
+    key: str,
+    compute: CallStep,
+    make: Callable[[Any, int], bytes],
+    ttl: TTL | None,
+    lock_ms: int,
+) -> Generator[Step, Any, tuple[bytes, bool]]:
+    """The entry stored at ``key``, or the one ``make(compute's result, ttl ms)`` builds, computed
+    once however many ask (the single flight shared by the tool and LLM tiers); and whether this
+    caller computed it. Callers in this process wait for the first one (no round trip of their
+    own); callers in other processes meet its claim in Valkey and wait for the result there."""
+    ms, stale = lifetime(shelf, name, ttl)
+    flight: Flight | None
+    flight, leader = s.flights.join(key)
+    if not leader:  # another caller in this process is on it: wait for it, no round trip
+        yield Await(flight, lock_ms / 1000)
+        if flight.data is not None:
+            return flight.data, False
+        flight = None  # it failed or took too long: go to Valkey, where one caller claims the key
+    data: bytes | None = None
+    try:
+        data, computed = yield from _fetch_or_compute(s, shelf, name, key, compute, make, ms, stale, lock_ms)
+    finally:
+        if flight is not None:
+            s.flights.land(key, flight, data)
+    return data, computed
+
+
 def _fetch_or_compute(
-    s: Settings, tool: str, key: str, fn: Callable[[], Any], cost: float | None, ms: int, stale: bool, lock_ms: int
+    s: Settings,
+    shelf: Shelf,
+    name: str,
+    key: str,
+    compute: CallStep,
+    make: Callable[[Any, int], bytes],
+    ms: int,
+    stale: bool,
+    lock_ms: int,
 ) -> Generator[Step, Any, tuple[bytes, bool]]:
     """The stored entry for ``key`` and whether this caller computed it: claim the key in Valkey or
     wait for whoever holds the claim (in any process), backing off between checks."""
@@ -299,11 +333,11 @@ def _fetch_or_compute(
         while True:
             batch = [TOOL_CLAIM([key], lock, lock_ms)]
             if stale:
-                batch.append(_policy_read(s, tool))
+                batch.append(_policy_read(shelf, name))
             mine = True  # if this round trip fails, the script may still have claimed
             replies = yield batch + s.stats.due()
             if stale:
-                ms, stale = _learned(s, tool, replies[1]), False
+                ms, stale = _learned(shelf, name, replies[1]), False
             state = replies[0]
             if state is None:  # claimed: this caller computes
                 break
@@ -313,7 +347,7 @@ def _fetch_or_compute(
             pause = wait * random.uniform(0.5, 1.0)  # someone else computes: wait, not past their claim lapsing
             yield Pause(min(pause, max(state, 1) / 1000) if state >= 0 else pause)
             wait = min(wait * 2, MAX_WAIT)
-        data = _entry(s, (yield CallStep(fn)), cost, ms)
+        data = make((yield compute), ms)
         yield [_set(key, data, ms), *s.stats.due()]
     except GeneratorExit:
         raise
@@ -340,7 +374,11 @@ def _scanned(reply: Any) -> tuple[int, list[bytes]]:
 def invalidate_tool(s: Settings, tool: str) -> Operation[int]:
     """Remove every cached result of ``tool``; returns how many. Walks the whole keyspace of every
     primary with SCAN (results of one tool are spread over all slots), two round trips per step."""
-    pattern = tool_pattern(s.prefix, tool)
+    return (yield from remove_matching(s, tool_pattern(s.prefix, tool)))
+
+
+def remove_matching(s: Settings, pattern: str) -> Operation[int]:
+    """Remove every stored entry (not a claim) whose key matches ``pattern``, on every primary."""
     removed = 0
     nodes = yield PRIMARIES
     for node in nodes:
@@ -360,24 +398,38 @@ def set_policy(s: Settings, tool: str, *, ttl: TTL) -> Operation[None]:
 
     Applies to results stored from now on without their own ``ttl=``; other workers pick it up
     within about a second."""
-    encode_name(tool, "tool name")
-    ms = ttl_ms(ttl)
-    yield [cmd("HSET", s.policies.key, tool, encode_policy(ms))]
-    s.policies.remember(tool, ms)
+    yield from put_policy(s.tool_shelf, _tool_name(tool), ttl)
 
 
 def get_policy(s: Settings, tool: str) -> Operation[ToolPolicy | None]:
     """``tool``'s policy as stored in Valkey, or None. One round trip."""
-    encode_name(tool, "tool name")
-    raw = yield from one(cmd("HGET", s.policies.key, tool))
-    return as_policy(s.policies.remember(tool, policy_ms(raw)))
+    return (yield from read_policy(s.tool_shelf, _tool_name(tool)))
 
 
 def clear_policy(s: Settings, tool: str) -> Operation[bool]:
     """Remove ``tool``'s policy; True if it had one."""
-    encode_name(tool, "tool name")
-    removed = yield from one(cmd("HDEL", s.policies.key, tool))
-    s.policies.remember(tool, None)
+    return (yield from remove_policy(s.tool_shelf, _tool_name(tool)))
+
+
+def _tool_name(tool: str) -> str:
+    encode_name(tool, "tool name")  # a bad name is refused before anything is sent
+    return tool
+
+
+def put_policy(shelf: Shelf, name: str, ttl: TTL) -> Operation[None]:
+    ms = ttl_ms(ttl)
+    yield [cmd("HSET", shelf.policies.key, name, encode_policy(ms))]
+    shelf.policies.remember(name, ms)
+
+
+def read_policy(shelf: Shelf, name: str) -> Operation[ToolPolicy | None]:
+    raw = yield from one(cmd("HGET", shelf.policies.key, name))
+    return as_policy(shelf.policies.remember(name, policy_ms(raw)))
+
+
+def remove_policy(shelf: Shelf, name: str) -> Operation[bool]:
+    removed = yield from one(cmd("HDEL", shelf.policies.key, name))
+    shelf.policies.remember(name, None)
     return bool(removed)
 
 

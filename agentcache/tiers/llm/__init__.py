@@ -1,0 +1,1 @@
+"""The LLM tier: model responses cached by their canonical request, computed once when many ask."""
