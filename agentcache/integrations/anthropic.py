@@ -12,8 +12,8 @@ from collections.abc import Iterable
 from typing import Any, TypeVar
 
 from anthropic import Anthropic, AsyncAnthropic
-from anthropic.types import Message, RawMessageStreamEvent
 from anthropic._models import construct_type  # how the SDK itself builds what it receives
+from anthropic.types import Message, RawMessageStreamEvent
 
 from agentcache.encoding.expiry import TTL
 from agentcache.integrations.endpoints import Endpoint, Proxy, built, check_pair

@@ -140,7 +140,8 @@ def check_pair(client: Any, cache: Any, sync_type: type, async_type: type, sdk: 
     if not isinstance(client, sync_type | async_type):
         raise InvalidArgumentError(f"client must be a {sdk} client, not {type(client).__name__}")
     if isinstance(client, async_type) != llm.asynchronous:
+        partner = "AsyncAgentCache" if isinstance(client, async_type) else "AgentCache"
         raise InvalidArgumentError(
-            f"pair {type(client).__name__} with {'AsyncAgentCache' if isinstance(client, async_type) else 'AgentCache'}: "
+            f"pair {type(client).__name__} with {partner}: "
             "a sync client goes with the sync cache, an async client with the async one"
         )

@@ -13,9 +13,9 @@ from collections.abc import Iterable
 from typing import Any, TypeVar
 
 from openai import AsyncOpenAI, OpenAI
+from openai._models import construct_type  # how the SDK itself builds what it receives
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from openai.types.responses import Response, ResponseStreamEvent
-from openai._models import construct_type  # how the SDK itself builds what it receives
 
 from agentcache.encoding.expiry import TTL
 from agentcache.integrations.endpoints import Endpoint, Proxy, built, check_pair
