@@ -153,3 +153,8 @@ class InvalidTimeoutConfig(ConversationError, InvalidArgumentError):  # noqa: N8
     """A timeout setting is outside the configured limits, or the limits themselves are inconsistent."""
 
     status_code = 400
+
+
+class ModelError(AgentCacheError):
+    """A model turn failed: the model call raised, its output did not fit the schema, or it still
+    asked for tools at the step limit. Nothing was added to the conversation."""

@@ -87,6 +87,20 @@ class Call(NamedTuple):
     afn: Callable[[], Any] | None = None
 
 
+class Open(NamedTuple):
+    """In a stream (:meth:`~agentcache.core.executors.SyncExecutor.stream`): start an iterator,
+    ``fn()`` (sync) or ``afn()`` (an async iterator, on the async facade); sent back its handle."""
+
+    fn: Callable[[], Any]
+    afn: Callable[[], Any]
+
+
+class Next(NamedTuple):
+    """In a stream: the next item of an :class:`Open`-ed handle, or None at its end."""
+
+    handle: Any
+
+
 class Await(NamedTuple):
     """Wait up to ``timeout`` seconds for ``flight`` (a ``flights.Flight``) to land."""
 

@@ -13,11 +13,11 @@ import asyncio
 import inspect
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from typing import Any, TypeVar
 
 from agentcache.core.clients import CLIENT_ERRORS, REPLY_ERRORS, backend_error, is_noscript, recovering
-from agentcache.core.commands import Await, Batch, Call, Command, Operation, Pause, Replies, Step, cmd
+from agentcache.core.commands import Await, Batch, Call, Command, Next, Open, Operation, Pause, Replies, Step, cmd
 from agentcache.core.log import retrying, round_trip_done, round_trip_started, scripts_resent
 from agentcache.errors import BackendError, CacheClosedError, InvalidArgumentError
 
@@ -192,6 +192,38 @@ class SyncExecutor:
         except StopIteration as stop:
             return stop.value  # type: ignore[no-any-return]
 
+    def stream(self, steps: Generator[Any, Any, None]) -> Iterator[Any]:
+        """Drive a stream's steps: run the operations it yields, open and pull its iterators
+        (:class:`Open`, :class:`Next`), and hand everything else (its events) to the caller.
+        An error is thrown into the steps; leaving early closes them and the iterators."""
+        value: Any = None
+        error: BaseException | None = None
+        opened: list[Any] = []
+        try:
+            while True:
+                try:
+                    item = steps.send(value) if error is None else steps.throw(error)
+                except StopIteration:
+                    return
+                value, error = None, None
+                try:
+                    if isinstance(item, Generator):
+                        value = self.run(item)
+                    elif isinstance(item, Open):
+                        value = iter(item.fn())
+                        opened.append(value)
+                    elif isinstance(item, Next):
+                        value = next(item.handle, None)
+                    else:
+                        yield item
+                except Exception as exc:
+                    error = exc
+        finally:
+            steps.close()
+            for handle in opened:
+                if hasattr(handle, "close"):
+                    handle.close()
+
     def _round_trip(self, batch: Batch, deadline: float = 0.0) -> Replies:
         started = round_trip_started()
         failures = 0
@@ -297,6 +329,36 @@ class AsyncExecutor:
                     step = op.send(result)
         except StopIteration as stop:
             return stop.value  # type: ignore[no-any-return]
+
+    async def stream(self, steps: Generator[Any, Any, None]) -> AsyncIterator[Any]:
+        """As :meth:`SyncExecutor.stream`; :class:`Open` starts ``afn()``, an async iterator."""
+        value: Any = None
+        error: BaseException | None = None
+        opened: list[Any] = []
+        try:
+            while True:
+                try:
+                    item = steps.send(value) if error is None else steps.throw(error)
+                except StopIteration:
+                    return
+                value, error = None, None
+                try:
+                    if isinstance(item, Generator):
+                        value = await self.run(item)
+                    elif isinstance(item, Open):
+                        value = aiter(item.afn())
+                        opened.append(value)
+                    elif isinstance(item, Next):
+                        value = await anext(item.handle, None)
+                    else:
+                        yield item
+                except Exception as exc:
+                    error = exc
+        finally:
+            steps.close()
+            for handle in opened:
+                if hasattr(handle, "aclose"):
+                    await handle.aclose()
 
     async def _round_trip(self, batch: Batch, deadline: float = 0.0) -> Replies:
         started = round_trip_started()

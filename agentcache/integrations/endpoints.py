@@ -18,10 +18,9 @@ from typing import Any
 
 from agentcache.encoding.expiry import TTL
 from agentcache.errors import InvalidArgumentError
-from agentcache.integrations.streams import AsyncRecorded, Recorded, Replayed
+from agentcache.integrations.streams import AsyncRecorded, Recorded, Replayed, dump
 from agentcache.tiers.llm.formats import Api, assemble, finished
-
-API_KEY = "agentcache_api"
+from agentcache.tiers.llm.request import API_KEY
 
 
 def _listed(kwargs: Mapping[str, Any]) -> dict[str, Any]:
@@ -30,10 +29,6 @@ def _listed(kwargs: Mapping[str, Any]) -> dict[str, Any]:
         name: list(value) if isinstance(value, Iterator) or type(value).__name__ == "generator" else value
         for name, value in kwargs.items()
     }
-
-
-def _data(response: Any) -> Any:
-    return response.model_dump(mode="json", exclude_unset=True, warnings=False)
 
 
 def built(model: type[Any]) -> Callable[[Any], Any]:
@@ -80,9 +75,7 @@ class Endpoint:
         request = self._request(kwargs)
         llm = self._llm
         if not kwargs.get("stream"):
-            data = llm.get_or_compute(
-                request, lambda: _data(self._create(**kwargs)), ttl=self._ttl, ignore=self._ignore
-            )
+            data = llm.get_or_compute(request, lambda: dump(self._create(**kwargs)), ttl=self._ttl, ignore=self._ignore)
             return self._response(data)
         found = llm.check(request, ignore=self._ignore)
         if found.chunks is not None:
@@ -102,7 +95,7 @@ class Endpoint:
         if not kwargs.get("stream"):
 
             async def call() -> Any:
-                return _data(await self._create(**kwargs))
+                return dump(await self._create(**kwargs))
 
             data = await llm.get_or_compute(request, call, ttl=self._ttl, ignore=self._ignore)
             return self._response(data)

@@ -19,8 +19,9 @@ T = TypeVar("T")
 log = logging.getLogger("agentcache.integrations")
 
 
-def _data(chunk: Any) -> Any:
-    return chunk.model_dump(mode="json", exclude_unset=True, warnings=False)
+def dump(response: Any) -> Any:
+    """An SDK object as the JSON data the server sent (fields it did not send left out)."""
+    return response.model_dump(mode="json", exclude_unset=True, warnings=False)
 
 
 class Replayed(Generic[T]):
@@ -92,7 +93,7 @@ class Recorded(Generic[T]):
         except StopIteration:
             _finish(self._done, self._chunks)
             raise
-        self._chunks.append(_data(chunk))
+        self._chunks.append(dump(chunk))
         return chunk
 
     def __enter__(self) -> Recorded[T]:
@@ -128,7 +129,7 @@ class AsyncRecorded(Generic[T]):
             except AgentCacheError as exc:
                 log.warning("a finished stream was not cached: %s", exc)
             raise
-        self._chunks.append(_data(chunk))
+        self._chunks.append(dump(chunk))
         return chunk
 
     async def __aenter__(self) -> AsyncRecorded[T]:

@@ -122,6 +122,22 @@ def context(
     into it (``system`` replaces the conversation's own), the newest history within ``limit``
     messages and ``max_chars`` characters, and the thread's pending user parts on the last user
     message. Reading is not activity. One round trip."""
+    prompt, history, parts = yield from gather(
+        r, system=system, dynamic_sections=dynamic_sections, limit=limit, max_chars=max_chars
+    )
+    return Context(prompt, _with_parts(history, parts))
+
+
+def gather(
+    r: _Ref,
+    *,
+    system: str | None = None,
+    dynamic_sections: Mapping[str, Any] | None = None,
+    limit: int | None = None,
+    max_chars: int | None = None,
+) -> Operation[tuple[str | None, list[Message], list[Part]]]:
+    """:func:`context`'s pieces apart: the rendered system prompt, the trimmed history and the
+    pending user parts (a model turn puts them on its own new user message). One round trip."""
     if limit is not None:
         _check_limit(limit)
     if max_chars is not None and (
@@ -143,7 +159,7 @@ def context(
     parts = list(_parts_of(items, session_thread(s.prefix, r.id), r.id).values())
     chosen = system if system is not None else (None if stored_system is None else stored_system.decode())
     history = trim(_decode_messages(page.messages, r.id), max_chars)
-    return Context(render_system(chosen, blocks), _with_parts(history, parts))
+    return render_system(chosen, blocks), history, parts
 
 
 # --- the model APIs' formats ----------------------------------------------------------------------

@@ -4,7 +4,7 @@ bind the operations to the cache's executor and build a handle from what an oper
 
 from __future__ import annotations
 
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, overload
 
 from agentcache.core.binding import Bound, E, opening, operation
@@ -15,6 +15,7 @@ from agentcache.tiers.conversations.agents import agent_config, configure_agent
 from agentcache.tiers.conversations.context import context
 from agentcache.tiers.conversations.index import expiring, list_active
 from agentcache.tiers.conversations.lifecycle import Lifecycle
+from agentcache.tiers.conversations.messages import Message
 from agentcache.tiers.conversations.ops import (
     add_message,
     add_messages,
@@ -37,6 +38,8 @@ from agentcache.tiers.conversations.ops import (
 )
 from agentcache.tiers.conversations.refs import Opened, _Ref, _Tier
 from agentcache.tiers.conversations.state import ConversationState
+from agentcache.tiers.conversations.turns import DEFAULT_MAX_STEPS, json_, run, streamed
+from agentcache.tiers.llm.models import ChatModel
 from agentcache.tiers.settings import Settings
 
 
@@ -94,6 +97,28 @@ class Conversation(Bound[E]):
     fork = opening(fork, _open)
     to_dict = operation(to_dict, reads=True)
     context = operation(context, reads=True)
+    run = operation(run)
+    json = operation(json_)
+
+    def stream(
+        self,
+        prompt: str | Message,
+        *,
+        model: ChatModel,
+        system: str | None = None,
+        tools: Sequence[Callable[..., Any]] | Mapping[str, Callable[..., Any]] = (),
+        max_steps: int = DEFAULT_MAX_STEPS,
+        llm_cache: bool = True,
+        dynamic_sections: Mapping[str, Any] | None = None,
+        **params: Any,
+    ) -> Any:
+        """:meth:`run`, streamed: yields ``TextDelta`` events as the reply comes, a ``ToolCallEvent``
+        per tool the model asks for, and ``Done`` (with the :class:`TurnResult`) once the turn is
+        stored. A cached response replays its stream. Leaving early, a failure or a cut stream add
+        nothing. An iterator on AgentCache; ``async for`` on AsyncAgentCache."""
+        options = dict(params, model=model, system=system, tools=tools, max_steps=max_steps, llm_cache=llm_cache)
+        steps = streamed(self._ref, prompt, {**options, "dynamic_sections": dynamic_sections})
+        return self._executor.stream(steps)
 
     def __len__(self) -> int:
         """The history's length (sync facade only: on the async one, ``await conv.length()``)."""

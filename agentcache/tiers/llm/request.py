@@ -45,6 +45,10 @@ IGNORED_PARAMETERS = frozenset(
 """Request parameters that do not change the model's answer, so requests differing only in them
 share a cached response. Pass ``ignore=`` to the tier (or a wrapper) to choose another set."""
 
+API_KEY = "agentcache_api"
+"""The request field naming the API (``chat``, ``responses``, ``anthropic``) that the client wrappers
+and model turns add, so requests of two APIs never share an entry."""
+
 MAX_DEPTH = 100
 _NOT_GIVEN = frozenset({"NotGiven", "Omit"})  # the SDKs' markers for an argument left out
 
