@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from agentcache.testing import valkey_server
+from tests.fake_models import FakeModelServer
 from tests.helpers import make_cache
 
 EXTERNAL_URL = os.environ.get("AGENTCACHE_TEST_URL")
@@ -77,3 +78,11 @@ def raw(request: pytest.FixtureRequest, server_urls: Callable[[str], str]) -> It
     client.topology = request.param
     yield client
     client.close()
+
+
+@pytest.fixture(scope="session")
+def fake_models() -> Iterator[FakeModelServer]:
+    """The loopback model provider (``tests/fake_models.py``) for the whole run; reset per use."""
+    server = FakeModelServer().start()
+    yield server
+    server.stop()

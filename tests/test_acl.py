@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 import valkey
+from pydantic import BaseModel
 from valkey.cluster import ValkeyCluster
 
 from agentcache import (
@@ -27,16 +28,24 @@ from agentcache import (
     BackendError,
     Conversation,
     ConversationTier,
+    LlmTier,
     Message,
     SessionTier,
     ToolTier,
     ValkeySnapshotStore,
 )
 from agentcache.core.binding import operation
+from agentcache.core.commands import Call as CallStep
+from agentcache.integrations.openai import OpenAIChatModel
 from agentcache.testing import unique_prefix
+from tests.fake_models import FakeModelServer
 
 README = Path(__file__).parent.parent / "README.md"
 SERVERS = ["standalone", "cluster", "cluster3"]
+
+
+class Empty(BaseModel):
+    pass
 
 
 def readme_rule() -> str:
@@ -101,14 +110,14 @@ async def run(value: Any) -> Any:
 def public_operations() -> set[str]:
     """``Class.name`` of every public operation of the tiers, handles and snapshot store."""
     found = set()
-    for cls in (SessionTier, ToolTier, ConversationTier, Conversation, ValkeySnapshotStore, AgentCache):
+    for cls in (SessionTier, ToolTier, LlmTier, ConversationTier, Conversation, ValkeySnapshotStore, AgentCache):
         for name in dir(cls):
             if isinstance(inspect.getattr_static(cls, name), operation) and not name.startswith("_"):
                 found.add(f"{cls.__name__}.{name}")
     return found
 
 
-async def exercise(cache: Any, asynchronous: bool) -> set[str]:
+async def exercise(cache: Any, asynchronous: bool, models: FakeModelServer) -> set[str]:
     """Call every public operation once; returns the names called."""
     called: set[str] = set()
 
@@ -196,6 +205,37 @@ async def exercise(cache: Any, asynchronous: bool) -> set[str]:
     restored = await call("ConversationTier.restore", convs.restore(data, session_id="restored"))
     assert len(await run(restored.messages())) == 2
     await run(Conversation.from_dict(data, cache, session_id="from-dict"))
+    model = OpenAIChatModel("gpt-acl", base_url=models.openai_url, api_key="test", max_retries=0)
+
+    def double(x: int) -> int:
+        return 2 * x
+
+    turn = await call("Conversation.run", conv.run('CALL double {"x": 2}', model=model, tools=[double]))
+    assert turn.text == "tool said: 4"
+    assert (await call("Conversation.json", conv.json("REPLY {}", model=model, schema=Empty))).output == Empty()
+    streamed = conv.stream("stream it", model=model)
+    events = [e async for e in streamed] if asynchronous else list(streamed)
+    assert events[-1].type == "done"
+    llm = cache.llm
+    request = {"model": "gpt-acl", "messages": [{"role": "user", "content": "hi"}]}
+    assert not await call("LlmTier.check", llm.check(request))
+    await call("LlmTier.set_policy", llm.set_policy("gpt-acl", ttl=60))
+    assert (await call("LlmTier.get_policy", llm.get_policy("gpt-acl"))).ttl == 60
+    assert await call("LlmTier.store", llm.store(request, {"answer": 1})) is True
+
+    async def answer() -> dict[str, int]:
+        return {"answer": 2}
+
+    def answer_sync() -> dict[str, int]:
+        return {"answer": 2}
+
+    fresh = {**request, "seed": 1}
+    assert await call("LlmTier.get_or_compute", llm.get_or_compute(fresh, answer if asynchronous else answer_sync))
+    step = CallStep(answer_sync, answer)
+    assert (await call("LlmTier.fetch_or_compute", llm.fetch_or_compute({**request, "seed": 2}, step))).hit is False
+    assert await call("LlmTier.invalidate", llm.invalidate(request)) is True
+    assert await call("LlmTier.invalidate_model", llm.invalidate_model("gpt-acl")) >= 2
+    assert await call("LlmTier.clear_policy", llm.clear_policy("gpt-acl")) is True
     await call("Conversation.clear", conv.clear())
     await call("Conversation.end", conv.end())
     await call("Conversation.delete", fork.delete())
@@ -217,13 +257,15 @@ async def close(cache: Any) -> None:
 
 @pytest.mark.parametrize("facade", ["sync", "async"])
 @pytest.mark.parametrize("restricted", SERVERS, indirect=True)
-def test_every_operation_under_the_readme_rule(restricted: tuple[str, str, str], facade: str) -> None:
+def test_every_operation_under_the_readme_rule(
+    restricted: tuple[str, str, str], facade: str, fake_models: FakeModelServer
+) -> None:
     url, prefix, _ = restricted
 
     async def main() -> set[str]:
         cache = open_cache(url, prefix, facade)
         try:
-            return await exercise(cache, facade == "async")
+            return await exercise(cache, facade == "async", fake_models)
         finally:
             await close(cache)
 

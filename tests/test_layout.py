@@ -28,6 +28,7 @@ LAYERS = {
     "agentcache.facade": 5,
     "agentcache.agent_tools": 6,  # a surface: above the tiers, beside the facades' users
     "agentcache.http": 6,
+    "agentcache.integrations": 6,  # SDK client wrappers and model providers (each behind an extra)
     "agentcache.testing": 6,
     "agentcache.demo": 6,
     "agentcache.cli": 7,
