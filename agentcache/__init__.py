@@ -21,6 +21,7 @@ from agentcache.errors import (
     InvalidMessageError,
     InvalidNameError,
     InvalidTimeoutConfig,
+    ModelError,
     RenewalRefused,
     SerializationError,
     ServerStartError,
@@ -40,6 +41,7 @@ from agentcache.tiers.conversations.messages import DataPart, ImagePart, Message
 from agentcache.tiers.conversations.models import MessagePage, SessionInfo, SessionPage
 from agentcache.tiers.conversations.snapshots import MemoryStore, SnapshotStore, SQLiteStore, ValkeySnapshotStore
 from agentcache.tiers.conversations.state import ConversationState
+from agentcache.tiers.conversations.turns import Done, TextDelta, ToolCallEvent, TurnResult
 from agentcache.tiers.llm.request import IGNORED_PARAMETERS
 from agentcache.tiers.llm.tier import LlmResult, LlmTier
 from agentcache.tiers.session import SessionTier
@@ -78,7 +80,12 @@ __all__ = [
     "LlmResult",
     "LlmTier",
     "ModelPrice",
+    "ModelError",
     "ModelStats",
+    "TextDelta",
+    "ToolCallEvent",
+    "Done",
+    "TurnResult",
     # conversations
     "Context",
     "Conversation",

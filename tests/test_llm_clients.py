@@ -91,7 +91,7 @@ def test_cut_failed_or_abandoned_streams_store_nothing(models: FakeModelServer, 
         client = cached_openai(openai_client(models), cache)
         cut = {**CHAT, "messages": [{"role": "user", "content": "BREAK the stream halfway please"}]}
         got = list(client.chat.completions.create(**cut, stream=True))  # the SDK ends quietly
-        assert 0 < len(got) and not cache.llm.check({**cut, "agentcache_api": "chat"}).hit
+        assert len(got) > 0 and not cache.llm.check({**cut, "agentcache_api": "chat"}).hit
         with pytest.raises(openai.InternalServerError):
             client.chat.completions.create(**{**CHAT, "messages": [{"role": "user", "content": "FAIL"}]}, stream=True)
         stream = client.chat.completions.create(**CHAT, stream=True)
