@@ -327,8 +327,8 @@ class _Handler(BaseHTTPRequestHandler):
             for word in plan.words:
                 yield event("content_block_delta", index=0, delta={"type": "text_delta", "text": word})
         yield event("content_block_stop", index=0)
-        delta = {"stop_reason": final["stop_reason"], "stop_sequence": None}
-        yield event("message_delta", delta=delta, usage={"output_tokens": usage[1]})
+        end: dict[str, Any] = {"stop_reason": final["stop_reason"], "stop_sequence": None}
+        yield event("message_delta", delta=end, usage={"output_tokens": usage[1]})
         yield event("message_stop")
 
 

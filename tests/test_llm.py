@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -85,6 +86,7 @@ def test_canonical_form_is_stable_and_typed_errors_come_first() -> None:
 
     as_model = canonical_request({"model": "m", "messages": [Msg(role="user", content="hi")]})
     assert as_model == canonical_request({"model": "m", "messages": [{"role": "user", "content": "hi"}]})
+    bad: Any
     for bad in ({"messages": []}, {"model": ""}, {"model": 3}, "not a dict"):
         with pytest.raises(InvalidArgumentError):
             canonical_request(bad)
@@ -96,7 +98,7 @@ def test_canonical_form_is_stable_and_typed_errors_come_first() -> None:
 
 def test_bad_input_sends_nothing(cache: Any) -> None:
     llm = cache.llm
-    for call in (
+    calls: list[Callable[[], Any]] = [
         lambda: llm.check({"messages": MESSAGES}),
         lambda: llm.store(REQUEST, RESPONSE, tokens=(1,)),
         lambda: llm.store(REQUEST, RESPONSE, chunks="abc"),
@@ -107,7 +109,8 @@ def test_bad_input_sends_nothing(cache: Any) -> None:
         lambda: llm.check(REQUEST, ignore={"model"}),
         lambda: llm.set_policy("", ttl=5),
         lambda: llm.store(REQUEST, {"bad": object()}),
-    ):
+    ]
+    for call in calls:
         before = cache.round_trips
         with pytest.raises((InvalidArgumentError, InvalidNameError, TypeError)):
             call()
@@ -157,8 +160,7 @@ def test_threads_asking_at_once_call_the_model_once(server_urls: Any) -> None:
 
     results: list[Any] = []
     threads = [
-        threading.Thread(target=lambda: results.append(cache.llm.get_or_compute(REQUEST, slow_model)))
-        for _ in range(8)
+        threading.Thread(target=lambda: results.append(cache.llm.get_or_compute(REQUEST, slow_model))) for _ in range(8)
     ]
     try:
         for thread in threads:
@@ -208,9 +210,9 @@ def test_sampled_requests_are_cached_unless_the_option_says_not(server_urls: Any
             assert not cache.llm.takes(request)
             assert cost(cache, lambda r=request: cache.llm.store(r, RESPONSE)) == 0
             assert cost(cache, lambda r=request: cache.llm.check(r)) == 0
-            calls = []
+            calls: list[int] = []
             for _ in range(2):
-                cache.llm.get_or_compute(request, lambda: calls.append(1) or RESPONSE)
+                cache.llm.get_or_compute(request, lambda c=calls: c.append(1) or RESPONSE)
             assert len(calls) == 2  # every call reaches the model
         assert cache.llm.takes(REQUEST)  # temperature 0 is still cached
     finally:

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
+import re
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import anthropic
@@ -45,7 +50,7 @@ def chunk_data(chunks: list[Any]) -> list[Any]:
 
 def test_chat_hit_returns_the_sdk_type_and_skips_the_model(models: FakeModelServer, url: str) -> None:
     with AgentCache.from_url(url, prefix=unique_prefix()) as cache:
-        client = cached_openai(openai_client(models), cache)
+        client: Any = cached_openai(openai_client(models), cache)
         first = client.chat.completions.create(**CHAT)
         second = client.chat.completions.create(**{**CHAT, "user": "someone", "timeout": 20})  # ignored params
         assert isinstance(second, ChatCompletion)
@@ -61,7 +66,7 @@ def test_chat_hit_returns_the_sdk_type_and_skips_the_model(models: FakeModelServ
 
 def test_a_stream_is_stored_when_it_ends_and_replayed_chunk_for_chunk(models: FakeModelServer, url: str) -> None:
     with AgentCache.from_url(url, prefix=unique_prefix()) as cache:
-        client = cached_openai(openai_client(models), cache)
+        client: Any = cached_openai(openai_client(models), cache)
         request = {**CHAT, "stream": True, "stream_options": {"include_usage": True}}
         live = list(client.chat.completions.create(**request))
         replayed = list(client.chat.completions.create(**request))
@@ -74,12 +79,12 @@ def test_a_stream_is_stored_when_it_ends_and_replayed_chunk_for_chunk(models: Fa
         plain = client.chat.completions.create(**{k: v for k, v in request.items() if k != "stream"})
         assert plain.choices[0].message.content == "heard: hello there" and models.calls["chat"] == 1
         found = cache.llm.check({**CHAT, "agentcache_api": "chat"})
-        assert found.hit and len(found.chunks) == len(live) and found.output_tokens == 3
+        assert found.hit and found.chunks is not None and len(found.chunks) == len(live) and found.output_tokens == 3
 
 
 def test_an_unstreamed_entry_does_not_fake_a_stream(models: FakeModelServer) -> None:
     with AgentCache.in_memory() as cache:
-        client = cached_openai(openai_client(models), cache)
+        client: Any = cached_openai(openai_client(models), cache)
         client.chat.completions.create(**CHAT)
         chunks = list(client.chat.completions.create(**CHAT, stream=True))  # goes to the model once ...
         again = list(client.chat.completions.create(**CHAT, stream=True))  # ... and is then replayed
@@ -88,7 +93,7 @@ def test_an_unstreamed_entry_does_not_fake_a_stream(models: FakeModelServer) -> 
 
 def test_cut_failed_or_abandoned_streams_store_nothing(models: FakeModelServer, url: str) -> None:
     with AgentCache.from_url(url, prefix=unique_prefix()) as cache:
-        client = cached_openai(openai_client(models), cache)
+        client: Any = cached_openai(openai_client(models), cache)
         cut = {**CHAT, "messages": [{"role": "user", "content": "BREAK the stream halfway please"}]}
         got = list(client.chat.completions.create(**cut, stream=True))  # the SDK ends quietly
         assert len(got) > 0 and not cache.llm.check({**cut, "agentcache_api": "chat"}).hit
@@ -104,7 +109,7 @@ def test_cut_failed_or_abandoned_streams_store_nothing(models: FakeModelServer, 
 
 def test_a_failed_call_is_not_cached(models: FakeModelServer) -> None:
     with AgentCache.in_memory() as cache:
-        client = cached_openai(openai_client(models), cache)
+        client: Any = cached_openai(openai_client(models), cache)
         failing = {**CHAT, "messages": [{"role": "user", "content": "FAIL"}]}
         for _ in range(2):
             with pytest.raises(openai.InternalServerError):
@@ -114,7 +119,7 @@ def test_a_failed_call_is_not_cached(models: FakeModelServer) -> None:
 
 def test_responses_api_plain_and_streamed(models: FakeModelServer, url: str) -> None:
     with AgentCache.from_url(url, prefix=unique_prefix()) as cache:
-        client = cached_openai(openai_client(models), cache)
+        client: Any = cached_openai(openai_client(models), cache)
         for _ in range(2):
             response = client.responses.create(model="gpt-test", input="hi you")
             assert isinstance(response, Response) and response.output_text == "heard: hi you"
@@ -129,7 +134,7 @@ def test_responses_api_plain_and_streamed(models: FakeModelServer, url: str) -> 
 
 def test_anthropic_messages_plain_streamed_and_tool_use(models: FakeModelServer, url: str) -> None:
     with AgentCache.from_url(url, prefix=unique_prefix()) as cache:
-        client = cached_anthropic(anthropic.Anthropic(base_url=models.root, api_key="t", max_retries=0), cache)
+        client: Any = cached_anthropic(anthropic.Anthropic(base_url=models.root, api_key="t", max_retries=0), cache)
         request = {
             "model": "claude-test",
             "max_tokens": 100,
@@ -151,14 +156,16 @@ def test_anthropic_messages_plain_streamed_and_tool_use(models: FakeModelServer,
 
 async def test_async_clients(models: FakeModelServer, server_urls: Any) -> None:
     async with AsyncAgentCache.from_url(server_urls("cluster"), prefix=unique_prefix()) as cache:
-        client = cached_openai(openai.AsyncOpenAI(base_url=models.openai_url, api_key="t", max_retries=0), cache)
+        client: Any = cached_openai(openai.AsyncOpenAI(base_url=models.openai_url, api_key="t", max_retries=0), cache)
         results = await asyncio.gather(*(client.chat.completions.create(**CHAT) for _ in range(5)))
         assert {r.choices[0].message.content for r in results} == {"heard: hello there"}
         assert models.calls["chat"] == 1  # five at once: one model call
         live = [c async for c in await client.chat.completions.create(**CHAT, stream=True, seed=1)]
         replayed = [c async for c in await client.chat.completions.create(**CHAT, stream=True, seed=1)]
         assert chunk_data(live) == chunk_data(replayed) and models.calls["chat"] == 2
-        claude = cached_anthropic(anthropic.AsyncAnthropic(base_url=models.root, api_key="t", max_retries=0), cache)
+        claude: Any = cached_anthropic(
+            anthropic.AsyncAnthropic(base_url=models.root, api_key="t", max_retries=0), cache
+        )
         request = {"model": "claude-test", "max_tokens": 50, "messages": [{"role": "user", "content": "yo"}]}
         first = await claude.messages.create(**request)
         second = await claude.messages.create(**request)
@@ -180,7 +187,7 @@ def test_mismatched_pairs_are_refused(models: FakeModelServer) -> None:
             cached_openai("client", cache)  # type: ignore[type-var]
         with pytest.raises(InvalidArgumentError, match="AgentCache"):
             cached_anthropic(anthropic.Anthropic(api_key="t"), object())
-        client = cached_openai(openai_client(models), cache)
+        client: Any = cached_openai(openai_client(models), cache)
         with pytest.raises(InvalidArgumentError):
             client.chat.completions.create(**CHAT, agentcache_api="x")
         assert models.calls["chat"] == 0
@@ -188,7 +195,7 @@ def test_mismatched_pairs_are_refused(models: FakeModelServer) -> None:
 
 def flight_worker(url: str, prefix: str, base_url: str, barrier: Any, results: Any) -> None:
     with AgentCache.from_url(url, prefix=prefix) as cache:
-        client = cached_openai(openai.OpenAI(base_url=base_url, api_key="t", max_retries=0), cache)
+        client: Any = cached_openai(openai.OpenAI(base_url=base_url, api_key="t", max_retries=0), cache)
         cache.ping()
         barrier.wait(60)
         request = {**CHAT, "messages": [{"role": "user", "content": "SLOW answer once"}]}
@@ -196,7 +203,9 @@ def flight_worker(url: str, prefix: str, base_url: str, barrier: Any, results: A
 
 
 @pytest.mark.parametrize("topology", ["standalone", "cluster3"])
-def test_processes_asking_at_once_reach_the_model_once(models: FakeModelServer, server_urls: Any, topology: str) -> None:
+def test_processes_asking_at_once_reach_the_model_once(
+    models: FakeModelServer, server_urls: Any, topology: str
+) -> None:
     models.delay = 0.5
     context = multiprocessing.get_context("spawn")
     barrier, results = context.Barrier(4), context.Queue()
@@ -210,3 +219,26 @@ def test_processes_asking_at_once_reach_the_model_once(models: FakeModelServer, 
         assert process.exitcode == 0
     assert answers == ["heard: SLOW answer once"] * 4
     assert models.calls["chat"] == 1
+
+
+def readme_model_blocks() -> list[tuple[str, str]]:
+    """The README's python blocks that need a model SDK (fenced as ``python {openai}`` or ``{anthropic}``)."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    return re.findall(r"```python \{(openai|anthropic)\}\n(.*?)```", readme, flags=re.S)
+
+
+@pytest.mark.parametrize("index", range(len(readme_model_blocks())))
+def test_readme_model_examples_run_against_the_loopback_server(index: int, models: FakeModelServer) -> None:
+    """Each runs in a fresh interpreter; the SDKs find the loopback server through their own
+    environment variables, as they would find the real provider."""
+    sdk, code = readme_model_blocks()[index]
+    env = {
+        **os.environ,
+        "OPENAI_BASE_URL": models.openai_url,
+        "OPENAI_API_KEY": "test",
+        "ANTHROPIC_BASE_URL": models.root,
+        "ANTHROPIC_API_KEY": "test",
+    }
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 0, f"README block {index + 1} ({sdk}) failed:\n{done.stderr}"
+    assert models.calls["anthropic" if sdk == "anthropic" else "chat"] >= 1

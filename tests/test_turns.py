@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -42,7 +42,8 @@ def model(request: pytest.FixtureRequest, models: FakeModelServer) -> Any:
 
 @pytest.fixture(params=[("cluster", "sync"), ("cluster", "async"), ("cluster3", "sync"), ("standalone", "async")])
 def cache(request: pytest.FixtureRequest, server_urls: Any) -> Iterator[Any]:
-    made, close = make_cache(*request.param, server_urls)
+    topology, facade = request.param
+    made, close = make_cache(topology, facade, server_urls)
     yield made
     close()
 
@@ -170,7 +171,7 @@ def test_round_trips_of_a_turn(server_urls: Any, models: FakeModelServer) -> Non
 
 def test_bad_arguments_fail_before_anything_is_sent(cache: Any, model: Any, models: FakeModelServer) -> None:
     conv = new(cache)
-    for call in (
+    calls: list[Callable[[], Any]] = [
         lambda: conv.run(3, model=model),
         lambda: conv.run(Message.assistant("x"), model=model),
         lambda: conv.run("hi", model="gpt-4o"),
@@ -179,7 +180,8 @@ def test_bad_arguments_fail_before_anything_is_sent(cache: Any, model: Any, mode
         lambda: conv.run("hi", model=model, messages=[]),
         lambda: conv.json("hi", model=model, schema=dict),
         lambda: conv.stream("hi", model=model, llm_cache="yes"),
-    ):
+    ]
+    for call in calls:
         before = cache.round_trips
         with pytest.raises(InvalidArgumentError):
             call()
@@ -226,7 +228,7 @@ async def test_run_json_and_stream_async(server_urls: Any, models: FakeModelServ
             deltas = [e.text async for e in conv.stream("poem", model=model) if e.type == "text_delta"]
             assert "".join(deltas).endswith("| poem") and await conv.length() == 6
 
-            async def slow_turn() -> None:
+            async def slow_turn(conv: Any = conv, model: Any = model) -> None:
                 async for _ in conv.stream("SLOW one", model=model):
                     pass
 
