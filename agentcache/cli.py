@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     http.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1 (loopback)")
     http.add_argument("--port", type=int, default=8787)
     bench = commands.add_parser("bench", help="run a benchmark from benchmarks/ (e.g. 'session')")
-    bench.add_argument("name", help="which benchmark: session, tool, conversations")
+    bench.add_argument("name", help="which benchmark: session, tool, conversations, llm, ...")
     bench.add_argument("args", nargs=argparse.REMAINDER, help="passed to the benchmark (try --help)")
     options = parser.parse_args(argv)
 
