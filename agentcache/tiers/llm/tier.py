@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from agentcache.core.binding import Bound, E, operation
@@ -40,6 +39,7 @@ from agentcache.tiers.tool.tier import (
     CLAIM_MARK,
     DEFAULT_LOCK_TIMEOUT,
     TOOL_INVALIDATE,
+    Stored,
     _lock_ms,
     computed_once,
     put,
@@ -50,10 +50,11 @@ from agentcache.tiers.tool.tier import (
 )
 
 
-class LlmResult:
-    """What :func:`check` found. On a miss only ``hit`` (False) is set."""
+class LlmResult(Stored):
+    """What :func:`check` found (``stored_at``, ``ttl`` as for a tool result). On a miss only
+    ``hit`` (False) is set."""
 
-    __slots__ = ("_expires_ms", "_stored_ms", "chunks", "cost", "hit", "input_tokens", "output_tokens", "response")
+    __slots__ = ("chunks", "cost", "input_tokens", "output_tokens", "response")
 
     def __init__(
         self,
@@ -77,22 +78,6 @@ class LlmResult:
         """What the response cost by the cache's price table (None without a price): what a hit saves."""
         self._stored_ms = stored_ms
         self._expires_ms = expires_ms
-
-    @property
-    def stored_at(self) -> datetime | None:
-        """When the response was stored (the storing worker's clock); None on a miss."""
-        return datetime.fromtimestamp(self._stored_ms / 1000, UTC) if self.hit else None
-
-    @property
-    def ttl(self) -> float | None:
-        """Seconds the response has left; None if it never expires or on a miss."""
-        if not (self.hit and self._expires_ms):
-            return None
-        return max(0.0, (self._expires_ms - time.time() * 1000) / 1000)
-
-    def __bool__(self) -> bool:
-        """True on a hit."""
-        return self.hit
 
     def __repr__(self) -> str:
         if not self.hit:

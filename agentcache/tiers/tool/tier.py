@@ -65,10 +65,37 @@ TOOL_INVALIDATE = lua(__package__, "invalidate", name="tool_invalidate")
 TOOL_RESTORE = lua(__package__, "restore", name="tool_restore")
 
 
-class ToolResult:
+class Stored:
+    """What a lookup of a stored entry found: ``hit``, when it was stored and how long it has left."""
+
+    __slots__ = ("_expires_ms", "_stored_ms", "hit")
+
+    hit: bool
+    _stored_ms: int
+    _expires_ms: int
+
+    @property
+    def stored_at(self) -> datetime | None:
+        """When the entry was stored (the storing worker's clock); None on a miss."""
+        return datetime.fromtimestamp(self._stored_ms / 1000, UTC) if self.hit else None
+
+    @property
+    def ttl(self) -> float | None:
+        """Seconds the entry has left (by the storing worker's clock); None if it never expires or
+        on a miss. Valkey expires it on the server's clock."""
+        if not (self.hit and self._expires_ms):
+            return None
+        return max(0.0, (self._expires_ms - time.time() * 1000) / 1000)
+
+    def __bool__(self) -> bool:
+        """True on a hit, so ``if tier.check(...):`` reads as it should."""
+        return self.hit
+
+
+class ToolResult(Stored):
     """What :func:`check` found. On a miss only ``hit`` (False) is set."""
 
-    __slots__ = ("_expires_ms", "_stored_ms", "cost", "hit", "value")
+    __slots__ = ("cost", "value")
 
     def __init__(
         self, hit: bool, value: Any = None, stored_ms: int = 0, expires_ms: int = 0, cost: float | None = None
@@ -79,23 +106,6 @@ class ToolResult:
         """The ``cost=`` it was stored with: what a hit saves."""
         self._stored_ms = stored_ms
         self._expires_ms = expires_ms
-
-    @property
-    def stored_at(self) -> datetime | None:
-        """When the result was stored (the storing worker's clock); None on a miss."""
-        return datetime.fromtimestamp(self._stored_ms / 1000, UTC) if self.hit else None
-
-    @property
-    def ttl(self) -> float | None:
-        """Seconds the result has left (by the storing worker's clock); None if it never expires or
-        on a miss. Valkey expires it on the server's clock."""
-        if not (self.hit and self._expires_ms):
-            return None
-        return max(0.0, (self._expires_ms - time.time() * 1000) / 1000)
-
-    def __bool__(self) -> bool:
-        """True on a hit, so ``if tool.check(...):`` reads as it should."""
-        return self.hit
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, ToolResult) and self._fields() == other._fields()
