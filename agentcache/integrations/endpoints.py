@@ -62,9 +62,7 @@ class Endpoint:
     def _request(self, kwargs: dict[str, Any]) -> dict[str, Any]:
         if API_KEY in kwargs:
             raise InvalidArgumentError(f"{API_KEY} is the wrapper's own request field; do not pass it")
-        request = {**kwargs, API_KEY: self.api}
-        self._llm.key(request, ignore=self._ignore)  # a request with no canonical form fails before anything is sent
-        return request
+        return {**kwargs, API_KEY: self.api}  # keyed by the tier's first step: a bad request fails before any I/O
 
     def _finished(self, kwargs: Mapping[str, Any], chunks: list[Any]) -> bool:
         wants_usage = bool((kwargs.get("stream_options") or {}).get("include_usage"))

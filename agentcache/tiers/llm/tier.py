@@ -30,7 +30,7 @@ from agentcache.core.commands import Call as CallStep
 from agentcache.core.commands import Command, Operation, one
 from agentcache.encoding import codec
 from agentcache.encoding.expiry import TTL
-from agentcache.encoding.keys import llm_head, llm_pattern
+from agentcache.encoding.keys import encode_name, llm_head, llm_pattern
 from agentcache.errors import InvalidArgumentError, SerializationError, shown
 from agentcache.tiers.llm.request import canonical_request, ignored, request_digest, samples
 from agentcache.tiers.settings import Settings
@@ -190,7 +190,6 @@ def store(
     chunks = _chunks(chunks)
     if not req.cached:
         return False
-    _entry(s, req.model, response, chunks, counts, 0)  # a value that cannot be stored fails before anything is sent
     yield from put(
         s, s.llm_shelf, req.model, req.key, lambda ms: _entry(s, req.model, response, chunks, counts, ms), ttl
     )
@@ -256,9 +255,9 @@ def invalidate_model(s: Settings, model: str) -> Operation[int]:
     return (yield from remove_matching(s, llm_pattern(s.prefix, model)))
 
 
-def _model(model: object) -> str:
-    llm_pattern("x", model)  # a bad name is refused before anything is sent
-    return model  # type: ignore[return-value]
+def _model(model: str) -> str:
+    encode_name(model, "model")  # a bad name is refused before anything is sent
+    return model
 
 
 def set_policy(s: Settings, model: str, *, ttl: TTL) -> Operation[None]:
