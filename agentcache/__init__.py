@@ -34,6 +34,7 @@ from agentcache.errors import (
 from agentcache.facade import AgentCache, AsyncAgentCache
 from agentcache.server import BundledValkey
 from agentcache.stats import CacheStats, ModelStats, Recommendation, TierStats, ToolStats
+from agentcache.tiers.checkpoints.tier import CheckpointTier, StoredCheckpoint, StoredWrite
 from agentcache.tiers.conversations.context import Context
 from agentcache.tiers.conversations.handles import Conversation, ConversationTier
 from agentcache.tiers.conversations.lifecycle import ConversationConfig
@@ -79,6 +80,9 @@ __all__ = [
     "IGNORED_PARAMETERS",
     "LlmResult",
     "LlmTier",
+    "CheckpointTier",
+    "StoredCheckpoint",
+    "StoredWrite",
     "ModelPrice",
     "ModelError",
     "ModelStats",

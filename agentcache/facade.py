@@ -20,6 +20,7 @@ from agentcache.errors import AgentCacheError
 from agentcache.options import OPTION_NAMES, CacheOptions, make_settings
 from agentcache.server import BundledValkey, Fsync
 from agentcache.stats import reset_stats, stats
+from agentcache.tiers.checkpoints.tier import CheckpointTier
 from agentcache.tiers.conversations.handles import ConversationTier
 from agentcache.tiers.conversations.lifecycle import Lifecycle
 from agentcache.tiers.llm.tier import LlmTier
@@ -52,6 +53,8 @@ class _Facade(Bound[E]):
     """The conversation tier: message history with timeouts, renewal and expiry, fork and snapshots."""
     llm: LlmTier[E]
     """The LLM tier: model responses cached by their canonical request, computed once when many ask."""
+    checkpoints: CheckpointTier[E]
+    """Framework checkpoints per thread (what the LangGraph checkpointer stores through)."""
 
     def __init__(self, client: Any, **options: Unpack[CacheOptions]) -> None:
         """Wrap an existing valkey-py or redis-py client (standalone or cluster).
@@ -83,6 +86,7 @@ class _Facade(Bound[E]):
         self.tool = ToolTier(executor, settings)
         self.conversations = ConversationTier(executor, settings, lifecycle)
         self.llm = LlmTier(executor, settings)
+        self.checkpoints = CheckpointTier(executor, settings)
 
     @classmethod
     def _build(cls, made: UrlClient, settings: Settings, server: BundledValkey | None, lifecycle: Lifecycle) -> Self:

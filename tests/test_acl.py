@@ -26,11 +26,13 @@ from agentcache import (
     AgentCache,
     AsyncAgentCache,
     BackendError,
+    CheckpointTier,
     Conversation,
     ConversationTier,
     LlmTier,
     Message,
     SessionTier,
+    StoredWrite,
     ToolTier,
     ValkeySnapshotStore,
 )
@@ -110,7 +112,16 @@ async def run(value: Any) -> Any:
 def public_operations() -> set[str]:
     """``Class.name`` of every public operation of the tiers, handles and snapshot store."""
     found = set()
-    for cls in (SessionTier, ToolTier, LlmTier, ConversationTier, Conversation, ValkeySnapshotStore, AgentCache):
+    for cls in (
+        SessionTier,
+        ToolTier,
+        LlmTier,
+        ConversationTier,
+        CheckpointTier,
+        Conversation,
+        ValkeySnapshotStore,
+        AgentCache,
+    ):
         for name in dir(cls):
             if isinstance(inspect.getattr_static(cls, name), operation) and not name.startswith("_"):
                 found.add(f"{cls.__name__}.{name}")
@@ -240,6 +251,18 @@ async def exercise(cache: Any, asynchronous: bool, models: FakeModelServer) -> s
     await call("Conversation.end", conv.end())
     await call("Conversation.delete", fork.delete())
     assert await call("ConversationTier.delete", convs.delete("restored")) is True
+
+    cp = cache.checkpoints
+    await call("CheckpointTier.put", cp.put("t", "", "1", ("json", b"{}"), ("json", b"{}"), run_id="r", ttl=60))
+    write = StoredWrite("task", 0, "ch", ("json", b"1"))
+    assert await call("CheckpointTier.put_writes", cp.put_writes("t", "", "1", [write], ttl=60)) == 1
+    assert (await call("CheckpointTier.get", cp.get("t", "", refresh=60))).writes == [write]
+    assert len(await call("CheckpointTier.list", cp.list("t", None, before="2", limit=5))) == 1
+    assert await call("CheckpointTier.threads", cp.threads()) == ["t"]
+    assert await call("CheckpointTier.copy_thread", cp.copy_thread("t", "u", ttl=60)) == 1
+    assert await call("CheckpointTier.prune", cp.prune(["u"])) == 0
+    assert await call("CheckpointTier.delete_runs", cp.delete_runs(["r"])) == 2
+    assert await call("CheckpointTier.delete_thread", cp.delete_thread("u")) == 0
 
     assert await call("AgentCache.ping", cache.ping()) is True
     assert (await call("AgentCache.stats", cache.stats())).session.writes >= 1

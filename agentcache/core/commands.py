@@ -131,3 +131,29 @@ def one(command: Command) -> Generator[Batch, Replies, Any]:
     """Send one command in its own round trip and return its reply: ``x = yield from one(...)``."""
     replies = yield [command]
     return replies[0]
+
+
+def scanned(reply: Any) -> tuple[int, list[bytes]]:
+    """A SCAN reply as (cursor, keys), from a standalone or a cluster client."""
+    cursor, keys = reply
+    if isinstance(cursor, dict):  # a cluster client answers per node: {node name: cursor}
+        (cursor,) = cursor.values()
+    return int(cursor), list(keys)
+
+
+def scan_all(
+    pattern: str, count: int, act: Callable[[list[bytes]], Generator[Step, Any, int]]
+) -> Generator[Step, Any, int]:
+    """Walk every primary's keys matching ``pattern`` (one SCAN step per round trip) and run the
+    operation ``act`` on each step's keys; returns the sum of what ``act`` returned."""
+    total = 0
+    nodes = yield PRIMARIES
+    for node in nodes:
+        cursor = 0
+        while True:
+            cursor, keys = scanned((yield from one(cmd("SCAN", cursor, "MATCH", pattern, "COUNT", count, node=node))))
+            if keys:
+                total += yield from act(keys)
+            if cursor == 0:
+                break
+    return total

@@ -10,6 +10,7 @@
     <prefix>:conv-index:{<prefix>}:all|agent:|user:  sorted sets of deadlines (one slot for all three)
     <prefix>:conv-agent:<agent>                      hash: an agent's conversation defaults
     <prefix>:conv-snapshot:<session> , :conv-snapshots   snapshots saved on the server, and their index
+    <prefix>:langgraph:{<thread>}:idx|cp|runs|w|widx   a thread's framework checkpoints (same hash tag)
 
 Thread ids, field names and (later) tool names come from users, often from end users, so they are
 encoded injectively before they become part of a key: the characters that would change a key's
@@ -280,3 +281,67 @@ def _llm_head(prefix: str, model: str) -> str:
 def llm_pattern(prefix: str, model: object) -> str:
     """The SCAN MATCH pattern of exactly this model's responses (head, then one digest)."""
     return llm_head(prefix, model) + "[0-9a-f]" * DIGEST_CHARS
+
+
+# --- framework checkpoints (the checkpoint tier) ----------------------------------------------------
+# A thread's checkpoints sit under the session tier's hash tag of the same id, in five keys::
+#
+#     <prefix>:langgraph:{<thread>}:idx    sorted set (all scores 0, ordered by member): <ns> NUL <id>
+#     <prefix>:langgraph:{<thread>}:cp     hash: <ns> NUL <id> -> the checkpoint entry
+#     <prefix>:langgraph:{<thread>}:runs   hash: <ns> NUL <id> -> the run id that made it
+#     <prefix>:langgraph:{<thread>}:w      hash: <ns> NUL <id> NUL <task> NUL <idx> -> one pending write
+#     <prefix>:langgraph:{<thread>}:widx   sorted set of the write fields (a checkpoint's are a lex range)
+#
+# Namespaces, checkpoint ids and task ids are escaped like any name (control characters become
+# %XX), so NUL separates them unambiguously and ``<member> NUL \xff`` bounds a member's writes.
+
+CHECKPOINT_FRAMEWORK = "langgraph"
+CHECKPOINT_PARTS = ("idx", "cp", "runs", "w", "widx")
+MAX_CHECKPOINT_PART_BYTES = MAX_NAME_BYTES
+
+
+@dataclass(frozen=True, slots=True)
+class CheckpointKeys:
+    """The five keys of one thread's checkpoints, in :data:`CHECKPOINT_PARTS` order."""
+
+    idx: str
+    cp: str
+    runs: str
+    w: str
+    widx: str
+
+    @property
+    def all(self) -> list[str]:
+        return [self.idx, self.cp, self.runs, self.w, self.widx]
+
+
+def checkpoint_keys(prefix: str, thread_id: object) -> CheckpointKeys:
+    head = f"{prefix}:{CHECKPOINT_FRAMEWORK}:{{{encode_name(thread_id, 'thread_id')}}}:"
+    return CheckpointKeys(*(head + part for part in CHECKPOINT_PARTS))
+
+
+def checkpoint_index_pattern(prefix: str) -> str:
+    """The SCAN MATCH pattern of every thread's checkpoint index (thread-less listings)."""
+    return f"{prefix}:{CHECKPOINT_FRAMEWORK}:{{*}}:idx"
+
+
+def checkpoint_thread_of(prefix: str, key: bytes | str) -> str | None:
+    """The thread id of a checkpoint index key, or None for a key that is not one."""
+    text = key.decode(errors="surrogateescape") if isinstance(key, bytes) else key
+    head, tail = f"{prefix}:{CHECKPOINT_FRAMEWORK}:{{", "}:idx"
+    if not (text.startswith(head) and text.endswith(tail)) or len(text) <= len(head) + len(tail):
+        return None
+    inner = text[len(head) : -len(tail)]
+    return None if "{" in inner or "}" in inner else decode_name(inner)
+
+
+def checkpoint_part(name: object, what: str) -> str:
+    """A namespace, checkpoint id or task id escaped for a checkpoint member (may be empty)."""
+    if not isinstance(name, str):
+        raise InvalidNameError(f"{what} must be a str, not {type(name).__name__}")
+    return check_name(name, what).translate(_ESCAPES) if name else ""
+
+
+def checkpoint_member(namespace: str, checkpoint_id: str) -> str:
+    """``<ns> NUL <id>``: a checkpoint's member in the index and its field in the entry hashes."""
+    return checkpoint_part(namespace, "checkpoint_ns") + "\x00" + checkpoint_part(checkpoint_id, "checkpoint_id")

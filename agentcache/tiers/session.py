@@ -17,7 +17,7 @@ from agentcache.core.binding import Bound, E, operation
 from agentcache.core.commands import Batch, Command, Operation, Replies, cmd, lua, one
 from agentcache.encoding import codec
 from agentcache.encoding.expiry import TTL, Deadline, deadline_ms, ttl_ms
-from agentcache.encoding.keys import ThreadKeys, session_key, session_thread, user_parts_key
+from agentcache.encoding.keys import ThreadKeys, checkpoint_keys, session_key, session_thread, user_parts_key
 from agentcache.errors import FieldNotFoundError, InvalidArgumentError, SerializationError
 from agentcache.tiers.conversations.messages import Part
 from agentcache.tiers.conversations.parts import USER_PART_PREFIX, UserPart, from_stored, to_stored, user_part_field
@@ -203,14 +203,16 @@ def fields(s: Settings, thread_id: str) -> Operation[list[str]]:
 
 
 def destroy_thread(s: Settings, thread_id: str) -> Operation[int]:
-    """Remove every field of the thread (UNLINK); returns how many keys were removed."""
+    """Remove every field of the thread and its framework checkpoints (LangGraph's; UNLINK);
+    returns how many keys were removed."""
     keys = session_thread(s.prefix, thread_id)
-    first, _ = yield [
+    first, _, checkpoints = yield [
         SESSION_SCAN([keys.anchor], "unlink", 0, keys.pattern, s.scan_count),
         cmd("UNLINK", user_parts_key(s.prefix, thread_id)),  # the set of its user parts' keys goes too
+        cmd("UNLINK", *checkpoint_keys(s.prefix, thread_id).all),  # same slot: no extra round trip
     ]
     rest = [] if first[0] in (b"0", 0, "0") else (yield from _scan(s, keys, "unlink", cursor=first[0]))
-    return int(first[1]) + int(sum(rest))
+    return int(first[1]) + int(checkpoints) + int(sum(rest))
 
 
 # --- user parts ---------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from typing import Any, Generic, ParamSpec, Protocol, TypeVar, overload
 
 from agentcache.core.binding import Bound, E, operation
-from agentcache.core.commands import PRIMARIES, Await, Command, Operation, Pause, Step, cmd, lua, one
+from agentcache.core.commands import Await, Command, Operation, Pause, Step, cmd, lua, one, scan_all
 from agentcache.core.commands import Call as CallStep
 from agentcache.encoding import codec
 from agentcache.encoding.expiry import TTL, ttl_ms
@@ -374,13 +374,6 @@ def invalidate(s: Settings, tool: str, args: Any) -> Operation[bool]:
     return bool((yield from one(TOOL_INVALIDATE([_key(s, tool, args)]))))
 
 
-def _scanned(reply: Any) -> tuple[int, list[bytes]]:
-    cursor, keys = reply
-    if isinstance(cursor, dict):  # a cluster client answers per node: {node name: cursor}
-        (cursor,) = cursor.values()
-    return int(cursor), list(keys)
-
-
 def invalidate_tool(s: Settings, tool: str) -> Operation[int]:
     """Remove every cached result of ``tool``; returns how many. Walks the whole keyspace of every
     primary with SCAN (results of one tool are spread over all slots), two round trips per step."""
@@ -389,18 +382,11 @@ def invalidate_tool(s: Settings, tool: str) -> Operation[int]:
 
 def remove_matching(s: Settings, pattern: str) -> Operation[int]:
     """Remove every stored entry (not a claim) whose key matches ``pattern``, on every primary."""
-    removed = 0
-    nodes = yield PRIMARIES
-    for node in nodes:
-        cursor = 0
-        while True:
-            reply = yield from one(cmd("SCAN", cursor, "MATCH", pattern, "COUNT", s.scan_count, node=node))
-            cursor, keys = _scanned(reply)
-            if keys:
-                removed += sum((yield [TOOL_INVALIDATE([key]) for key in keys]))
-            if cursor == 0:
-                break
-    return removed
+
+    def remove(keys: list[bytes]) -> Operation[int]:
+        return sum((yield [TOOL_INVALIDATE([key]) for key in keys]))
+
+    return (yield from scan_all(pattern, s.scan_count, remove))
 
 
 def set_policy(s: Settings, tool: str, *, ttl: TTL) -> Operation[None]:

@@ -1,0 +1,1 @@
+"""The checkpoint tier: framework checkpoints (LangGraph's) per thread, with pending writes."""

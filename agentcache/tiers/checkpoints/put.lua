@@ -1,0 +1,7 @@
+-- checkpoint_put (after prelude.lua): store one checkpoint.
+-- ARGV: member, entry, run id ('' for none), ttl ms (0: none). -> 1
+redis.call('ZADD', KEYS[1], 0, ARGV[1])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+if ARGV[3] ~= '' then redis.call('HSET', KEYS[3], ARGV[1], ARGV[3]) end
+expire_all(ARGV[4])
+return 1
