@@ -36,7 +36,7 @@ from agentcache.server import BundledValkey
 from agentcache.stats import CacheStats, ModelStats, Recommendation, TierStats, ToolStats
 from agentcache.tiers.checkpoints.tier import CheckpointTier, StoredCheckpoint, StoredWrite
 from agentcache.tiers.conversations.context import Context
-from agentcache.tiers.conversations.handles import Conversation, ConversationTier
+from agentcache.tiers.conversations.handles import Conversation, ConversationLog, ConversationTier
 from agentcache.tiers.conversations.lifecycle import ConversationConfig
 from agentcache.tiers.conversations.messages import DataPart, ImagePart, Message, TextPart, ToolCallPart, ToolResultPart
 from agentcache.tiers.conversations.models import MessagePage, SessionInfo, SessionPage
@@ -97,6 +97,7 @@ __all__ = [
     "ConversationError",
     "ConversationState",
     "ConversationTier",
+    "ConversationLog",
     "DataPart",
     "ImagePart",
     "InvalidTimeoutConfig",

@@ -87,8 +87,9 @@ def test_thread_wide_operations_take_one_round_trip_per_scan_step() -> None:
     assert names(batches) == [["EVALSHA session_scan"]] * 2
     assert [batch[0].args[5] for batch in batches] == [0, b"17"]  # the cursor goes on
     assert found == {"f": 1, "g": 1}
-    batches, removed = drive(session.destroy_thread(s, "t"), [[[b"0", 2], 1]])
-    assert names(batches) == [["EVALSHA session_scan", "UNLINK"]] and removed == 2  # and the user-part set
+    batches, removed = drive(session.destroy_thread(s, "t"), [[[b"0", 2], 1, 3]])
+    # and, in the same round trip, the user-part set and the thread's LangGraph checkpoints
+    assert names(batches) == [["EVALSHA session_scan", "UNLINK", "UNLINK"]] and removed == 2 + 3
 
 
 def test_statistics_ride_along_once_due() -> None:

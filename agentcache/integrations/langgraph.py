@@ -13,7 +13,6 @@ async methods, in a worker thread).
 
 from __future__ import annotations
 
-import asyncio
 import random
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from datetime import timedelta
@@ -35,6 +34,7 @@ from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 
 from agentcache.errors import InvalidArgumentError
 from agentcache.facade import AgentCache, AsyncAgentCache
+from agentcache.integrations.bridge import awaited, called
 from agentcache.tiers.checkpoints.tier import StoredCheckpoint, StoredWrite
 
 __all__ = ["AgentCacheSaver"]
@@ -68,18 +68,11 @@ class AgentCacheSaver(BaseCheckpointSaver[str]):
     # --- how a call reaches the tier: directly, or in a worker thread for a sync cache in async code
 
     def _sync(self, name: str, *args: Any, **kwargs: Any) -> Any:
-        if isinstance(self.cache, AsyncAgentCache):
-            raise InvalidArgumentError(
-                "this saver wraps an AsyncAgentCache: use the graph's async methods (ainvoke, astream, "
-                "aget_state), or give the saver an AgentCache"
-            )
-        return getattr(self.cache.checkpoints, name)(*args, **kwargs)
+        hint = "use the graph's async methods (ainvoke, astream, aget_state)"
+        return called(getattr(self.cache.checkpoints, name), *args, hint=hint, **kwargs)
 
     async def _async(self, name: str, *args: Any, **kwargs: Any) -> Any:
-        method = getattr(self.cache.checkpoints, name)
-        if isinstance(self.cache, AsyncAgentCache):
-            return await method(*args, **kwargs)
-        return await asyncio.to_thread(method, *args, **kwargs)
+        return await awaited(getattr(self.cache.checkpoints, name), *args, **kwargs)
 
     # --- the BaseCheckpointSaver interface
 

@@ -8,6 +8,7 @@ from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, overload
 
 from agentcache.core.binding import Bound, E, opening, operation
+from agentcache.encoding.keys import check_name
 
 if TYPE_CHECKING:  # for the types of from_dict only: a tier never runs an executor itself
     from agentcache.core.executors import AsyncExecutor, SyncExecutor
@@ -15,6 +16,7 @@ from agentcache.tiers.conversations.agents import agent_config, configure_agent
 from agentcache.tiers.conversations.context import context
 from agentcache.tiers.conversations.index import expiring, list_active
 from agentcache.tiers.conversations.lifecycle import Lifecycle
+from agentcache.tiers.conversations.logs import Log, append, clear_log, pop, read
 from agentcache.tiers.conversations.messages import Message
 from agentcache.tiers.conversations.ops import (
     add_message,
@@ -149,6 +151,24 @@ class Conversation(Bound[E]):
         return f"<Conversation id={self.id!r} agent_id={self.agent_id!r} user_id={self.user_id!r}>"
 
 
+class ConversationLog(Bound[E]):
+    """A conversation used as a plain log (``cache.conversations.log``): opened on first use,
+    started when it does not exist, started again, empty, after it timed out or was ended."""
+
+    def __init__(self, executor: E, log: Log) -> None:
+        Bound.__init__(self, executor, log.tier.settings)
+        self._log = log
+        self.session_id = log.session_id
+
+    def _context(self) -> Log:
+        return self._log
+
+    append = operation(append)
+    read = operation(read, reads=True)
+    pop = operation(pop)
+    clear = operation(clear_log)
+
+
 class ConversationTier(Bound[E]):
     """``cache.conversations``: create, find, list and configure conversations."""
 
@@ -169,3 +189,13 @@ class ConversationTier(Bound[E]):
     expiring = operation(expiring, reads=True)
     configure_agent = operation(configure_agent)
     agent_config = operation(agent_config, reads=True)
+
+    def log(self, session_id: str, *, agent_id: str, user_id: str, **settings: Any) -> ConversationLog[E]:
+        """The conversation ``session_id`` as a plain log of messages (what the framework adapters
+        store in): ``append``, ``read(limit)``, ``pop``, ``clear``. It is started, with ``agent_id``,
+        ``user_id`` and ``settings`` (``create``'s: timeout, auto_renew, max_duration, system,
+        metadata, ...), on the first append when it is not live; reading a missing or expired log
+        gives nothing. No I/O here."""
+        check_name(session_id, "session_id")
+        start = {"agent_id": agent_id, "user_id": user_id, **settings}
+        return ConversationLog(self._executor, Log(self._tier, session_id, start))

@@ -1,0 +1,87 @@
+"""OpenAI Agents SDK session on agentcache: ``AgentCacheSession`` (extra ``openai-agents``).
+
+The session's items are the messages of a conversation (``<prefix>:conv:{<session>}:...``, one hash
+tag, so it works on Valkey Cluster), each item kept exactly as the SDK gave it. The history gets the
+conversation tier's lifecycle for free: an inactivity timeout that each run renews, a maximum
+duration, and the expiry warnings and listings of ``cache.conversations``. A session that timed out
+starts again empty.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from agents.memory.session_settings import SessionSettings, resolve_session_limit
+
+from agentcache.errors import InvalidArgumentError
+from agentcache.facade import AgentCache, AsyncAgentCache
+from agentcache.integrations.bridge import awaited
+from agentcache.tiers.conversations.messages import DataPart, Message
+
+if TYPE_CHECKING:
+    from agents.items import TResponseInputItem
+
+__all__ = ["AgentCacheSession"]
+
+_ROLES = {"user": "user", "system": "system", "developer": "system", "assistant": "assistant"}
+
+
+class AgentCacheSession:
+    """An OpenAI Agents SDK ``Session`` stored as an agentcache conversation.
+
+    ``agent_id`` and ``user_id`` own the conversation (they index ``cache.conversations.list_active``);
+    ``settings`` are the conversation's (``timeout``, ``auto_renew``, ``max_duration``, ...), used
+    when the session starts. Works with either facade (an AgentCache's calls run in a worker thread).
+    """
+
+    session_settings: SessionSettings | None
+
+    def __init__(
+        self,
+        session_id: str,
+        cache: AgentCache | AsyncAgentCache,
+        *,
+        agent_id: str = "openai-agents",
+        user_id: str = "anonymous",
+        session_settings: SessionSettings | None = None,
+        **settings: Any,
+    ) -> None:
+        if not isinstance(cache, AgentCache | AsyncAgentCache):
+            raise InvalidArgumentError(f"cache must be an AgentCache or AsyncAgentCache, not {type(cache).__name__}")
+        self.session_id = session_id
+        self.session_settings = session_settings
+        self.cache = cache
+        self._log: Any = cache.conversations.log(session_id, agent_id=agent_id, user_id=user_id, **settings)
+
+    async def get_items(self, limit: int | None = None) -> list[TResponseInputItem]:
+        """The history, oldest first: the latest ``limit`` items (else ``session_settings.limit``, else all)."""
+        limit = resolve_session_limit(limit, self.session_settings)
+        return [_item(m) for m in await awaited(self._log.read, limit)]
+
+    async def add_items(self, items: list[TResponseInputItem]) -> None:
+        """Append items, in order, atomically (one round trip once the session is open)."""
+        if items:
+            await awaited(self._log.append, [_message(item) for item in items])
+
+    async def pop_item(self) -> TResponseInputItem | None:
+        """Remove and return the newest item (None if the session is empty)."""
+        message = await awaited(self._log.pop)
+        return None if message is None else _item(message)
+
+    async def clear_session(self) -> None:
+        """Remove every item (the conversation, its owner and its settings stay)."""
+        await awaited(self._log.clear)
+
+
+def _message(item: Any) -> Message:
+    if not isinstance(item, dict):
+        raise InvalidArgumentError(f"session items are dicts (the SDK's input items), not {type(item).__name__}")
+    role = _ROLES.get(item.get("role", ""), "tool" if str(item.get("type", "")).endswith("_output") else "assistant")
+    return Message(role=role, parts=[DataPart(data=item)])  # type: ignore[arg-type]
+
+
+def _item(message: Message) -> Any:
+    part = message.parts[0] if message.parts else None
+    if not isinstance(part, DataPart):
+        raise InvalidArgumentError("this conversation holds messages that are not OpenAI Agents SDK items")
+    return part.data
