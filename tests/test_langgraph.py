@@ -325,3 +325,22 @@ def test_async_methods_on_a_sync_cache_leave_the_event_loop_free() -> None:
             assert await saver.aget_tuple({"configurable": {"thread_id": "x"}}) is not None
 
     asyncio.run(main())
+
+
+def test_only_destroy_thread_removes_a_graphs_checkpoints(sync_cache: AgentCache) -> None:
+    """A conversation ended, deleted or replaced, or an agent clearing its session data, removes the
+    thread's session state but leaves a graph's checkpoints of the same id alone."""
+    from agentcache.agent_tools import session_data
+
+    saver = AgentCacheSaver(sync_cache)
+    config: Any = {"configurable": {"thread_id": "shared"}}
+    _put(saver, "shared")
+    conv = sync_cache.conversations.create(agent_id="a", user_id="u", session_id="shared")
+    conv.state.set("k", 1)
+    conv.end()
+    sync_cache.conversations.create(agent_id="a", user_id="u", session_id="shared").delete()
+    tool = session_data(sync_cache, "shared", allow_user_parts=True)
+    assert tool({"action": "clear"})["status"] == "success"
+    assert saver.get_tuple(config) is not None
+    assert sync_cache.session.destroy_thread("shared") == 4
+    assert saver.get_tuple(config) is None

@@ -220,7 +220,7 @@ def _list(c: _Config, args: dict[str, Any]) -> Generator[Any, Any, dict[str, Any
 
 def _clear(c: _Config, args: dict[str, Any]) -> Generator[Any, Any, dict[str, Any]]:
     if c.allow_user_parts:
-        removed = yield from session.destroy_thread(c.settings, c.thread_id)
+        removed = yield from session.remove_fields(c.settings, c.thread_id)  # never a graph's checkpoints
     else:
         names = [f for f in (yield from session.fields(c.settings, c.thread_id)) if _visible(c, f)]
         removed = (yield from session.delete_many(c.settings, c.thread_id, names)) if names else 0

@@ -205,14 +205,23 @@ def fields(s: Settings, thread_id: str) -> Operation[list[str]]:
 def destroy_thread(s: Settings, thread_id: str) -> Operation[int]:
     """Remove every field of the thread and its framework checkpoints (LangGraph's; UNLINK);
     returns how many keys were removed."""
+    return (yield from remove_fields(s, thread_id, checkpoints=True))
+
+
+def remove_fields(s: Settings, thread_id: str, *, checkpoints: bool = False) -> Operation[int]:
+    """Remove every field of the thread (and its user-part set), and its framework checkpoints only
+    if asked: a conversation replaced or deleted, or an agent clearing its session data, leaves a
+    graph's checkpoints of the same id alone. One round trip per SCAN step (one on a cluster)."""
     keys = session_thread(s.prefix, thread_id)
-    first, _, checkpoints = yield [
+    batch = [
         SESSION_SCAN([keys.anchor], "unlink", 0, keys.pattern, s.scan_count),
         cmd("UNLINK", user_parts_key(s.prefix, thread_id)),  # the set of its user parts' keys goes too
-        cmd("UNLINK", *checkpoint_keys(s.prefix, thread_id).all),  # same slot: no extra round trip
     ]
+    if checkpoints:
+        batch.append(cmd("UNLINK", *checkpoint_keys(s.prefix, thread_id).all))  # same slot: no extra round trip
+    first, _, *more = yield batch
     rest = [] if first[0] in (b"0", 0, "0") else (yield from _scan(s, keys, "unlink", cursor=first[0]))
-    return int(first[1]) + int(checkpoints) + int(sum(rest))
+    return int(first[1]) + int(sum(more)) + int(sum(rest))
 
 
 # --- user parts ---------------------------------------------------------------------------------

@@ -67,7 +67,7 @@ from agentcache.tiers.conversations.replies import (
     _text,
 )
 from agentcache.tiers.conversations.scripts import CONV_CREATE, CONV_READ, CONV_WRITE
-from agentcache.tiers.session import destroy_thread
+from agentcache.tiers.session import remove_fields
 from agentcache.tiers.settings import Settings
 
 
@@ -168,7 +168,7 @@ def _create(
     if index is not None and not all(index.changed):  # an entry was there already: set ours
         yield [_index_cmd(ref.indexes, "set", session_id, reply.deadline, "set", 3)]
     if reply.replaced:  # it replaced an expired or ended conversation: its state goes with it
-        yield from destroy_thread(s, session_id)
+        yield from remove_fields(s, session_id)
     return Opened(ref, system, metadata)
 
 
@@ -348,7 +348,7 @@ def _delete(t: _Tier, session_id: str, agent_id: str | None, user_id: str | None
     if agent_id is None and owner[0] is not None and score is not None:
         owners = _indexes(s.prefix, owner[0].decode(), owner[1].decode(), session_id)
         yield [_index_cmd(owners, "drop", session_id, score)]
-    yield from destroy_thread(s, session_id)
+    yield from remove_fields(s, session_id)
     return bool(removed)
 
 
@@ -477,7 +477,7 @@ def end(r: _Ref) -> Operation[bool]:
     reply = WriteReply.parse(replies[0])
     if reply.status == b"missing":
         reply.raise_gone(r.id)
-    yield from destroy_thread(r.tier.settings, r.id)
+    yield from remove_fields(r.tier.settings, r.id)
     return reply.ok
 
 
