@@ -316,6 +316,11 @@ class CheckpointKeys:
 
 
 def checkpoint_keys(prefix: str, thread_id: object) -> CheckpointKeys:
+    return _checkpoint_keys(prefix, thread_id if type(thread_id) is str else _exact(thread_id, "thread_id"))
+
+
+@functools.lru_cache(maxsize=4096)
+def _checkpoint_keys(prefix: str, thread_id: str) -> CheckpointKeys:
     head = f"{prefix}:{CHECKPOINT_FRAMEWORK}:{{{encode_name(thread_id, 'thread_id')}}}:"
     return CheckpointKeys(*(head + part for part in CHECKPOINT_PARTS))
 
