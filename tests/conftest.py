@@ -9,7 +9,7 @@ exists.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -78,6 +78,31 @@ def raw(request: pytest.FixtureRequest, server_urls: Callable[[str], str]) -> It
     client.topology = request.param
     yield client
     client.close()
+
+
+FRAMEWORK_CASES = [("standalone", "async"), ("cluster", "sync"), ("cluster3", "async")]
+
+
+@pytest.fixture(params=["standalone", "cluster3"])
+def url(request: pytest.FixtureRequest, server_urls: Callable[[str], str]) -> str:
+    """The URL of a standalone server and of a 3-primary cluster (the framework adapters' tests)."""
+    return server_urls(request.param)
+
+
+@pytest.fixture(params=FRAMEWORK_CASES, ids=lambda p: f"{p[0]}-{p[1]}")
+async def framework_cache(request: pytest.FixtureRequest, server_urls: Callable[[str], str]) -> AsyncIterator[Any]:
+    """A fresh AsyncAgentCache or AgentCache (own prefix) for the framework adapters, whose methods
+    are async either way: use with ``pytest.mark.asyncio(loop_scope="session")``."""
+    from agentcache import AgentCache, AsyncAgentCache
+    from agentcache.testing import unique_prefix
+
+    topology, facade = request.param
+    if facade == "async":
+        async with AsyncAgentCache.from_url(server_urls(topology), prefix=unique_prefix()) as made:
+            yield made
+    else:
+        with AgentCache.from_url(server_urls(topology), prefix=unique_prefix()) as made:
+            yield made
 
 
 @pytest.fixture(scope="session")

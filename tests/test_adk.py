@@ -4,7 +4,7 @@ real ADK ``Runner`` run twice over a model of plain Python (no network)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
 import pytest
@@ -19,24 +19,11 @@ from google.adk.runners import Runner
 from google.adk.sessions.base_session_service import BaseSessionService, GetSessionConfig
 from google.genai import types
 
-from agentcache import AgentCache, AsyncAgentCache, ConversationConfig, InvalidArgumentError
+from agentcache import AsyncAgentCache, ConversationConfig, InvalidArgumentError
 from agentcache.integrations.adk import AgentCacheSessionService
 from agentcache.testing import unique_prefix
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
-CASES = [("standalone", "async"), ("cluster", "sync"), ("cluster3", "async")]
-
-
-@pytest.fixture(params=CASES, ids=lambda p: f"{p[0]}-{p[1]}")
-async def cache(request: pytest.FixtureRequest, server_urls: Callable[[str], str]) -> AsyncIterator[Any]:
-    topology, facade = request.param
-    url = server_urls(topology)
-    if facade == "async":
-        async with AsyncAgentCache.from_url(url, prefix=unique_prefix()) as made:
-            yield made
-    else:
-        with AgentCache.from_url(url, prefix=unique_prefix()) as made:
-            yield made
 
 
 def _event(author: str, text: str, delta: dict[str, Any] | None = None, ts: float | None = None) -> Event:
@@ -51,8 +38,8 @@ def _event(author: str, text: str, delta: dict[str, Any] | None = None, ts: floa
     return event
 
 
-async def test_create_get_and_state_scoping(cache: Any) -> None:
-    service = AgentCacheSessionService(cache)
+async def test_create_get_and_state_scoping(framework_cache: Any) -> None:
+    service = AgentCacheSessionService(framework_cache)
     assert isinstance(service, BaseSessionService)
     state = {"topic": "tea", "app:greeting": "hello", "user:name": "Ada", "temp:scratch": 1}
     made = await service.create_session(app_name="app", user_id="u1", state=state, session_id="s1")
@@ -67,8 +54,8 @@ async def test_create_get_and_state_scoping(cache: Any) -> None:
     assert await service.get_session(app_name="app", user_id="u2", session_id="s1") is None, "another user's id"
 
 
-async def test_events_and_state_deltas_persist(cache: Any) -> None:
-    service = AgentCacheSessionService(cache)
+async def test_events_and_state_deltas_persist(framework_cache: Any) -> None:
+    service = AgentCacheSessionService(framework_cache)
     session = await service.create_session(app_name="app", user_id="u", session_id="s")
     await service.append_event(session, _event("user", "hi", ts=100.0))
     delta = {"mood": "good", "user:lang": "en", "app:version": 2, "temp:step": "x"}
@@ -96,8 +83,8 @@ async def test_events_and_state_deltas_persist(cache: Any) -> None:
     assert none is not None and none.events == []
 
 
-async def test_list_and_delete(cache: Any) -> None:
-    service = AgentCacheSessionService(cache)
+async def test_list_and_delete(framework_cache: Any) -> None:
+    service = AgentCacheSessionService(framework_cache)
     for user, sid in (("u1", "a"), ("u1", "b/c"), ("u2", "d")):
         await service.create_session(app_name="app", user_id=user, session_id=sid, state={"k": sid})
     await service.create_session(app_name="other/app", user_id="u1", session_id="e")
@@ -138,8 +125,8 @@ class EchoModel(BaseLlm):
         yield LlmResponse(content=types.Content(role="model", parts=[types.Part(text=text)]))
 
 
-async def test_runner_twice_second_run_sees_the_first(cache: Any) -> None:
-    service = AgentCacheSessionService(cache)
+async def test_runner_twice_second_run_sees_the_first(framework_cache: Any) -> None:
+    service = AgentCacheSessionService(framework_cache)
     agent = LlmAgent(name="helper", model=EchoModel(), instruction="Be brief.", output_key="last_answer")
     runner = Runner(agent=agent, app_name="app", session_service=service)
     await service.create_session(app_name="app", user_id="u", session_id="run")
@@ -159,8 +146,8 @@ async def test_runner_twice_second_run_sees_the_first(cache: Any) -> None:
     assert stored.state["last_answer"] == "2 user turns, last: second"
 
 
-async def test_bad_names_are_refused(cache: Any) -> None:
-    service = AgentCacheSessionService(cache)
+async def test_bad_names_are_refused(framework_cache: Any) -> None:
+    service = AgentCacheSessionService(framework_cache)
     with pytest.raises(InvalidArgumentError, match="app_name"):
         await service.create_session(app_name="", user_id="u")
     with pytest.raises(InvalidArgumentError, match="AgentCache"):

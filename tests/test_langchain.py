@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -19,11 +19,6 @@ from langchain_core.runnables.history import RunnableWithMessageHistory
 from agentcache import AgentCache, AsyncAgentCache, InvalidArgumentError
 from agentcache.integrations.langchain import AgentCacheChatMessageHistory, AgentCacheLLMCache
 from agentcache.testing import unique_prefix
-
-
-@pytest.fixture(params=["standalone", "cluster3"])
-def url(request: pytest.FixtureRequest, server_urls: Callable[[str], str]) -> str:
-    return server_urls(request.param)
 
 
 @pytest.fixture
@@ -67,6 +62,7 @@ async def test_async_history_on_both_facades(url: str) -> None:
         assert await synced.aget_messages() == [HumanMessage("c")]
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # LangChain steers to LangGraph; still its history API
 def test_a_chain_with_message_history_sees_the_first_turn(cache: AgentCache) -> None:
     def model(prompt: PromptValue) -> AIMessage:
         texts = [str(m.content) for m in prompt.to_messages()]

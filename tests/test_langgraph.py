@@ -81,11 +81,6 @@ def _graph(saver: AgentCacheSaver) -> Any:
     return builder.compile(checkpointer=saver)
 
 
-@pytest.fixture(params=["standalone", "cluster3"])
-def url(request: pytest.FixtureRequest, server_urls: Callable[[str], str]) -> str:
-    return server_urls(request.param)
-
-
 @pytest.fixture
 def sync_cache(url: str) -> Iterator[AgentCache]:
     with AgentCache.from_url(url, prefix=unique_prefix()) as cache:

@@ -30,7 +30,7 @@ from google.adk.sessions.state import State
 
 from agentcache.errors import InvalidArgumentError, SessionExists, SessionExpired, SessionNotFound
 from agentcache.facade import AgentCache, AsyncAgentCache
-from agentcache.integrations.bridge import awaited
+from agentcache.integrations.bridge import awaited, checked_cache
 from agentcache.tiers.conversations.messages import DataPart, Message
 
 __all__ = ["AgentCacheSessionService"]
@@ -68,8 +68,7 @@ class AgentCacheSessionService(BaseSessionService):
     """
 
     def __init__(self, cache: AgentCache | AsyncAgentCache, *, state_ttl: Any = None, **settings: Any) -> None:
-        if not isinstance(cache, AgentCache | AsyncAgentCache):
-            raise InvalidArgumentError(f"cache must be an AgentCache or AsyncAgentCache, not {type(cache).__name__}")
+        checked_cache(cache)
         self.cache = cache
         self.state_ttl = state_ttl
         self.settings = settings

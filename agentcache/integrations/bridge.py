@@ -10,6 +10,14 @@ from collections.abc import Callable
 from typing import Any
 
 from agentcache.errors import InvalidArgumentError
+from agentcache.facade import AgentCache, AsyncAgentCache
+
+
+def checked_cache(cache: object) -> AgentCache | AsyncAgentCache:
+    """``cache`` if it is one of the facades, else a typed error saying what to pass."""
+    if not isinstance(cache, AgentCache | AsyncAgentCache):
+        raise InvalidArgumentError(f"cache must be an AgentCache or AsyncAgentCache, not {type(cache).__name__}")
+    return cache
 
 
 async def awaited(method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

@@ -20,19 +20,13 @@ from langchain_core.outputs import ChatGeneration, Generation
 from agentcache.encoding.expiry import TTL
 from agentcache.errors import InvalidArgumentError
 from agentcache.facade import AgentCache, AsyncAgentCache
-from agentcache.integrations.bridge import awaited, called
+from agentcache.integrations.bridge import awaited, called, checked_cache
 from agentcache.tiers.conversations.messages import DataPart, Message
 
 __all__ = ["LANGCHAIN_MODEL", "AgentCacheChatMessageHistory", "AgentCacheLLMCache"]
 
 _ROLES = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool", "function": "tool"}
 _SYNC_HINT = "use the async methods (ainvoke, aget_messages, aadd_messages, aclear)"
-
-
-def _checked(cache: object) -> AgentCache | AsyncAgentCache:
-    if not isinstance(cache, AgentCache | AsyncAgentCache):
-        raise InvalidArgumentError(f"cache must be an AgentCache or AsyncAgentCache, not {type(cache).__name__}")
-    return cache
 
 
 class AgentCacheChatMessageHistory(BaseChatMessageHistory):
@@ -52,7 +46,7 @@ class AgentCacheChatMessageHistory(BaseChatMessageHistory):
         user_id: str = "anonymous",
         **settings: Any,
     ) -> None:
-        self.cache = _checked(cache)
+        self.cache = checked_cache(cache)
         self.session_id = session_id
         self._log: Any = cache.conversations.log(session_id, agent_id=agent_id, user_id=user_id, **settings)
 
@@ -113,7 +107,7 @@ class AgentCacheLLMCache(BaseCache):
     ``"langchain"``, else the cache's ``llm_ttl``)."""
 
     def __init__(self, cache: AgentCache | AsyncAgentCache, *, ttl: TTL | None = None) -> None:
-        self.cache = _checked(cache)
+        self.cache = checked_cache(cache)
         self.ttl = ttl
 
     def lookup(self, prompt: str, llm_string: str) -> RETURN_VAL_TYPE | None:

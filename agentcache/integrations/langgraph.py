@@ -34,7 +34,7 @@ from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 
 from agentcache.errors import InvalidArgumentError
 from agentcache.facade import AgentCache, AsyncAgentCache
-from agentcache.integrations.bridge import awaited, called
+from agentcache.integrations.bridge import awaited, called, checked_cache
 from agentcache.tiers.checkpoints.tier import StoredCheckpoint, StoredWrite
 
 __all__ = ["AgentCacheSaver"]
@@ -55,8 +55,7 @@ class AgentCacheSaver(BaseCheckpointSaver[str]):
         ttl: Mapping[str, Any] | None = None,
         serde: SerializerProtocol | None = None,
     ) -> None:
-        if not isinstance(cache, AgentCache | AsyncAgentCache):
-            raise InvalidArgumentError(f"cache must be an AgentCache or AsyncAgentCache, not {type(cache).__name__}")
+        checked_cache(cache)
         if getattr(serde, "pickle_fallback", False):
             raise InvalidArgumentError(
                 "a serializer with pickle_fallback is refused: the store is shared; use JSON/msgpack"

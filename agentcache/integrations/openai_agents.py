@@ -15,7 +15,7 @@ from agents.memory.session_settings import SessionSettings, resolve_session_limi
 
 from agentcache.errors import InvalidArgumentError
 from agentcache.facade import AgentCache, AsyncAgentCache
-from agentcache.integrations.bridge import awaited
+from agentcache.integrations.bridge import awaited, checked_cache
 from agentcache.tiers.conversations.messages import DataPart, Message
 
 if TYPE_CHECKING:
@@ -46,8 +46,7 @@ class AgentCacheSession:
         session_settings: SessionSettings | None = None,
         **settings: Any,
     ) -> None:
-        if not isinstance(cache, AgentCache | AsyncAgentCache):
-            raise InvalidArgumentError(f"cache must be an AgentCache or AsyncAgentCache, not {type(cache).__name__}")
+        checked_cache(cache)
         self.session_id = session_id
         self.session_settings = session_settings
         self.cache = cache
