@@ -1,5 +1,6 @@
-"""The ``agentcache`` command: ``agentcache demo``, ``agentcache mcp`` (the MCP server) and
-``agentcache bench session|tool|conversations``."""
+"""The ``agentcache`` command: ``agentcache demo``, ``agentcache mcp`` (the MCP server),
+``agentcache serve`` (the HTTP API), ``agentcache stats`` (the shared statistics) and
+``agentcache bench session|tool|conversations|...``."""
 
 from __future__ import annotations
 
@@ -28,6 +29,10 @@ def main(argv: list[str] | None = None) -> int:
     http.add_argument("--data-dir", default=None, help="with the bundled server: keep its data here")
     http.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1 (loopback)")
     http.add_argument("--port", type=int, default=8787)
+    stats = commands.add_parser("stats", help="the shared statistics as tables (the 'cli' extra)")
+    stats.add_argument("--url", required=True, help="the Valkey server, e.g. valkey://localhost:6379")
+    stats.add_argument("--prefix", default=None, help="the caches' key prefix (default agentcache)")
+    stats.add_argument("--watch", type=float, nargs="?", const=2.0, default=None, help="redraw every N seconds (2)")
     bench = commands.add_parser("bench", help="run a benchmark from benchmarks/ (e.g. 'session')")
     bench.add_argument("name", help="which benchmark: session, tool, conversations, llm, ...")
     bench.add_argument("args", nargs=argparse.REMAINDER, help="passed to the benchmark (try --help)")
@@ -41,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
         return _mcp(options)
     if options.command == "serve":
         return _serve(options)
+    if options.command == "stats":
+        return _stats(options)
     module = _benchmark(options.name)
     if module is None:
         return 2
@@ -63,6 +70,25 @@ def _serve(options: argparse.Namespace) -> int:
         print(exc, file=sys.stderr)
         return 2
     return 0
+
+
+def _stats(options: argparse.Namespace) -> int:
+    try:
+        import rich  # noqa: F401 - only to say what to install
+    except ImportError:
+        print('agentcache stats needs the cli extra: pip install "valkey-agentcache[cli]"', file=sys.stderr)
+        return 2
+    from agentcache.errors import AgentCacheError
+    from agentcache.stats_view import show
+
+    if options.watch is not None and options.watch <= 0:
+        print("--watch takes a number of seconds above 0", file=sys.stderr)
+        return 2
+    try:
+        return show(options.url, options.prefix, options.watch)
+    except AgentCacheError as exc:
+        print(exc, file=sys.stderr)
+        return 2
 
 
 def _mcp(options: argparse.Namespace) -> int:

@@ -80,6 +80,7 @@ class _Facade(Bound[E]):
     ) -> None:
         Bound.__init__(self, executor, settings)
         executor.retry_s = settings.options.retry_s
+        executor.observers = settings.options.observers
         self._server = server
         self.settings = settings
         self.session = SessionTier(executor, settings)

@@ -10,9 +10,10 @@ statistics not yet shipped, the tool policies last read, the computations in fli
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TypedDict
 
+from agentcache.core.observe import Observer
 from agentcache.encoding.expiry import TTL, ttl_ms
 from agentcache.encoding.keys import check_prefix
 from agentcache.errors import InvalidArgumentError
@@ -49,6 +50,9 @@ class CacheOptions(TypedDict, total=False):
     """Whether requests that sample (temperature above 0 or unset) are cached (default True)."""
     llm_prices: Mapping[str, ModelPrice]
     """Price per model (:class:`ModelPrice`), for the cost saved by LLM hits (default: none)."""
+    observers: Sequence[Observer]
+    """What sees every operation: tracing and metrics (``agentcache.integrations.opentelemetry``,
+    ``agentcache.integrations.prometheus``); default none, and then nothing is measured."""
 
 
 OPTION_NAMES = tuple(CacheOptions.__annotations__)
@@ -90,8 +94,20 @@ def make_settings(options: CacheOptions | dict[str, object]) -> tuple[Settings, 
         0 if llm_ttl is None else ttl_ms(llm_ttl, "llm_ttl"),
         sampled,
         prices,
+        _observers(options.get("observers", ())),
     )
     return Settings(checked), resolve(options.get("conversation_config"))  # type: ignore[arg-type]
+
+
+def _observers(observers: object) -> tuple[Observer, ...]:
+    if isinstance(observers, str | bytes) or not isinstance(observers, Sequence):
+        raise InvalidArgumentError(f"observers must be a list of observers, not {type(observers).__name__}")
+    for observer in observers:
+        if not (callable(getattr(observer, "begin", None)) and callable(getattr(observer, "end", None))):
+            raise InvalidArgumentError(
+                f"{observer!r} is not an observer (it needs begin(record) and end(record, token) methods)"
+            )
+    return tuple(observers)
 
 
 def _prices(prices: object) -> dict[str, ModelPrice]:

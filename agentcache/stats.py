@@ -16,6 +16,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from agentcache.core.commands import Command, Operation, cmd
+from agentcache.core.observe import count_lookup
 
 FLUSH_SECONDS = 1.0
 MIN_LOOKUPS = 20  # fewer lookups than this give no recommendation
@@ -104,6 +105,7 @@ class StatsBuffer:
                 self._since = time.monotonic()
 
     def lookup(self, tier: str, hit: bool) -> None:
+        count_lookup(hit)
         name = _LOOKUP_FIELDS[tier, hit]
         with self._lock:  # count() inlined: this runs on every session get
             self._counts[name] = self._counts.get(name, 0) + 1
@@ -111,6 +113,7 @@ class StatsBuffer:
                 self._since = time.monotonic()
 
     def tool_lookup(self, tool: str, hit: bool, cost: float | None = None) -> None:
+        count_lookup(hit)
         metric = "hits" if hit else "misses"
         own = f"tool/{metric}/{tool}"
         with self._lock:  # count() inlined: this runs on every check
@@ -124,6 +127,7 @@ class StatsBuffer:
                 self._since = time.monotonic()
 
     def llm_lookup(self, model: str, hit: bool, cost: float | None, input_tokens: int, output_tokens: int) -> None:
+        count_lookup(hit)
         metric = "hits" if hit else "misses"
         with self._lock:
             counts = self._counts

@@ -31,6 +31,7 @@ LAYERS = {
     "agentcache.integrations": 6,  # SDK client wrappers and model providers (each behind an extra)
     "agentcache.testing": 6,
     "agentcache.demo": 6,
+    "agentcache.stats_view": 6,  # agentcache stats: tables of the shared statistics (rich)
     "agentcache.cli": 7,
     "agentcache": 7,  # the package's face re-exports from everywhere
 }

@@ -234,6 +234,8 @@ class SessionDataTool(Bound[E]):
     """The ``session_data`` tool for one thread (see the module docstring); make it with
     :func:`session_data`. Calling it runs one action; on ``AsyncAgentCache`` the call is awaited."""
 
+    TIER = "agent_tool"
+
     name = "session_data"
     description = DESCRIPTION
 

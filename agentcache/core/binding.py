@@ -14,6 +14,7 @@ from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, overload
 
 from agentcache.core.commands import Operation
 from agentcache.core.executors import AsyncExecutor, SyncExecutor
+from agentcache.core.observe import Observer, begin, end
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -23,6 +24,9 @@ E = TypeVar("E", SyncExecutor, AsyncExecutor)
 
 class Bound(Generic[E]):
     """A group of operations bound to one executor and one cache's settings."""
+
+    TIER = "cache"
+    """What observers call this group's operations' tier (``session``, ``tool``, ...)."""
 
     def __init__(self, executor: E, settings: Any) -> None:
         self._executor: E = executor
@@ -36,6 +40,35 @@ class Bound(Generic[E]):
     def _context(self) -> Any:
         """What this group's operations receive as their first argument: the settings, by default."""
         return self._settings
+
+
+def observed(run: Any, observers: tuple[Observer, ...], tier: str, name: str, asynchronous: bool) -> Any:
+    """``run`` inside an observed record (see ``core/observe.py``)."""
+    if asynchronous:
+
+        async def arun(op: Any) -> Any:
+            started = begin(observers, tier, name)
+            try:
+                result = await run(op)
+            except BaseException as exc:
+                end(observers, started, exc)
+                raise
+            end(observers, started, None)
+            return result
+
+        return arun
+
+    def srun(op: Any) -> Any:
+        started = begin(observers, tier, name)
+        try:
+            result = run(op)
+        except BaseException as exc:
+            end(observers, started, exc)
+            raise
+        end(observers, started, None)
+        return result
+
+    return srun
 
 
 class operation(Generic[P, T]):  # noqa: N801 - used like a decorator
@@ -69,6 +102,9 @@ class operation(Generic[P, T]):  # noqa: N801 - used like a decorator
         fn, run, settings, then = self.fn, obj._executor.run, obj._context(), self.then
         if self.reads:
             run = functools.partial(run, retry=True)
+        observers = obj._executor.observers
+        if observers:  # only then is anything measured: without observers, the plain methods below
+            run = observed(run, observers, type(obj).TIER, self.name, isinstance(obj._executor, AsyncExecutor))
         bound: Any
         if isinstance(obj._executor, AsyncExecutor):
             if then is None:

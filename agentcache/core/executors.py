@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from agentcache.core.clients import CLIENT_ERRORS, REPLY_ERRORS, backend_error, is_noscript, recovering
 from agentcache.core.commands import Await, Batch, Call, Command, Next, Open, Operation, Pause, Replies, Step, cmd
 from agentcache.core.log import retrying, round_trip_done, round_trip_started, scripts_resent
+from agentcache.core.observe import Observer, count_batch
 from agentcache.errors import BackendError, CacheClosedError, InvalidArgumentError
 
 T = TypeVar("T")
@@ -163,6 +164,8 @@ class SyncExecutor:
         self.closed = False
         self.retry_s = 0.0
         """How long a read may keep retrying after connection errors (the ``retry_reads`` option)."""
+        self.observers: tuple[Observer, ...] = ()
+        """What sees each operation (the ``observers`` option); set before any method is bound."""
 
     def run(self, op: Operation[T], *, retry: bool = False) -> T:
         """Run ``op`` to its result; ``retry``: it only reads, so a round trip that failed on the
@@ -257,6 +260,7 @@ class SyncExecutor:
 
     def _send(self, batch: Batch) -> Replies:
         self.round_trips += 1
+        count_batch(batch)  # for observers; one context-variable read otherwise
         try:
             if len(batch) == 1:
                 try:
@@ -302,6 +306,7 @@ class AsyncExecutor:
         self._lock = asyncio.Lock()
         self.closed = False
         self.retry_s = 0.0
+        self.observers: tuple[Observer, ...] = ()
 
     async def run(self, op: Operation[T], *, retry: bool = False) -> T:
         """As :meth:`SyncExecutor.run`."""
@@ -399,6 +404,7 @@ class AsyncExecutor:
 
     async def _send(self, batch: Batch) -> Replies:
         self.round_trips += 1
+        count_batch(batch)  # for observers; one context-variable read otherwise
         try:
             if len(batch) == 1:
                 try:

@@ -216,10 +216,12 @@ def create_app(
     max_body_bytes: int = MAX_BODY_BYTES,
     cors_origins: Sequence[str] = (),
     owns_cache: bool = False,
+    metrics_registry: Any = None,
 ) -> FastAPI:
     """The HTTP API over ``cache``. Keys default to the comma-separated ``AGENTCACHE_HTTP_USER_KEYS``
     and ``AGENTCACHE_HTTP_ADMIN_KEYS`` environment variables; no key at all: no authentication.
-    ``owns_cache``: close the cache when the app shuts down."""
+    ``owns_cache``: close the cache when the app shuts down. ``metrics_registry``: a
+    ``prometheus_client`` registry served at ``/metrics`` (admin scope)."""
     users, admins = _keys(user_keys, "AGENTCACHE_HTTP_USER_KEYS"), _keys(admin_keys, "AGENTCACHE_HTTP_ADMIN_KEYS")
     if not isinstance(max_body_bytes, int) or isinstance(max_body_bytes, bool) or max_body_bytes < 1:
         raise InvalidArgumentError(f"max_body_bytes must be a positive int, not {max_body_bytes!r}")
@@ -287,6 +289,14 @@ def create_app(
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         return _error(500, "InternalError", "unexpected error; the server log has the details")
+
+    if metrics_registry is not None:
+        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+        from starlette.responses import Response
+
+        @app.get("/metrics", dependencies=[admin], include_in_schema=False)
+        async def metrics() -> Response:
+            return Response(generate_latest(metrics_registry), media_type=CONTENT_TYPE_LATEST)
 
     # --- health ---------------------------------------------------------------------------------
 
@@ -478,12 +488,28 @@ def serve(url: str | None, host: str, port: int, data_dir: str | None = None) ->
             "or bind to 127.0.0.1"
         )
 
+    observers, registry = _metrics()
+
     async def main() -> None:
-        cache = AsyncAgentCache.embedded(data_dir) if url is None else AsyncAgentCache.from_url(url)
-        app = create_app(cache, owns_cache=True)
+        cache = (
+            AsyncAgentCache.embedded(data_dir, observers=observers)
+            if url is None
+            else AsyncAgentCache.from_url(url, observers=observers)
+        )
+        app = create_app(cache, owns_cache=True, metrics_registry=registry)
         await uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info")).serve()
 
     asyncio.run(main())
+
+
+def _metrics() -> tuple[list[Any], Any]:
+    """With the prometheus extra installed: its observer and registry (``/metrics``), else none."""
+    try:
+        from agentcache.integrations.prometheus import PrometheusMetrics
+    except ImportError:
+        return [], None
+    metrics = PrometheusMetrics()
+    return [metrics], metrics.registry
 
 
 def _is_loopback(host: str, ipaddress: Any) -> bool:

@@ -293,6 +293,8 @@ def clear_user_parts(s: Settings, thread_id: str) -> Operation[int]:
 class SessionTier(Bound[E]):
     """``cache.session``: thread-scoped key-value state with per-field sliding TTLs."""
 
+    TIER = "session"
+
     set = operation(set_)
     get = operation(get, reads=True)
     delete = operation(delete)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from agentcache.encoding.keys import llm_policies_key, policies_key, stats_key
 from agentcache.stats import StatsBuffer
@@ -24,6 +25,7 @@ class Options:
     llm_ttl_ms: int = 0  # LLM responses' TTL when neither the call nor the model's policy gives one; 0: none
     llm_cache_sampled: bool = True  # whether requests that sample (temperature > 0 or unset) are cached
     llm_prices: Mapping[str, ModelPrice] = field(default_factory=dict)  # per model, for cost saved
+    observers: tuple[Any, ...] = ()  # what sees every operation (core/observe.py): tracing, metrics
 
 
 @dataclass(frozen=True, slots=True)

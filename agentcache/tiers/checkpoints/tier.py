@@ -290,6 +290,8 @@ class CheckpointTier(Bound[E]):
     """``cache.checkpoints``: a thread's framework checkpoints with pending writes (LangGraph's
     checkpointer, ``agentcache.integrations.langgraph``, stores through this)."""
 
+    TIER = "checkpoints"
+
     put = operation(put)
     put_writes = operation(put_writes)
     get = operation(get, reads=True)

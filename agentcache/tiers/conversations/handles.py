@@ -67,6 +67,8 @@ class Conversation(Bound[E]):
     facade; on either, ``conv.length()`` does the same.
     """
 
+    TIER = "conversations"
+
     def __init__(self, executor: E, ref: _Ref, system: str | None, metadata: dict[str, Any]) -> None:
         Bound.__init__(self, executor, ref.tier.settings)
         self._ref = ref
@@ -155,6 +157,8 @@ class ConversationLog(Bound[E]):
     """A conversation used as a plain log (``cache.conversations.log``): opened on first use,
     started when it does not exist, started again, empty, after it timed out or was ended."""
 
+    TIER = "conversations"
+
     def __init__(self, executor: E, log: Log) -> None:
         Bound.__init__(self, executor, log.tier.settings)
         self._log = log
@@ -171,6 +175,8 @@ class ConversationLog(Bound[E]):
 
 class ConversationTier(Bound[E]):
     """``cache.conversations``: create, find, list and configure conversations."""
+
+    TIER = "conversations"
 
     def __init__(self, executor: E, settings: Settings, lifecycle: Lifecycle) -> None:
         Bound.__init__(self, executor, settings)

@@ -200,6 +200,8 @@ class ValkeySnapshotStore(Bound[E]):
     Keys: ``<prefix>:conv-snapshot:<session>`` (msgpack of the snapshot, no expiry) and the set
     ``<prefix>:conv-snapshots`` of ids. On an AsyncAgentCache the methods are awaited."""
 
+    TIER = "conversations"
+
     def __init__(self, cache: Bound[E]) -> None:
         Bound.__init__(self, cache._executor, cache._settings)
 

@@ -73,6 +73,8 @@ class ConversationState(Bound[E]):
 
     ``conv.state.set("intent", "book")`` is ``cache.session.set(conv.id, "intent", "book")``."""
 
+    TIER = "session"
+
     def __init__(self, executor: E, settings: Settings, thread_id: str) -> None:
         Bound.__init__(self, executor, settings)
         self._thread = _Thread(settings, thread_id)

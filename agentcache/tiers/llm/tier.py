@@ -278,6 +278,8 @@ def clear_policy(s: Settings, model: str) -> Operation[bool]:
 class LlmTier(Bound[E]):
     """``cache.llm``: model responses cached by their canonical request, computed once when many ask."""
 
+    TIER = "llm"
+
     check = operation(check, reads=True)
     store = operation(store)
     get_or_compute = operation(get_or_compute)

@@ -448,6 +448,8 @@ def _binder(fn: Callable[..., Any], ignore: Iterable[str]) -> Callable[..., dict
 class ToolTier(Bound[E]):
     """``cache.tool``: results of tool calls, shared by every worker, computed once when many ask."""
 
+    TIER = "tool"
+
     check = operation(check, reads=True)
     store = operation(store)
     get_or_compute = operation(get_or_compute)

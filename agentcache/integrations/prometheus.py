@@ -1,0 +1,61 @@
+"""Prometheus metrics (extra ``prometheus``): counters and latency histograms per tier and operation.
+
+``AgentCache(..., observers=[PrometheusMetrics()])`` registers (in ``registry``, default the global
+one) ``agentcache_operations_total{tier, operation, outcome}`` (outcome: ``hit``, ``miss``, ``ok``
+or ``error``), ``agentcache_operation_seconds{tier, operation}`` (a histogram) and
+``agentcache_round_trips_total{tier, operation}``. ``agentcache serve`` exposes them at
+``/metrics`` when this extra is installed. One ``PrometheusMetrics`` per registry: give the same
+one to every cache of the process.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
+
+from agentcache.core.observe import Record
+
+__all__ = ["PrometheusMetrics"]
+
+BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0)
+
+
+class PrometheusMetrics:
+    """An observer counting operations, their outcomes, round trips and latency."""
+
+    def __init__(self, registry: CollectorRegistry | None = None, namespace: str = "agentcache") -> None:
+        self.registry = REGISTRY if registry is None else registry
+        labels = ("tier", "operation")
+        self.operations = Counter(
+            "operations",
+            "agentcache operations by outcome",
+            (*labels, "outcome"),
+            namespace=namespace,
+            registry=self.registry,
+        )
+        self.seconds = Histogram(
+            "operation_seconds",
+            "agentcache operation latency",
+            labels,
+            namespace=namespace,
+            buckets=BUCKETS,
+            registry=self.registry,
+        )
+        self.round_trips = Counter(
+            "round_trips", "round trips to Valkey", labels, namespace=namespace, registry=self.registry
+        )
+
+    def begin(self, record: Record) -> Any:
+        return None
+
+    def end(self, record: Record, token: Any) -> None:
+        if record.error is not None:
+            outcome = "error"
+        else:
+            hit = record.hit
+            outcome = "ok" if hit is None else "hit" if hit else "miss"
+        self.operations.labels(record.tier, record.operation, outcome).inc()
+        self.seconds.labels(record.tier, record.operation).observe(record.seconds)
+        if record.round_trips:
+            self.round_trips.labels(record.tier, record.operation).inc(record.round_trips)
