@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from benchmarks.harness import (
     Candidate,
+    Summary,
     SyncCandidate,
     client_name,
     fmt_ratio,
@@ -27,6 +29,12 @@ from benchmarks.harness import (
     warm_up,
     write_json,
 )
+
+
+@dataclass
+class Results:
+    meta: dict[str, Any]
+    rows: list[Summary] = field(default_factory=list)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -94,10 +102,8 @@ def main(argv: list[str] | None = None) -> int:
                 ],
             )
         )
-        write_json(
-            {"meta": run_meta(["opentelemetry-sdk", "prometheus-client"], vars(options)), "rows": rows},
-            Path(options.out),
-        )
+        meta = run_meta(["opentelemetry-sdk", "prometheus-client"], vars(options))
+        write_json(Results(meta, rows), Path(options.out))
         for cache in caches:
             cache.close()
         raw.close()

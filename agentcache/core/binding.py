@@ -48,24 +48,28 @@ def observed(run: Any, observers: tuple[Observer, ...], tier: str, name: str, as
 
         async def arun(op: Any) -> Any:
             started = begin(observers, tier, name)
+            if started is None:
+                return await run(op)
             try:
                 result = await run(op)
             except BaseException as exc:
-                end(observers, started, exc)
+                end(started, exc)
                 raise
-            end(observers, started, None)
+            end(started, None)
             return result
 
         return arun
 
     def srun(op: Any) -> Any:
         started = begin(observers, tier, name)
+        if started is None:
+            return run(op)
         try:
             result = run(op)
         except BaseException as exc:
-            end(observers, started, exc)
+            end(started, exc)
             raise
-        end(observers, started, None)
+        end(started, None)
         return result
 
     return srun

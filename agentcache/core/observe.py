@@ -43,7 +43,9 @@ class Record:
 
 
 class Observer(Protocol):
-    """Sees every operation of the caches it is given to."""
+    """Sees every operation of the caches it is given to. An observer may also have a
+    ``wants() -> bool`` method: while it says False (say, tracing with no tracer provider set), the
+    call is run without a record for it, and when no observer wants it, without any record."""
 
     def begin(self, record: Record) -> Any:
         """Called before the operation runs; returns what :meth:`end` is given back (a span)."""
@@ -86,18 +88,29 @@ def count_lookup(hit: bool) -> None:
             record.misses += 1
 
 
-def begin(observers: tuple[Observer, ...], tier: str, operation: str) -> tuple[Record, list[Any], Any]:
-    """Start a record for one call: (the record, each observer's token, the context token)."""
+Started = tuple[Record, list[tuple[Observer, Any]], Any]
+
+
+def begin(observers: tuple[Observer, ...], tier: str, operation: str) -> Started | None:
+    """Start a record for one call: (the record, each observer that wants it with its token, the
+    context token); None when no observer wants this call."""
+    wanted = [o for o in observers if getattr(o, "wants", _always)()]
+    if not wanted:
+        return None
     record = Record(tier, operation, time.perf_counter())
-    tokens = [observer.begin(record) for observer in observers]
+    tokens = [(observer, observer.begin(record)) for observer in wanted]
     return record, tokens, CURRENT.set(record)
 
 
-def end(observers: tuple[Observer, ...], started: tuple[Record, list[Any], Any], error: BaseException | None) -> None:
+def end(started: Started, error: BaseException | None) -> None:
     """Finish the record and hand it to the observers (in reverse order of :func:`begin`)."""
     record, tokens, context = started
     CURRENT.reset(context)
     record.seconds = time.perf_counter() - record.started
     record.error = error
-    for observer, token in zip(reversed(observers), reversed(tokens), strict=True):
+    for observer, token in reversed(tokens):
         observer.end(record, token)
+
+
+def _always() -> bool:
+    return True

@@ -5,8 +5,8 @@ client span named ``agentcache <tier>.<operation>`` with the attributes ``db.sys
 (``valkey``), ``agentcache.tier``, ``agentcache.operation``, ``agentcache.round_trips``,
 ``agentcache.keys`` and, for lookups, ``agentcache.hit``. Arguments, values, keys and thread ids
 are never recorded. The span is current while the operation runs, so a model or tool call made
-inside ``get_or_compute`` is its child. Without a tracer provider (the API's default), spans are
-not made at all: each call then costs one check of the global provider.
+inside ``get_or_compute`` is its child. Without a tracer provider (the API's default), nothing is
+recorded: each call then costs one check of the global provider.
 """
 
 from __future__ import annotations
@@ -36,6 +36,10 @@ class OpenTelemetryTracing:
             no_provider = isinstance(provider, ProxyTracerProvider) and self._provider is None
             self._tracer = None if no_provider else provider.get_tracer("agentcache")
         return self._tracer
+
+    def wants(self) -> bool:
+        """Whether there is a tracer provider to make spans for (else calls are not recorded)."""
+        return self._current_tracer() is not None
 
     def begin(self, record: Record) -> Any:
         tracer = self._current_tracer()

@@ -46,6 +46,8 @@ class PrometheusMetrics:
             "round_trips", "round trips to Valkey", labels, namespace=namespace, registry=self.registry
         )
 
+        self._children: dict[tuple[str, str, str], tuple[Any, Any, Any]] = {}  # labels() is slow: once each
+
     def begin(self, record: Record) -> Any:
         return None
 
@@ -55,7 +57,16 @@ class PrometheusMetrics:
         else:
             hit = record.hit
             outcome = "ok" if hit is None else "hit" if hit else "miss"
-        self.operations.labels(record.tier, record.operation, outcome).inc()
-        self.seconds.labels(record.tier, record.operation).observe(record.seconds)
+        labels = (record.tier, record.operation, outcome)
+        children = self._children.get(labels)
+        if children is None:
+            tier_op = labels[:2]
+            children = self._children.setdefault(
+                labels,
+                (self.operations.labels(*labels), self.seconds.labels(*tier_op), self.round_trips.labels(*tier_op)),
+            )
+        operations, seconds, round_trips = children
+        operations.inc()
+        seconds.observe(record.seconds)
         if record.round_trips:
-            self.round_trips.labels(record.tier, record.operation).inc(record.round_trips)
+            round_trips.inc(record.round_trips)
