@@ -1,5 +1,5 @@
-"""The README's framework examples (fenced ``python {langgraph}``, ``{openai-agents}``,
-``{langchain}``, ``{adk}``) run as written, each in a fresh interpreter, on the bundled server; the
+"""The README's framework and observer examples (fenced ``python {langgraph}``, ``{openai-agents}``,
+``{langchain}``, ``{adk}``, ``{observers}``) run as written, each in a fresh interpreter, on the bundled server; the
 OpenAI Agents SDK finds the loopback model server through its own environment variables."""
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ import pytest
 from tests.fake_models import FakeModelServer
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-BLOCKS = re.findall(r"```python \{(langgraph|openai-agents|langchain|adk)\}\n(.*?)```", README, flags=re.S)
+BLOCKS = re.findall(r"```python \{(langgraph|openai-agents|langchain|adk|observers)\}\n(.*?)```", README, flags=re.S)
 
 
 def test_every_framework_has_an_example() -> None:
-    assert sorted(name for name, _ in BLOCKS) == ["adk", "langchain", "langgraph", "openai-agents"]
+    assert sorted(name for name, _ in BLOCKS) == ["adk", "langchain", "langgraph", "observers", "openai-agents"]
 
 
 @pytest.mark.parametrize(("framework", "code"), BLOCKS, ids=[name for name, _ in BLOCKS])
