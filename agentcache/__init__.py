@@ -9,6 +9,7 @@ Start with :class:`AgentCache` (sync) or :class:`AsyncAgentCache` (asyncio)::
         cache.session.get("thread-1", "intent")
 """
 
+from agentcache.core.near import NearCache, NearStats
 from agentcache.encoding.expiry import NO_EXPIRY
 from agentcache.errors import (
     AgentCacheError,
@@ -81,6 +82,8 @@ __all__ = [
     "LlmResult",
     "LlmTier",
     "CheckpointTier",
+    "NearCache",
+    "NearStats",
     "StoredCheckpoint",
     "StoredWrite",
     "ModelPrice",

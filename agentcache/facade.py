@@ -16,7 +16,7 @@ from agentcache.core.clients import check_client
 from agentcache.core.commands import Operation, cmd, one
 from agentcache.core.connect import UrlClient, memory_client, url_client
 from agentcache.core.executors import AsyncExecutor, SyncExecutor
-from agentcache.errors import AgentCacheError
+from agentcache.errors import AgentCacheError, InvalidArgumentError
 from agentcache.options import OPTION_NAMES, CacheOptions, make_settings
 from agentcache.server import BundledValkey, Fsync
 from agentcache.stats import reset_stats, stats
@@ -81,6 +81,7 @@ class _Facade(Bound[E]):
         Bound.__init__(self, executor, settings)
         executor.retry_s = settings.options.retry_s
         executor.observers = settings.options.observers
+        executor.near = settings.near
         self._server = server
         self.settings = settings
         self.session = SessionTier(executor, settings)
@@ -135,6 +136,8 @@ class _Facade(Bound[E]):
     def in_memory(cls, **options: Unpack[CacheOptions]) -> Self:
         """An in-memory cache (fakeredis with Lua): no server, nothing shared between processes."""
         settings, lifecycle = make_settings(options)
+        if settings.near is not None:
+            raise InvalidArgumentError("an in-memory cache has no server to invalidate a near cache: drop near_cache")
         return cls._build(UrlClient(memory_client(asynchronous=cls._ASYNC), None, False), settings, None, lifecycle)
 
     @property
@@ -172,6 +175,8 @@ class AgentCache(_Facade[SyncExecutor]):
             return
         with contextlib.suppress(AgentCacheError):  # statistics are best effort; a dead server must not stop this
             self._executor.run(_flush(self.settings))
+        if self.settings.near is not None:
+            self.settings.near.stop()
         try:
             self._executor.close()
         finally:
@@ -198,6 +203,8 @@ class AsyncAgentCache(_Facade[AsyncExecutor]):
             return
         with contextlib.suppress(AgentCacheError):  # statistics are best effort; a dead server must not stop this
             await self._executor.run(_flush(self.settings))
+        if self.settings.near is not None:
+            await asyncio.to_thread(self.settings.near.stop)  # joins the listening thread
         try:
             await self._executor.close()
         finally:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TypedDict
 
+from agentcache.core.near import NearCache, NearStore
 from agentcache.core.observe import Observer
 from agentcache.encoding.expiry import TTL, ttl_ms
 from agentcache.encoding.keys import check_prefix
@@ -50,6 +51,9 @@ class CacheOptions(TypedDict, total=False):
     """Whether requests that sample (temperature above 0 or unset) are cached (default True)."""
     llm_prices: Mapping[str, ModelPrice]
     """Price per model (:class:`ModelPrice`), for the cost saved by LLM hits (default: none)."""
+    near_cache: NearCache | None
+    """Serve tool results, LLM responses and session fields from process memory, invalidated by the
+    server (:class:`~agentcache.NearCache`); default none."""
     observers: Sequence[Observer]
     """What sees every operation: tracing and metrics (``agentcache.integrations.opentelemetry``,
     ``agentcache.integrations.prometheus``); default none, and then nothing is measured."""
@@ -96,7 +100,11 @@ def make_settings(options: CacheOptions | dict[str, object]) -> tuple[Settings, 
         prices,
         _observers(options.get("observers", ())),
     )
-    return Settings(checked), resolve(options.get("conversation_config"))  # type: ignore[arg-type]
+    near = options.get("near_cache")
+    if near is not None and not isinstance(near, NearCache):
+        raise InvalidArgumentError(f"near_cache must be a NearCache(...), not {type(near).__name__}")
+    store = None if near is None else NearStore(near, checked.prefix)
+    return Settings(checked, near=store), resolve(options.get("conversation_config"))  # type: ignore[arg-type]
 
 
 def _observers(observers: object) -> tuple[Observer, ...]:

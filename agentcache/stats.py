@@ -9,6 +9,7 @@ Counts of a process that dies without closing its cache are lost for at most the
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from agentcache.core.commands import Command, Operation, cmd
+from agentcache.core.near import NearStats
 from agentcache.core.observe import count_lookup
 
 FLUSH_SECONDS = 1.0
@@ -84,6 +86,8 @@ class CacheStats:
     tools: dict[str, ToolStats] = field(default_factory=dict)
     llm: TierStats = field(default_factory=TierStats)
     models: dict[str, ModelStats] = field(default_factory=dict)
+    near: NearStats | None = None
+    """This process's near cache (``near_cache=``): local hits and misses, reports, flushes; None without one."""
 
 
 class StatsBuffer:
@@ -213,7 +217,9 @@ def stats(s: WithStats) -> Operation[CacheStats]:
     the same round trip.
     """
     replies = yield [*s.stats.drain(), cmd("HGETALL", s.stats.key)]
-    return parse(replies[-1])
+    shared = parse(replies[-1])
+    near = getattr(s, "near", None)
+    return shared if near is None else dataclasses.replace(shared, near=near.stats())
 
 
 def reset_stats(s: WithStats) -> Operation[None]:

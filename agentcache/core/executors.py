@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from agentcache.core.clients import CLIENT_ERRORS, REPLY_ERRORS, backend_error, is_noscript, recovering
 from agentcache.core.commands import Await, Batch, Call, Command, Next, Open, Operation, Pause, Replies, Step, cmd
 from agentcache.core.log import retrying, round_trip_done, round_trip_started, scripts_resent
+from agentcache.core.near import NearStore
 from agentcache.core.observe import Observer, count_batch
 from agentcache.errors import BackendError, CacheClosedError, InvalidArgumentError
 
@@ -166,6 +167,8 @@ class SyncExecutor:
         """How long a read may keep retrying after connection errors (the ``retry_reads`` option)."""
         self.observers: tuple[Observer, ...] = ()
         """What sees each operation (the ``observers`` option); set before any method is bound."""
+        self.near: NearStore | None = None
+        """The near cache, started on the first call (once the client is settled)."""
 
     def run(self, op: Operation[T], *, retry: bool = False) -> T:
         """Run ``op`` to its result; ``retry``: it only reads, so a round trip that failed on the
@@ -184,6 +187,8 @@ class SyncExecutor:
             except BackendError as exc:
                 op.close()
                 raise first_call_failed(step, exc) from exc.__cause__
+        if self.near is not None and not self.near.started:
+            self.near.start(self.client)  # its listeners, now that the client is settled
         try:
             while True:
                 try:
@@ -307,6 +312,7 @@ class AsyncExecutor:
         self.closed = False
         self.retry_s = 0.0
         self.observers: tuple[Observer, ...] = ()
+        self.near: NearStore | None = None
 
     async def run(self, op: Operation[T], *, retry: bool = False) -> T:
         """As :meth:`SyncExecutor.run`."""
@@ -324,6 +330,8 @@ class AsyncExecutor:
             except BackendError as exc:
                 op.close()
                 raise first_call_failed(step, exc) from exc.__cause__
+        if self.near is not None and not self.near.started:
+            self.near.start(self.client)  # its listeners, now that the client is settled
         try:
             while True:
                 try:

@@ -79,6 +79,11 @@ def _pairs(pairs: list[tuple[Any, Any]]) -> dict[Any, Any]:
     return {_frozen(key): value for key, value in pairs}
 
 
+def slide_ms(raw: bytes) -> int:
+    """The sliding TTL (ms) in a value's header; 0 for none (no TTL, or a fixed deadline)."""
+    return int.from_bytes(raw[1:HEADER_SIZE], "big") if len(raw) >= HEADER_SIZE and raw[0] == VERSION else 0
+
+
 def decode(raw: bytes) -> Any:
     """The value inside an envelope (callers add which key it came from to the error)."""
     if len(raw) < HEADER_SIZE or raw[0] != VERSION:

@@ -119,6 +119,12 @@ class ThreadKeys:
         return decode_name(text[len(self.head) :])
 
 
+def tier_heads(prefix: str) -> tuple[str, str, str]:
+    """What every tool-result, LLM-response and session-field key starts with (the near cache
+    tracks these prefixes)."""
+    return f"{prefix}:tool:", f"{prefix}:llm:", f"{prefix}:session:"
+
+
 def _thread_head(prefix: str, thread_id: object) -> str:
     """``<prefix>:session:{<thread>}:``: the one place the session key layout is written."""
     return f"{prefix}:session:{{{encode_name(thread_id, 'thread_id')}}}:"

@@ -49,6 +49,33 @@ def _plain(field: object) -> object:
     return field
 
 
+def _sent(s: Settings, keys: list[str], batch: list[Command]) -> Generator[list[Command], Replies, Replies]:
+    """Send ``batch``, which writes or removes ``keys``: the near cache (if any) forgets them before
+    and after, so this process never reads its own change's old value from memory."""
+    near = s.near
+    if near is None:
+        return (yield batch)
+    for key in keys:
+        near.forget(key)
+    try:
+        return (yield batch)
+    finally:
+        for key in keys:
+            near.forget(key)
+
+
+def _sent_thread(s: Settings, head: str, batch: list[Command]) -> Generator[list[Command], Replies, Replies]:
+    """As :func:`_sent`, for a batch that writes or removes any of a thread's fields."""
+    near = s.near
+    if near is None:
+        return (yield batch)
+    near.forget_prefix(head)
+    try:
+        return (yield batch)
+    finally:
+        near.forget_prefix(head)
+
+
 def _set_cmd(s: Settings, key: str, value: Any, ttl: TTL | None, expires_at: Deadline | None) -> Command:
     if expires_at is not None:
         if ttl is not None:
@@ -74,8 +101,8 @@ def set_(
     read; ``expires_at`` (aware datetime or ISO-8601 string) is a fixed deadline that never slides
     (one in the past removes the field). Give at most one of the two.
     """
-    command = _set_cmd(s, session_key(s.prefix, thread_id, _plain(field)), value, ttl, expires_at)
-    yield [command, *s.stats.due()]
+    key = session_key(s.prefix, thread_id, _plain(field))
+    yield from _sent(s, [key], [_set_cmd(s, key, value, ttl, expires_at), *s.stats.due()])
     s.stats.count("session/writes")
 
 
@@ -92,9 +119,10 @@ def set_many(
     checked before anything is sent; the fields are written in one pipeline (not a transaction)."""
     if not isinstance(values, Mapping):
         raise InvalidArgumentError(f"values must be a dict of field -> value, not {type(values).__name__}")
-    commands = [_set_cmd(s, session_key(s.prefix, thread_id, _plain(f)), v, ttl, expires_at) for f, v in values.items()]
+    keys = [session_key(s.prefix, thread_id, _plain(f)) for f in values]
+    commands = [_set_cmd(s, key, v, ttl, expires_at) for key, v in zip(keys, values.values(), strict=True)]
     if commands:
-        yield [*commands, *s.stats.due()]
+        yield from _sent(s, keys, [*commands, *s.stats.due()])
         s.stats.count("session/writes", amount=len(commands))
 
 
@@ -109,15 +137,27 @@ def get(
     key = session_key(s.prefix, thread_id, field)
     if model is not None:
         codec.check_model(model)
+    near = s.near
+    if near is not None:
+        raw = near.get(key)
+        if raw is not None:  # served from memory: the server refreshed it within the window
+            s.stats.lookup("session", True)
+            return _decode(raw, thread_id, field, model)
+        ticket = near.ticket()
     raw = (yield [SESSION_GET([key]), *s.stats.due()])[0]
     s.stats.lookup("session", raw is not None)
-    return default if raw is None else _decode(raw, thread_id, field, model)
+    if raw is None:
+        return default
+    value = _decode(raw, thread_id, field, model)
+    if near is not None:
+        near.admit(key, raw, ticket, ttl_ms=codec.slide_ms(raw))
+    return value
 
 
 def delete(s: Settings, thread_id: str, field: str) -> Operation[bool]:
     """Remove ``field``; True if it existed. One round trip."""
     key = session_key(s.prefix, thread_id, field)
-    removed = yield from one(cmd("UNLINK", key))
+    (removed,) = yield from _sent(s, [key], [cmd("UNLINK", key)])
     return bool(removed)
 
 
@@ -148,7 +188,8 @@ def delete_many(s: Settings, thread_id: str, fields: Iterable[str]) -> Operation
     keys = [session_key(s.prefix, thread_id, field) for field in _fields_of(fields)]
     if not keys:
         return 0
-    return int((yield from one(cmd("UNLINK", *keys))))
+    (removed,) = yield from _sent(s, keys, [cmd("UNLINK", *keys)])
+    return int(removed)
 
 
 def ttl(s: Settings, thread_id: str, field: str) -> Operation[float | None]:
@@ -219,8 +260,10 @@ def remove_fields(s: Settings, thread_id: str, *, checkpoints: bool = False) -> 
     ]
     if checkpoints:
         batch.append(cmd("UNLINK", *checkpoint_keys(s.prefix, thread_id).all))  # same slot: no extra round trip
-    first, _, *more = yield batch
+    first, _, *more = yield from _sent_thread(s, keys.head, batch)
     rest = [] if first[0] in (b"0", 0, "0") else (yield from _scan(s, keys, "unlink", cursor=first[0]))
+    if s.near is not None:
+        s.near.forget_prefix(keys.head)
     return int(first[1]) + int(sum(more)) + int(sum(rest))
 
 
@@ -258,7 +301,7 @@ def set_user_part(
         ms = s.session_ttl_ms if ttl is None else ttl_ms(ttl)
         data = codec.encode(stored, ms, s.max_value_bytes)
         command = _user_part_cmd(s, thread_id, "set", key, data, "px" if ms else "", ms)
-    yield [command, *s.stats.due()]
+    yield from _sent(s, [key], [command, *s.stats.due()])
     s.stats.count("session/writes")
 
 
@@ -281,13 +324,15 @@ def _parts_of(items: list[Any], thread: ThreadKeys, thread_id: str) -> dict[str,
 def delete_user_part(s: Settings, thread_id: str, name: str) -> Operation[bool]:
     """Remove the pending user part ``name``; True if it was there. One round trip."""
     key = session_key(s.prefix, thread_id, user_part_field(name))
-    removed, _ = yield [cmd("UNLINK", key), cmd("SREM", user_parts_key(s.prefix, thread_id), key)]
+    removed, _ = yield from _sent(s, [key], [cmd("UNLINK", key), cmd("SREM", user_parts_key(s.prefix, thread_id), key)])
     return bool(removed)
 
 
 def clear_user_parts(s: Settings, thread_id: str) -> Operation[int]:
     """Remove every pending user part of the thread; returns how many. One round trip."""
-    return int((yield from one(_user_part_cmd(s, thread_id, "clear"))))
+    head = session_thread(s.prefix, thread_id).head
+    (removed,) = yield from _sent_thread(s, head, [_user_part_cmd(s, thread_id, "clear")])
+    return int(removed)
 
 
 class SessionTier(Bound[E]):

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from agentcache.core.near import NearStore
 from agentcache.encoding.keys import llm_policies_key, policies_key, stats_key
 from agentcache.stats import StatsBuffer
 from agentcache.tiers.tool.flights import Flights
@@ -63,6 +64,8 @@ class Settings:
     """Per-model LLM TTL policies as last read from the server."""
     tool_shelf: Shelf = None  # type: ignore[assignment]
     llm_shelf: Shelf = None  # type: ignore[assignment]
+    near: NearStore | None = None
+    """The near cache (``near_cache=`` option), else None."""
 
     def __post_init__(self) -> None:
         prefix = self.options.prefix

@@ -27,7 +27,7 @@ from typing import Any
 
 from agentcache.core.binding import Bound, E, operation
 from agentcache.core.commands import Call as CallStep
-from agentcache.core.commands import Command, Operation, one
+from agentcache.core.commands import Operation
 from agentcache.encoding import codec
 from agentcache.encoding.expiry import TTL
 from agentcache.encoding.keys import encode_name, llm_head, llm_pattern
@@ -36,17 +36,18 @@ from agentcache.tiers.llm.request import canonical_request, ignored, request_dig
 from agentcache.tiers.settings import Settings
 from agentcache.tiers.tool.policies import ToolPolicy
 from agentcache.tiers.tool.tier import (
-    CLAIM_MARK,
     DEFAULT_LOCK_TIMEOUT,
     TOOL_INVALIDATE,
     Stored,
     _lock_ms,
     computed_once,
+    entry_read,
     put,
     put_policy,
     read_policy,
     remove_matching,
     remove_policy,
+    written,
 )
 
 
@@ -166,8 +167,8 @@ def check(s: Settings, request: Mapping[str, Any], *, ignore: Iterable[str] | No
     req = Request(s, request, ignore)
     if not req.cached:
         return MISS
-    raw = (yield [Command(("GET", req.key)), *s.stats.due()])[0]
-    if raw is None or raw[:1] == CLAIM_MARK:  # missing, or being computed by someone
+    raw = yield from entry_read(s, req.key)
+    if raw is None:  # missing, or being computed by someone
         return _counted(s, req.model, MISS)
     return _counted(s, req.model, _result(raw, req.model))
 
@@ -247,7 +248,9 @@ def get_or_compute(
 
 def invalidate(s: Settings, request: Mapping[str, Any], *, ignore: Iterable[str] | None = None) -> Operation[bool]:
     """Remove the cached response to ``request``; True if there was one. One round trip."""
-    return bool((yield from one(TOOL_INVALIDATE([Request(s, request, ignore).key]))))
+    key = Request(s, request, ignore).key
+    (removed,) = yield from written(s, key, [TOOL_INVALIDATE([key])])
+    return bool(removed)
 
 
 def invalidate_model(s: Settings, model: str) -> Operation[int]:

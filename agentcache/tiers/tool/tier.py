@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from typing import Any, Generic, ParamSpec, Protocol, TypeVar, overload
 
 from agentcache.core.binding import Bound, E, operation
-from agentcache.core.commands import Await, Command, Operation, Pause, Step, cmd, lua, one, scan_all
+from agentcache.core.commands import Await, Command, Operation, Pause, Replies, Step, cmd, lua, one, scan_all
 from agentcache.core.commands import Call as CallStep
 from agentcache.encoding import codec
 from agentcache.encoding.expiry import TTL, ttl_ms
@@ -196,13 +196,51 @@ def check(s: Settings, tool: str, args: Any, *, model: type[M] | None = None) ->
     key = _key(s, tool, args)
     if model is not None:
         codec.check_model(model)
-    raw = (yield [Command(("GET", key)), *s.stats.due()])[0]
-    if raw is None or raw[:1] == CLAIM_MARK:  # missing, or being computed by someone
+    raw = yield from entry_read(s, key)
+    if raw is None:  # missing, or being computed by someone
         s.stats.tool_lookup(tool, False)
         return MISS
     value, stored_ms, expires_ms, cost = _unpack(raw, tool)
     s.stats.tool_lookup(tool, True, cost)
     return ToolResult(True, _value(value, tool, model), stored_ms, expires_ms, cost)
+
+
+def entry_read(s: Settings, key: str) -> Generator[list[Command], Replies, bytes | None]:
+    """The entry stored at ``key`` (None: missing, or a claim): from the near cache if it has it,
+    else one GET (whose reply the near cache may keep)."""
+    near = s.near
+    raw: bytes | None
+    if near is None:
+        raw = (yield [Command(("GET", key)), *s.stats.due()])[0]
+        return None if raw is None or raw[:1] == CLAIM_MARK else raw
+    local = near.get(key)
+    if local is not None:
+        return local
+    ticket = near.ticket()
+    raw = (yield [Command(("GET", key)), *s.stats.due()])[0]
+    if raw is None or raw[:1] == CLAIM_MARK:
+        return None
+    near.admit(key, raw, ticket, expires_ms=_expires_ms(raw))
+    return raw
+
+
+def _expires_ms(raw: bytes) -> int:
+    """A stored entry's expiry (wall clock ms, 0: none): the third item of tool and LLM entries alike."""
+    entry = codec.decode(raw)
+    return int(entry[2] or 0) if isinstance(entry, list) and len(entry) > 2 else 0
+
+
+def written(s: Settings, key: str, batch: list[Command]) -> Generator[list[Command], Replies, Replies]:
+    """Send ``batch``, which writes or removes the entry at ``key``: the near cache (if any) forgets
+    it before and after, so this process never reads the old entry from memory afterwards."""
+    near = s.near
+    if near is None:
+        return (yield batch)
+    near.forget(key)
+    try:
+        return (yield batch)
+    finally:
+        near.forget(key)
 
 
 def lifetime(shelf: Shelf, name: str, ttl: TTL | None) -> tuple[int, bool]:
@@ -231,12 +269,12 @@ def put(
     ms, stale = lifetime(shelf, name, ttl)
     data = make(ms)
     if not stale:
-        yield [_set(key, data, ms), *s.stats.due()]
+        yield from written(s, key, [_set(key, data, ms), *s.stats.due()])
     else:  # read the policy in the same round trip; store again in a second one only if it changed
-        replies = yield [_policy_read(shelf, name), _set(key, data, ms), *s.stats.due()]
+        replies = yield from written(s, key, [_policy_read(shelf, name), _set(key, data, ms), *s.stats.due()])
         actual = _learned(shelf, name, replies[0])
         if actual != ms:  # the policy changed (or this worker had not read it): fix this entry's TTL
-            yield [TOOL_RESTORE([key], data, make(actual), actual)]
+            yield from written(s, key, [TOOL_RESTORE([key], data, make(actual), actual)])
 
 
 def store(
@@ -307,6 +345,10 @@ def computed_once(
     caller computed it. Callers in this process wait for the first one (no round trip of their
     own); callers in other processes meet its claim in Valkey and wait for the result there."""
     ms, stale = lifetime(shelf, name, ttl)
+    if s.near is not None:
+        local = s.near.get(key)
+        if local is not None:
+            return local, False
     flight: Flight | None
     flight, leader = s.flights.join(key)
     if not leader:  # another caller in this process is on it: wait for it, no round trip
@@ -345,6 +387,7 @@ def _fetch_or_compute(
             if stale:
                 batch.append(_policy_read(shelf, name))
             mine = True  # if this round trip fails, the script may still have claimed
+            ticket = None if s.near is None else s.near.ticket()
             replies = yield batch + s.stats.due()
             if stale:
                 ms, stale = _learned(shelf, name, replies[1]), False
@@ -353,12 +396,14 @@ def _fetch_or_compute(
                 break
             mine = False
             if isinstance(state, bytes):  # a hit
+                if s.near is not None:
+                    s.near.admit(key, state, ticket, expires_ms=_expires_ms(state))
                 return state, False
             pause = wait * random.uniform(0.5, 1.0)  # someone else computes: wait, not past their claim lapsing
             yield Pause(min(pause, max(state, 1) / 1000) if state >= 0 else pause)
             wait = min(wait * 2, MAX_WAIT)
         data = make((yield compute), ms)
-        yield [_set(key, data, ms), *s.stats.due()]
+        yield from written(s, key, [_set(key, data, ms), *s.stats.due()])
     except GeneratorExit:
         raise
     except BaseException:  # fn raised, a round trip failed, the caller was cancelled or interrupted
@@ -371,7 +416,9 @@ def _fetch_or_compute(
 
 def invalidate(s: Settings, tool: str, args: Any) -> Operation[bool]:
     """Remove the cached result of ``tool`` with ``args``; True if there was one. One round trip."""
-    return bool((yield from one(TOOL_INVALIDATE([_key(s, tool, args)]))))
+    key = _key(s, tool, args)
+    (removed,) = yield from written(s, key, [TOOL_INVALIDATE([key])])
+    return bool(removed)
 
 
 def invalidate_tool(s: Settings, tool: str) -> Operation[int]:
@@ -384,7 +431,14 @@ def remove_matching(s: Settings, pattern: str) -> Operation[int]:
     """Remove every stored entry (not a claim) whose key matches ``pattern``, on every primary."""
 
     def remove(keys: list[bytes]) -> Operation[int]:
-        return sum((yield [TOOL_INVALIDATE([key]) for key in keys]))
+        near = [k.decode(errors="surrogateescape") for k in keys] if s.near is not None else []
+        for key in near:
+            s.near.forget(key)  # type: ignore[union-attr]
+        try:
+            return sum((yield [TOOL_INVALIDATE([key]) for key in keys]))
+        finally:
+            for key in near:
+                s.near.forget(key)  # type: ignore[union-attr]
 
     return (yield from scan_all(pattern, s.scan_count, remove))
 
