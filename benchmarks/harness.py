@@ -10,6 +10,7 @@ candidates can share the same rounds.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import gc
@@ -463,6 +464,23 @@ def started_servers(
     finally:
         for server in servers:
             close_server(server, runner)
+
+
+@dataclass
+class RaceResults:
+    """A benchmark's JSON: what ran where, and one race's rows."""
+
+    meta: dict[str, Any]
+    rows: list[Summary] = field(default_factory=list)
+
+
+def bench_parser(name: str, doc: str | None, ops: int) -> argparse.ArgumentParser:
+    """The command line every race benchmark takes: ``--ops``, ``--quick``, ``--out``."""
+    parser = argparse.ArgumentParser(prog=f"python -m benchmarks.{name}", description=(doc or "").split("\n")[0])
+    parser.add_argument("--ops", type=int, default=ops, help="samples per candidate")
+    parser.add_argument("--quick", action="store_true", help="few samples: a smoke run")
+    parser.add_argument("--out", default=f"bench-results/{name}.json", help="where to write the JSON results")
+    return parser
 
 
 def write_json(results: Any, out: Any) -> None:

@@ -9,16 +9,15 @@ plain``: median over agentcache's without observers.
 
 from __future__ import annotations
 
-import argparse
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from benchmarks.harness import (
     Candidate,
-    Summary,
+    RaceResults,
     SyncCandidate,
+    bench_parser,
     client_name,
     fmt_ratio,
     progress,
@@ -31,18 +30,8 @@ from benchmarks.harness import (
 )
 
 
-@dataclass
-class Results:
-    meta: dict[str, Any]
-    rows: list[Summary] = field(default_factory=list)
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.observe", description=__doc__.split("\n")[0])
-    parser.add_argument("--ops", type=int, default=5000, help="samples per candidate")
-    parser.add_argument("--quick", action="store_true", help="few samples: a smoke run")
-    parser.add_argument("--out", default="bench-results/observe.json", help="where to write the JSON results")
-    options = parser.parse_args(argv)
+    options = bench_parser("observe", __doc__, 5000).parse_args(argv)
     ops = 300 if options.quick else options.ops
 
     import asyncio
@@ -103,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
         meta = run_meta(["opentelemetry-sdk", "prometheus-client"], vars(options))
-        write_json(Results(meta, rows), Path(options.out))
+        write_json(RaceResults(meta, rows), Path(options.out))
         for cache in caches:
             cache.close()
         raw.close()

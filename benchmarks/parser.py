@@ -7,18 +7,17 @@ over the raw command's with the same parser.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from benchmarks.harness import (
     AsyncCandidate,
     Candidate,
-    Summary,
+    RaceResults,
     SyncCandidate,
+    bench_parser,
     fmt_ratio,
     progress,
     race,
@@ -30,18 +29,8 @@ from benchmarks.harness import (
 )
 
 
-@dataclass
-class Results:
-    meta: dict[str, Any]
-    rows: list[Summary] = field(default_factory=list)
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.parser", description=__doc__.split("\n")[0])
-    parser.add_argument("--ops", type=int, default=4000, help="samples per candidate")
-    parser.add_argument("--quick", action="store_true", help="few samples: a smoke run")
-    parser.add_argument("--out", default="bench-results/parser.json", help="where to write the JSON results")
-    options = parser.parse_args(argv)
+    options = bench_parser("parser", __doc__, 4000).parse_args(argv)
     ops = 300 if options.quick else options.ops
 
     from valkey._parsers import _AsyncRESP2Parser, _RESP2Parser
@@ -98,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
                 [[r.candidate, f"{r.median_us:.1f}", f"{r.p99_us:.1f}", fmt_ratio(r.ratio_to_floor)] for r in rows],
             )
         )
-        write_json(Results(run_meta(["libvalkey"], vars(options)), rows), Path(options.out))
+        write_json(RaceResults(run_meta(["libvalkey"], vars(options)), rows), Path(options.out))
         for close in closers:
             close()
     finally:
