@@ -5,6 +5,7 @@ both facades, standalone and cluster."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
 import time
 from collections.abc import Callable, Iterator
@@ -15,7 +16,7 @@ import valkey
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agentcache import AgentCache, AsyncAgentCache, InvalidArgumentError, NearCache
+from agentcache import AgentCache, AsyncAgentCache, BackendError, InvalidArgumentError, NearCache
 from agentcache.testing import unique_prefix, valkey_server
 
 
@@ -288,3 +289,41 @@ def test_bad_settings_are_refused() -> None:
         AgentCache.in_memory(near_cache="yes")  # type: ignore[arg-type]
     with pytest.raises(InvalidArgumentError, match="in-memory"):
         AgentCache.in_memory(near_cache=NearCache())
+
+
+def test_a_failover_flushes_and_tracking_resumes_on_the_new_primary() -> None:
+    """A primary SIGKILLed: its listening connection breaks, everything is flushed, tracking
+    resumes on the promoted replica, and changes made after the failover are seen there too."""
+    with valkey_server("cluster3r") as cluster:
+        prefix = unique_prefix()
+        keys = [{"n": i} for i in range(30)]  # spread over every primary's slots
+        with (
+            AgentCache.from_url(cluster.url, prefix=prefix, near_cache=NearCache()) as near,
+            AgentCache.from_url(cluster.url, prefix=prefix) as other,
+        ):
+            _live(near)
+            for args in keys:
+                other.tool.store("t", args, "before")
+            time.sleep(1.5)  # the reports delivered; the replicas caught up
+            for args in keys:
+                _until(lambda a=args: near.tool.check("t", a).value == "before")  # type: ignore[misc]
+            flushes = near.stats().near.flushes  # type: ignore[union-attr]
+            cluster.nodes[1].kill()
+
+            def recovered() -> bool:
+                for args in keys:
+                    with contextlib.suppress(BackendError):
+                        near.tool.check("t", args)
+                stats = near.settings.near.stats()  # type: ignore[union-attr]  # local: no round trip
+                return stats.live and stats.flushes > flushes
+
+            _until(recovered, timeout=30)
+            for args in keys:
+                for _attempt in range(100):
+                    try:
+                        other.tool.store("t", args, "after")
+                        break
+                    except BackendError:
+                        time.sleep(0.1)
+            for args in keys:
+                _until(lambda a=args: near.tool.check("t", a).value == "after", timeout=3)  # type: ignore[misc]
