@@ -184,11 +184,15 @@ async def _drop_if_closed(connection: Any) -> None:
     transport = getattr(getattr(connection, "_writer", None), "transport", None)
     if transport is None:  # not connected, or not a socket (the in-memory backend)
         return
-    sock = transport.get_extra_info("socket")
-    if sock is None or sock.fileno() < 0:
-        return
-    poller = select.poll()
-    poller.register(sock.fileno(), select.POLLIN)
-    if poller.poll(0):
+    cached = getattr(connection, "_agentcache_poll", None)
+    if cached is None or cached[0] is not transport:  # one poller per socket, made on first use
+        sock = transport.get_extra_info("socket")
+        if sock is None or sock.fileno() < 0:
+            return
+        poller = select.poll()
+        poller.register(sock.fileno(), select.POLLIN)
+        cached = (transport, poller)
+        connection._agentcache_poll = cached
+    if cached[1].poll(0):
         recovered("the server closed an idle connection (a restart, CLIENT KILL or an idle timeout); reconnecting")
         await connection.disconnect()
