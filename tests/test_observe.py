@@ -210,3 +210,27 @@ def test_bad_observers_are_refused() -> None:
         AgentCache.in_memory(observers="tracing")  # type: ignore[arg-type]
     with pytest.raises(InvalidArgumentError, match="begin"):
         AgentCache.in_memory(observers=[object()])  # type: ignore[list-item]
+
+
+def test_near_cache_hits_are_local_hits(url: str) -> None:
+    import time
+
+    from agentcache import NearCache
+
+    registry = CollectorRegistry()
+    recorder = Recorder()
+    observers = [PrometheusMetrics(registry), recorder]
+    with AgentCache.from_url(url, prefix=unique_prefix(), observers=observers, near_cache=NearCache()) as cache:
+        cache.ping()
+        while not cache.settings.near.stats().live:  # type: ignore[union-attr]
+            time.sleep(0.01)
+        cache.tool.store("t", {}, 1)
+        time.sleep(0.05)
+        for _ in range(3):
+            cache.tool.check("t", {})
+    checks = [r for r in recorder.records if r.operation == "check"]
+    assert checks[0].local_hits == 0 and checks[-1].local_hits == 1 and checks[-1].round_trips == 0
+    local = registry.get_sample_value(
+        "agentcache_operations_total", {"tier": "tool", "operation": "check", "outcome": "local_hit"}
+    )
+    assert local == 2

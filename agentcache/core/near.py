@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agentcache.core.log import LOG
+from agentcache.core.observe import count_local_hit
 from agentcache.encoding.keys import tier_heads
 from agentcache.errors import InvalidArgumentError
 
@@ -126,6 +127,7 @@ class NearStore:
             if key in self._entries:
                 self._entries.move_to_end(key)
         self.hits += 1
+        count_local_hit()
         return entry.raw
 
     def ticket(self) -> int | None:

@@ -32,6 +32,8 @@ class Record:
     """Keys named by the commands sent (a script's KEYS, a command's key arguments)."""
     hits: int = 0
     misses: int = 0
+    local_hits: int = 0
+    """Hits served by the near cache (also counted in ``hits``)."""
     error: BaseException | None = None
 
     @property
@@ -89,6 +91,13 @@ def count_lookup(hit: bool) -> None:
 
 
 Started = tuple[Record, list[tuple[Observer, Any]], Any]
+
+
+def count_local_hit() -> None:
+    """Add a near-cache hit to the current record (if any); the tier counts the hit itself."""
+    record = CURRENT.get()
+    if record is not None:
+        record.local_hits += 1
 
 
 def begin(observers: tuple[Observer, ...], tier: str, operation: str) -> Started | None:

@@ -66,6 +66,8 @@ class OpenTelemetryTracing:
         span.set_attribute("agentcache.keys", record.keys)
         if record.hit is not None:
             span.set_attribute("agentcache.hit", record.hit)
+        if record.local_hits:
+            span.set_attribute("agentcache.near_cache", True)
         if record.error is not None:
             span.set_status(Status(StatusCode.ERROR, type(record.error).__name__))
             span.record_exception(record.error)

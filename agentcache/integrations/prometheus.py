@@ -1,9 +1,9 @@
 """Prometheus metrics (extra ``prometheus``): counters and latency histograms per tier and operation.
 
 ``AgentCache(..., observers=[PrometheusMetrics()])`` registers (in ``registry``, default the global
-one) ``agentcache_operations_total{tier, operation, outcome}`` (outcome: ``hit``, ``miss``, ``ok``
-or ``error``), ``agentcache_operation_seconds{tier, operation}`` (a histogram) and
-``agentcache_round_trips_total{tier, operation}``. ``agentcache serve`` exposes them at
+one) ``agentcache_operations_total{tier, operation, outcome}`` (outcome: ``hit``, ``local_hit``
+(served by the near cache), ``miss``, ``ok`` or ``error``), the histogram
+``agentcache_operation_seconds{tier, operation}`` and ``agentcache_round_trips_total{tier, operation}``. ``agentcache serve`` exposes them at
 ``/metrics`` when this extra is installed. One ``PrometheusMetrics`` per registry: give the same
 one to every cache of the process.
 """
@@ -56,7 +56,7 @@ class PrometheusMetrics:
             outcome = "error"
         else:
             hit = record.hit
-            outcome = "ok" if hit is None else "hit" if hit else "miss"
+            outcome = "ok" if hit is None else ("local_hit" if record.local_hits else "hit") if hit else "miss"
         labels = (record.tier, record.operation, outcome)
         children = self._children.get(labels)
         if children is None:
