@@ -3,9 +3,9 @@
 ``AgentCache(..., observers=[PrometheusMetrics()])`` registers (in ``registry``, default the global
 one) ``agentcache_operations_total{tier, operation, outcome}`` (outcome: ``hit``, ``local_hit``
 (served by the near cache), ``miss``, ``ok`` or ``error``), the histogram
-``agentcache_operation_seconds{tier, operation}`` and ``agentcache_round_trips_total{tier, operation}``. ``agentcache serve`` exposes them at
-``/metrics`` when this extra is installed. One ``PrometheusMetrics`` per registry: give the same
-one to every cache of the process.
+``agentcache_operation_seconds{tier, operation}`` and ``agentcache_round_trips_total{tier,
+operation}``. ``agentcache serve`` exposes them at ``/metrics`` when this extra is installed. One
+``PrometheusMetrics`` per registry: give the same one to every cache of the process.
 """
 
 from __future__ import annotations
