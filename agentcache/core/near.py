@@ -326,6 +326,7 @@ class _Tracker:
 
         for node in nodes:
             kwargs = dict(self.kwargs)
+            kwargs.setdefault("socket_connect_timeout", 2.0)  # a node that does not answer must not hold up close()
             ssl = kwargs.pop("ssl", None)
             cls: Any = SSLConnection if ssl is not None else Connection
             conn = cls(host=node[0], port=node[1], **kwargs, **(ssl or {}))
