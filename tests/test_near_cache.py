@@ -29,6 +29,21 @@ def _live(cache: Any, timeout: float = 5.0) -> None:
         time.sleep(0.01)
 
 
+def _settle(cache: Any, *reads: Callable[[], object]) -> None:
+    """Read until three rounds in a row are served from memory: the reports of earlier writes (this
+    process's too) arrive on their own thread, and one arriving after a read was kept drops it (a
+    miss, never a stale hit); on a loaded machine they can take a while."""
+    quiet = 0
+    deadline = time.monotonic() + 10
+    while quiet < 3:
+        assert time.monotonic() < deadline, "the reads never settled into memory"
+        before = cache.round_trips
+        for read in reads:
+            read()
+        quiet = quiet + 1 if cache.round_trips == before else 0
+        time.sleep(0.03)
+
+
 def _held(cache: Any) -> int:
     return int(cache.settings.near.stats().entries)
 
@@ -65,12 +80,12 @@ def test_hits_are_served_from_memory_without_a_round_trip(pair: tuple[AgentCache
     other.session.set("t", "f", {"x": 1}, ttl=60)
     request = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "temperature": 0}
     other.llm.store(request, {"answer": 42})
-    time.sleep(0.05)  # the reports of those writes come first (one arriving later drops a copy: safe, a miss)
-    for _ in range(2):  # a read whose own report (a session read refreshes the TTL) overtakes its reply is not kept
-        assert near.tool.check("search", {"q": 1}).value == ["a", "b"]
-        assert near.session.get("t", "f") == {"x": 1}
-        assert near.llm.check(request).response == {"answer": 42}
-        time.sleep(0.02)
+    _settle(
+        near,
+        lambda: near.tool.check("search", {"q": 1}),
+        lambda: near.session.get("t", "f"),
+        lambda: near.llm.check(request),
+    )
     before = near.round_trips
     for _ in range(50):
         assert near.tool.check("search", {"q": 1}).value == ["a", "b"]
@@ -147,16 +162,15 @@ def test_session_fields_are_local_only_within_the_window_and_then_refreshed(
     pair: tuple[AgentCache, AgentCache],
 ) -> None:
     near, other = pair
-    other.session.set("t", "f", "v", ttl=2)
-    time.sleep(0.05)
-    _until(lambda: near.session.get("t", "f") == "v" and _held(near) == 1)  # from the server: the window starts
+    other.session.set("t", "f", "v", ttl=5)
+    _settle(near, lambda: near.session.get("t", "f"))  # the window (10% of 5 s) started at its server read
     before = near.round_trips
     near.session.get("t", "f")
-    assert near.round_trips == before, "inside the window (10% of 2 s): from memory"
-    time.sleep(0.3)
-    near.session.get("t", "f")
+    assert near.round_trips == before, "inside the window: from memory"
+    time.sleep(0.6)
+    assert near.session.get("t", "f") == "v"
     assert near.round_trips == before + 1, "past the window: to the server, which refreshes the TTL"
-    assert 1900 < int(other.client.pttl(other.session.key("t", "f"))) <= 2000
+    assert 4900 < int(other.client.pttl(other.session.key("t", "f"))) <= 5000
 
 
 def test_fixed_deadlines_and_no_ttl_are_not_kept(pair: tuple[AgentCache, AgentCache]) -> None:
@@ -176,12 +190,15 @@ def test_bounded_by_entries_and_bytes(url: str) -> None:
         _live(c)
         for i in range(5):
             c.tool.store("t", {"i": i}, i)
-        _until(lambda: c.settings.near is not None and c.settings.near.stats().live)
-        time.sleep(0.05)  # the reports of the stores first
-        for i in range(5):
-            c.tool.check("t", {"i": i})
+
+        def read_all() -> bool:
+            for i in range(5):
+                c.tool.check("t", {"i": i})
+            return c.settings.near is not None and c.settings.near.stats().evictions >= 2
+
+        _until(read_all)
         stats = c.stats().near
-        assert stats is not None and stats.entries == 3 and stats.evictions >= 2
+        assert stats is not None and stats.entries <= 3
         c.tool.store("big", {}, "x" * 20_000)
         time.sleep(0.05)
         c.tool.check("big", {})
@@ -195,11 +212,15 @@ async def test_the_async_facade(url: str) -> None:
         while not near.settings.near.stats().live:  # type: ignore[union-attr]
             await asyncio.sleep(0.01)
         await near.tool.store("t", {"a": 1}, "one")
-        await asyncio.sleep(0.05)
-        assert (await near.tool.check("t", {"a": 1})).value == "one"
-        before = near.round_trips
-        assert (await near.tool.check("t", {"a": 1})).value == "one"
-        assert near.round_trips == before
+        quiet = 0
+        for _ in range(300):  # until reads come from memory (the store's own report may come late)
+            before = near.round_trips
+            assert (await near.tool.check("t", {"a": 1})).value == "one"
+            quiet = quiet + 1 if near.round_trips == before else 0
+            if quiet == 3:
+                break
+            await asyncio.sleep(0.03)
+        assert quiet == 3
         with AgentCache.from_url(url, prefix=prefix) as other:
             other.tool.store("t", {"a": 1}, "two")
         for _ in range(400):
@@ -237,8 +258,10 @@ def test_evicted_keys_are_not_served(own_server: str) -> None:
         assert near.tool.check("first", {}).hit
         admin.config_set("maxmemory-policy", "allkeys-lru")
         admin.config_set("maxmemory", "3mb")
-        for i in range(4000):
+        for i in range(40_000):  # eviction samples keys (approximate LRU): fill until it took ours
             admin.set(f"filler:{i}", "y" * 1000)
+            if i % 500 == 499 and not admin.exists(near.tool.key("first", {})):
+                break
         assert admin.exists(near.tool.key("first", {})) == 0, "the server evicted it"
         _until(lambda: not near.tool.check("first", {}).hit, timeout=2)
 
@@ -265,14 +288,15 @@ def test_a_lost_listening_connection_flushes_and_recovers(own_server: str) -> No
 # --- the session guarantee -------------------------------------------------------------------------
 
 
-@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(gaps=st.lists(st.floats(min_value=0.0, max_value=0.32), min_size=2, max_size=5))
+@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(gaps=st.lists(st.floats(min_value=0.0, max_value=0.6), min_size=2, max_size=4))
 def test_a_field_read_within_the_guarantee_never_expires(gaps: list[float], server_urls: Callable[[str], str]) -> None:
-    """TTL 0.4 s, window 10%: a field read at least every 0.36 s never expires on the server."""
+    """TTL 1 s, window 10%: a field read at least every 0.9 s never expires on the server (the gaps
+    stop at 0.6 s, leaving room for a loaded machine's scheduling)."""
     url = server_urls("cluster")
     with AgentCache.from_url(url, prefix=unique_prefix(), near_cache=NearCache(session_window=0.1)) as near:
         _live(near)
-        near.session.set("t", "f", "kept", ttl=0.4)
+        near.session.set("t", "f", "kept", ttl=1)
         assert near.session.get("t", "f") == "kept"
         for gap in gaps:
             time.sleep(gap)
