@@ -225,12 +225,15 @@ def test_near_cache_hits_are_local_hits(url: str) -> None:
         while not cache.settings.near.stats().live:  # type: ignore[union-attr]
             time.sleep(0.01)
         cache.tool.store("t", {}, 1)
-        time.sleep(0.05)
-        for _ in range(3):
+        for _ in range(500):  # until one is served from memory (the store's own report may come late)
             cache.tool.check("t", {})
+            if recorder.records[-1].local_hits:
+                break
+            time.sleep(0.01)
     checks = [r for r in recorder.records if r.operation == "check"]
-    assert checks[0].local_hits == 0 and checks[-1].local_hits == 1 and checks[-1].round_trips == 0
+    assert checks[0].local_hits == 0 and checks[0].round_trips == 1
+    assert checks[-1].local_hits == 1 and checks[-1].round_trips == 0 and checks[-1].hit is True
     local = registry.get_sample_value(
         "agentcache_operations_total", {"tier": "tool", "operation": "check", "outcome": "local_hit"}
     )
-    assert local == 2
+    assert local == 1
