@@ -49,7 +49,7 @@ def test_watch_redraws_until_interrupted(server_urls: Callable[[str], str]) -> N
         text=True,
         env={**os.environ, "COLUMNS": "160"},
     )
-    time.sleep(2.5)
+    time.sleep(4)  # started, connected, and drawn at least once even on a loaded machine
     done.send_signal(signal.SIGINT)
     out, err = done.communicate(timeout=20)
     assert done.returncode == 0, err
