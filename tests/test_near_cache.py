@@ -57,11 +57,6 @@ def _until(check: Callable[[], bool], timeout: float = 5.0) -> float:
     return time.perf_counter() - started
 
 
-@pytest.fixture(params=["standalone", "cluster3"])
-def url(request: pytest.FixtureRequest, server_urls: Callable[[str], str]) -> str:
-    return server_urls(request.param)
-
-
 @pytest.fixture
 def pair(url: str) -> Iterator[tuple[AgentCache, AgentCache]]:
     """A cache with a near cache, and a plain one on the same prefix (another worker)."""
@@ -351,3 +346,13 @@ def test_a_failover_flushes_and_tracking_resumes_on_the_new_primary() -> None:
                         time.sleep(0.1)
             for args in keys:
                 _until(lambda a=args: near.tool.check("t", a).value == "after", timeout=3)  # type: ignore[misc]
+
+
+def test_an_entrys_expiry_is_read_without_decoding_the_rest() -> None:
+    from agentcache.encoding import codec
+
+    raw = codec.encode([{"big": "x" * 1000}, 1700, 1900, None], 0, 1 << 20)
+    assert codec.list_item(raw, 2) == 1900
+    assert codec.list_item(raw, 7) is None
+    assert codec.list_item(codec.encode({"not": "a list"}, 0, 1 << 20), 0) is None
+    assert codec.list_item(b"foreign", 0) is None

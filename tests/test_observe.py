@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -35,11 +35,6 @@ class Recorder:
     def end(self, record: Record, token: Any) -> None:
         assert token == record.operation
         self.records.append(record)
-
-
-@pytest.fixture(params=["standalone", "cluster3"])
-def url(request: pytest.FixtureRequest, server_urls: Callable[[str], str]) -> str:
-    return server_urls(request.param)
 
 
 @pytest.fixture

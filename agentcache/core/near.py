@@ -27,9 +27,11 @@ import select
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
+from agentcache.core.commands import Batch, Replies
 from agentcache.core.log import LOG
 from agentcache.core.observe import count_local_hit
 from agentcache.encoding.keys import tier_heads
@@ -63,6 +65,13 @@ class NearCache:
         window = self.session_window
         if not isinstance(window, int | float) or isinstance(window, bool) or not 0 < window < 1:
             raise InvalidArgumentError(f"NearCache session_window must be a fraction between 0 and 1, not {window!r}")
+
+
+class Ticket(NamedTuple):
+    """Taken when a read is sent: the report sequence number then, and the time (monotonic)."""
+
+    seq: int
+    sent: float
 
 
 @dataclass(slots=True)
@@ -130,30 +139,31 @@ class NearStore:
         count_local_hit()
         return entry.raw
 
-    def ticket(self) -> int | None:
+    def ticket(self) -> Ticket | None:
         """Taken before a read is sent: what :meth:`admit` needs (None while tracking is not live)."""
-        return self._seq if self._live else None
+        return Ticket(self._seq, time.monotonic()) if self._live else None
 
-    def admit(self, key: str, raw: bytes, ticket: int | None, *, ttl_ms: int = 0, expires_ms: int = 0) -> None:
+    def admit(self, key: str, raw: bytes, ticket: Ticket | None, *, ttl_ms: int = 0, expires_ms: int = 0) -> None:
         """Keep ``raw`` for ``key`` if nothing changed it since ``ticket`` was taken. A session field
-        (``ttl_ms``: its sliding TTL) is kept for ``session_window`` of it from the ticket; a stored
-        entry until ``expires_ms`` (wall clock ms; 0: no expiry)."""
+        (``ttl_ms``: its sliding TTL) is kept for ``session_window`` of it from when the read was sent
+        (the server refreshed it after that); a stored entry until ``expires_ms`` (wall clock ms; 0:
+        no expiry)."""
         if ticket is None or len(raw) > self.config.max_bytes:
             return
-        now = time.monotonic()
+        seq = ticket.seq
         own = 0
         if key.startswith(self._session_head):
             if not self.config.sessions or ttl_ms <= 0:
                 return  # a fixed deadline or no TTL: the header does not say when it ends
-            until = now + ttl_ms / 1000 * self.config.session_window
+            until = ticket.sent + ttl_ms / 1000 * self.config.session_window
             own = 1  # the read ran PEXPIRE: its report is on its way
         else:
             until = float("inf")
         wall_until = expires_ms / 1000 if expires_ms else float("inf")
         with self._lock:
-            if not self._live or self._flushed_at > ticket or self._recent.get(key, -1) > ticket:
+            if not self._live or self._flushed_at > seq or self._recent.get(key, -1) > seq:
                 return  # changed (or possibly changed) since the read was sent
-            if self._recent and ticket < next(iter(self._recent.values())) and len(self._recent) >= RECENT:
+            if self._recent and seq < next(iter(self._recent.values())) and len(self._recent) >= RECENT:
                 return  # older than what is remembered: it might have been reported
             old = self._entries.pop(key, None)
             if old is not None:
@@ -260,6 +270,28 @@ class NearStore:
             self._bytes,
             self._live,
         )
+
+
+def forgetting(
+    near: NearStore | None, batch: Batch, keys: Sequence[str] = (), head: str | None = None
+) -> Generator[Batch, Replies, Replies]:
+    """Send ``batch``, which writes or removes ``keys`` (or any key starting with ``head``): the near
+    cache, if any, forgets them before and after, so this process never reads its own change's old
+    value from memory (the server's report of the change comes later, on the listening thread)."""
+    if near is None:
+        return (yield batch)
+    _forget(near, keys, head)
+    try:
+        return (yield batch)
+    finally:
+        _forget(near, keys, head)
+
+
+def _forget(near: NearStore, keys: Sequence[str], head: str | None) -> None:
+    for key in keys:
+        near.forget(key)
+    if head is not None:
+        near.forget_prefix(head)
 
 
 def _nodes(client: Any) -> list[tuple[str, int]]:

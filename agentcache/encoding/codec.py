@@ -98,6 +98,23 @@ def decode(raw: bytes) -> Any:
         raise SerializationError(f"its value cannot be decoded: {exc}") from exc
 
 
+def list_item(raw: bytes, index: int) -> Any:
+    """Item ``index`` of the list inside an envelope, without decoding the items after it; None if
+    the value is not a list that long (or cannot be read)."""
+    if len(raw) < HEADER_SIZE or raw[0] != VERSION:
+        return None
+    unpacker = msgpack.Unpacker(strict_map_key=False)
+    unpacker.feed(raw[HEADER_SIZE:])
+    try:
+        if unpacker.read_array_header() <= index:
+            return None
+        for _ in range(index):
+            unpacker.skip()
+        return unpacker.unpack()
+    except Exception:  # msgpack raises several unrelated types for data it cannot read
+        return None
+
+
 def check_model(model: object) -> None:
     """Reject a ``model=`` argument that is not a pydantic model class, before anything is sent."""
     if model is None:

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from agentcache.core.binding import Bound, E, operation
 from agentcache.core.commands import Batch, Command, Operation, Replies, cmd, lua, one
+from agentcache.core.near import forgetting
 from agentcache.encoding import codec
 from agentcache.encoding.expiry import TTL, Deadline, deadline_ms, ttl_ms
 from agentcache.encoding.keys import ThreadKeys, checkpoint_keys, session_key, session_thread, user_parts_key
@@ -49,33 +50,6 @@ def _plain(field: object) -> object:
     return field
 
 
-def _sent(s: Settings, keys: list[str], batch: list[Command]) -> Generator[list[Command], Replies, Replies]:
-    """Send ``batch``, which writes or removes ``keys``: the near cache (if any) forgets them before
-    and after, so this process never reads its own change's old value from memory."""
-    near = s.near
-    if near is None:
-        return (yield batch)
-    for key in keys:
-        near.forget(key)
-    try:
-        return (yield batch)
-    finally:
-        for key in keys:
-            near.forget(key)
-
-
-def _sent_thread(s: Settings, head: str, batch: list[Command]) -> Generator[list[Command], Replies, Replies]:
-    """As :func:`_sent`, for a batch that writes or removes any of a thread's fields."""
-    near = s.near
-    if near is None:
-        return (yield batch)
-    near.forget_prefix(head)
-    try:
-        return (yield batch)
-    finally:
-        near.forget_prefix(head)
-
-
 def _set_cmd(s: Settings, key: str, value: Any, ttl: TTL | None, expires_at: Deadline | None) -> Command:
     if expires_at is not None:
         if ttl is not None:
@@ -102,7 +76,7 @@ def set_(
     (one in the past removes the field). Give at most one of the two.
     """
     key = session_key(s.prefix, thread_id, _plain(field))
-    yield from _sent(s, [key], [_set_cmd(s, key, value, ttl, expires_at), *s.stats.due()])
+    yield from forgetting(s.near, [_set_cmd(s, key, value, ttl, expires_at), *s.stats.due()], [key])
     s.stats.count("session/writes")
 
 
@@ -122,7 +96,7 @@ def set_many(
     keys = [session_key(s.prefix, thread_id, _plain(f)) for f in values]
     commands = [_set_cmd(s, key, v, ttl, expires_at) for key, v in zip(keys, values.values(), strict=True)]
     if commands:
-        yield from _sent(s, keys, [*commands, *s.stats.due()])
+        yield from forgetting(s.near, [*commands, *s.stats.due()], keys)
         s.stats.count("session/writes", amount=len(commands))
 
 
@@ -157,7 +131,7 @@ def get(
 def delete(s: Settings, thread_id: str, field: str) -> Operation[bool]:
     """Remove ``field``; True if it existed. One round trip."""
     key = session_key(s.prefix, thread_id, field)
-    (removed,) = yield from _sent(s, [key], [cmd("UNLINK", key)])
+    (removed,) = yield from forgetting(s.near, [cmd("UNLINK", key)], [key])
     return bool(removed)
 
 
@@ -188,7 +162,7 @@ def delete_many(s: Settings, thread_id: str, fields: Iterable[str]) -> Operation
     keys = [session_key(s.prefix, thread_id, field) for field in _fields_of(fields)]
     if not keys:
         return 0
-    (removed,) = yield from _sent(s, keys, [cmd("UNLINK", *keys)])
+    (removed,) = yield from forgetting(s.near, [cmd("UNLINK", *keys)], keys)
     return int(removed)
 
 
@@ -260,7 +234,7 @@ def remove_fields(s: Settings, thread_id: str, *, checkpoints: bool = False) -> 
     ]
     if checkpoints:
         batch.append(cmd("UNLINK", *checkpoint_keys(s.prefix, thread_id).all))  # same slot: no extra round trip
-    first, _, *more = yield from _sent_thread(s, keys.head, batch)
+    first, _, *more = yield from forgetting(s.near, batch, head=keys.head)
     rest = [] if first[0] in (b"0", 0, "0") else (yield from _scan(s, keys, "unlink", cursor=first[0]))
     if s.near is not None:
         s.near.forget_prefix(keys.head)
@@ -301,7 +275,7 @@ def set_user_part(
         ms = s.session_ttl_ms if ttl is None else ttl_ms(ttl)
         data = codec.encode(stored, ms, s.max_value_bytes)
         command = _user_part_cmd(s, thread_id, "set", key, data, "px" if ms else "", ms)
-    yield from _sent(s, [key], [command, *s.stats.due()])
+    yield from forgetting(s.near, [command, *s.stats.due()], [key])
     s.stats.count("session/writes")
 
 
@@ -324,14 +298,15 @@ def _parts_of(items: list[Any], thread: ThreadKeys, thread_id: str) -> dict[str,
 def delete_user_part(s: Settings, thread_id: str, name: str) -> Operation[bool]:
     """Remove the pending user part ``name``; True if it was there. One round trip."""
     key = session_key(s.prefix, thread_id, user_part_field(name))
-    removed, _ = yield from _sent(s, [key], [cmd("UNLINK", key), cmd("SREM", user_parts_key(s.prefix, thread_id), key)])
+    batch = [cmd("UNLINK", key), cmd("SREM", user_parts_key(s.prefix, thread_id), key)]
+    removed, _ = yield from forgetting(s.near, batch, [key])
     return bool(removed)
 
 
 def clear_user_parts(s: Settings, thread_id: str) -> Operation[int]:
     """Remove every pending user part of the thread; returns how many. One round trip."""
     head = session_thread(s.prefix, thread_id).head
-    (removed,) = yield from _sent_thread(s, head, [_user_part_cmd(s, thread_id, "clear")])
+    (removed,) = yield from forgetting(s.near, [_user_part_cmd(s, thread_id, "clear")], head=head)
     return int(removed)
 
 

@@ -28,6 +28,7 @@ from typing import Any
 from agentcache.core.binding import Bound, E, operation
 from agentcache.core.commands import Call as CallStep
 from agentcache.core.commands import Operation
+from agentcache.core.near import forgetting
 from agentcache.encoding import codec
 from agentcache.encoding.expiry import TTL
 from agentcache.encoding.keys import encode_name, llm_head, llm_pattern
@@ -47,7 +48,6 @@ from agentcache.tiers.tool.tier import (
     read_policy,
     remove_matching,
     remove_policy,
-    written,
 )
 
 
@@ -249,7 +249,7 @@ def get_or_compute(
 def invalidate(s: Settings, request: Mapping[str, Any], *, ignore: Iterable[str] | None = None) -> Operation[bool]:
     """Remove the cached response to ``request``; True if there was one. One round trip."""
     key = Request(s, request, ignore).key
-    (removed,) = yield from written(s, key, [TOOL_INVALIDATE([key])])
+    (removed,) = yield from forgetting(s.near, [TOOL_INVALIDATE([key])], [key])
     return bool(removed)
 
 

@@ -25,6 +25,7 @@ from typing import Any, Generic, ParamSpec, Protocol, TypeVar, overload
 from agentcache.core.binding import Bound, E, operation
 from agentcache.core.commands import Await, Command, Operation, Pause, Replies, Step, cmd, lua, one, scan_all
 from agentcache.core.commands import Call as CallStep
+from agentcache.core.near import forgetting
 from agentcache.encoding import codec
 from agentcache.encoding.expiry import TTL, ttl_ms
 from agentcache.encoding.keys import encode_name, tool_head, tool_pattern
@@ -225,22 +226,10 @@ def entry_read(s: Settings, key: str) -> Generator[list[Command], Replies, bytes
 
 
 def _expires_ms(raw: bytes) -> int:
-    """A stored entry's expiry (wall clock ms, 0: none): the third item of tool and LLM entries alike."""
-    entry = codec.decode(raw)
-    return int(entry[2] or 0) if isinstance(entry, list) and len(entry) > 2 else 0
-
-
-def written(s: Settings, key: str, batch: list[Command]) -> Generator[list[Command], Replies, Replies]:
-    """Send ``batch``, which writes or removes the entry at ``key``: the near cache (if any) forgets
-    it before and after, so this process never reads the old entry from memory afterwards."""
-    near = s.near
-    if near is None:
-        return (yield batch)
-    near.forget(key)
-    try:
-        return (yield batch)
-    finally:
-        near.forget(key)
+    """A stored entry's expiry (wall clock ms, 0: none): the third item of tool and LLM entries alike,
+    read without decoding the rest (the caller decodes the entry once, for its value)."""
+    expires = codec.list_item(raw, 2)
+    return expires if isinstance(expires, int) else 0
 
 
 def lifetime(shelf: Shelf, name: str, ttl: TTL | None) -> tuple[int, bool]:
@@ -269,12 +258,13 @@ def put(
     ms, stale = lifetime(shelf, name, ttl)
     data = make(ms)
     if not stale:
-        yield from written(s, key, [_set(key, data, ms), *s.stats.due()])
+        yield from forgetting(s.near, [_set(key, data, ms), *s.stats.due()], [key])
     else:  # read the policy in the same round trip; store again in a second one only if it changed
-        replies = yield from written(s, key, [_policy_read(shelf, name), _set(key, data, ms), *s.stats.due()])
+        batch = [_policy_read(shelf, name), _set(key, data, ms), *s.stats.due()]
+        replies = yield from forgetting(s.near, batch, [key])
         actual = _learned(shelf, name, replies[0])
         if actual != ms:  # the policy changed (or this worker had not read it): fix this entry's TTL
-            yield from written(s, key, [TOOL_RESTORE([key], data, make(actual), actual)])
+            yield from forgetting(s.near, [TOOL_RESTORE([key], data, make(actual), actual)], [key])
 
 
 def store(
@@ -403,7 +393,7 @@ def _fetch_or_compute(
             yield Pause(min(pause, max(state, 1) / 1000) if state >= 0 else pause)
             wait = min(wait * 2, MAX_WAIT)
         data = make((yield compute), ms)
-        yield from written(s, key, [_set(key, data, ms), *s.stats.due()])
+        yield from forgetting(s.near, [_set(key, data, ms), *s.stats.due()], [key])
     except GeneratorExit:
         raise
     except BaseException:  # fn raised, a round trip failed, the caller was cancelled or interrupted
@@ -417,7 +407,7 @@ def _fetch_or_compute(
 def invalidate(s: Settings, tool: str, args: Any) -> Operation[bool]:
     """Remove the cached result of ``tool`` with ``args``; True if there was one. One round trip."""
     key = _key(s, tool, args)
-    (removed,) = yield from written(s, key, [TOOL_INVALIDATE([key])])
+    (removed,) = yield from forgetting(s.near, [TOOL_INVALIDATE([key])], [key])
     return bool(removed)
 
 
@@ -431,14 +421,8 @@ def remove_matching(s: Settings, pattern: str) -> Operation[int]:
     """Remove every stored entry (not a claim) whose key matches ``pattern``, on every primary."""
 
     def remove(keys: list[bytes]) -> Operation[int]:
-        near = [k.decode(errors="surrogateescape") for k in keys] if s.near is not None else []
-        for key in near:
-            s.near.forget(key)  # type: ignore[union-attr]
-        try:
-            return sum((yield [TOOL_INVALIDATE([key]) for key in keys]))
-        finally:
-            for key in near:
-                s.near.forget(key)  # type: ignore[union-attr]
+        names = [k.decode(errors="surrogateescape") for k in keys]
+        return sum((yield from forgetting(s.near, [TOOL_INVALIDATE([key]) for key in keys], names)))
 
     return (yield from scan_all(pattern, s.scan_count, remove))
 
