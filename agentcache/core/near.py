@@ -38,6 +38,9 @@ from agentcache.encoding.keys import tier_heads
 from agentcache.errors import InvalidArgumentError
 
 CHANNEL = b"__redis__:invalidate"
+REFRESH_BELOW = 0.98
+"""A near cache's session read slides the field's expiry only when less than this fraction of its
+TTL is left (``session_near_get.lua``): each refresh is a change every process hears about."""
 RECENT = 4096  # reports remembered for tickets still in flight; an older ticket is refused
 _CONNECTION_KEYS = ("host", "port", "username", "password", "db", "socket_connect_timeout", "client_name")
 
@@ -47,10 +50,11 @@ class NearCache:
     """The near cache's settings (``near_cache=NearCache(...)`` on a constructor).
 
     ``session_window``: a session field is served locally for this fraction of its TTL after the
-    server last refreshed it (the read that brought it here); the next read then goes to the server
-    and refreshes it. So a field read at least once every ``(1 - session_window) x TTL`` never
-    expires on the server. ``sessions=False`` keeps session fields out (their refreshes are writes,
-    which every process's listener hears about)."""
+    read that brought it here; the next read then goes to the server, which slides its expiry when
+    less than 98% of its TTL is left. So a field read at least once every
+    ``(0.98 - session_window) x TTL`` (88% by default) never expires on the server.
+    ``sessions=False`` keeps session fields out (their refreshes are writes, which every process's
+    listener hears about)."""
 
     max_entries: int = 10_000
     max_bytes: int = 64 * 1024 * 1024
@@ -63,8 +67,10 @@ class NearCache:
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise InvalidArgumentError(f"NearCache {name} must be a positive int, not {value!r}")
         window = self.session_window
-        if not isinstance(window, int | float) or isinstance(window, bool) or not 0 < window < 1:
-            raise InvalidArgumentError(f"NearCache session_window must be a fraction between 0 and 1, not {window!r}")
+        if not isinstance(window, int | float) or isinstance(window, bool) or not 0 < window < REFRESH_BELOW:
+            raise InvalidArgumentError(
+                f"NearCache session_window must be a fraction above 0 and below {REFRESH_BELOW}, not {window!r}"
+            )
 
 
 class Ticket(NamedTuple):
@@ -80,9 +86,9 @@ class _Entry:
     until: float  # monotonic: not served after this
     wall_until: float  # wall clock (s): not served after this (a stored expiry); inf for none
     own: int = 0
-    """Reports of the read's own change still to come: a session read refreshes the field's TTL,
-    which the server reports like any change. Reports of one key come in the order the server ran
-    the commands, and none had come when the entry was admitted, so the next one is the read's."""
+    """Reports of the read's own change still to come: a session read that refreshed the field's TTL
+    made a change the server reports like any other. Reports of one key come in the order the server
+    ran the commands, and none had come when the entry was admitted, so the next one is the read's."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,20 +149,20 @@ class NearStore:
         """Taken before a read is sent: what :meth:`admit` needs (None while tracking is not live)."""
         return Ticket(self._seq, time.monotonic()) if self._live else None
 
-    def admit(self, key: str, raw: bytes, ticket: Ticket | None, *, ttl_ms: int = 0, expires_ms: int = 0) -> None:
+    def admit(
+        self, key: str, raw: bytes, ticket: Ticket | None, *, ttl_ms: int = 0, expires_ms: int = 0, own: int = 0
+    ) -> None:
         """Keep ``raw`` for ``key`` if nothing changed it since ``ticket`` was taken. A session field
-        (``ttl_ms``: its sliding TTL) is kept for ``session_window`` of it from when the read was sent
-        (the server refreshed it after that); a stored entry until ``expires_ms`` (wall clock ms; 0:
-        no expiry)."""
+        (``ttl_ms``: its sliding TTL) is kept for ``session_window`` of it from when the read was sent;
+        a stored entry until ``expires_ms`` (wall clock ms; 0: no expiry). ``own``: reports of the
+        read's own change to come (1 when the read refreshed the field's expiry)."""
         if ticket is None or len(raw) > self.config.max_bytes:
             return
         seq = ticket.seq
-        own = 0
         if key.startswith(self._session_head):
             if not self.config.sessions or ttl_ms <= 0:
                 return  # a fixed deadline or no TTL: the header does not say when it ends
             until = ticket.sent + ttl_ms / 1000 * self.config.session_window
-            own = 1  # the read ran PEXPIRE: its report is on its way
         else:
             until = float("inf")
         wall_until = expires_ms / 1000 if expires_ms else float("inf")

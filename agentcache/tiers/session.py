@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from agentcache.core.binding import Bound, E, operation
 from agentcache.core.commands import Batch, Command, Operation, Replies, cmd, lua, one
-from agentcache.core.near import forgetting
+from agentcache.core.near import REFRESH_BELOW, forgetting
 from agentcache.encoding import codec
 from agentcache.encoding.expiry import TTL, Deadline, deadline_ms, ttl_ms
 from agentcache.encoding.keys import ThreadKeys, checkpoint_keys, session_key, session_thread, user_parts_key
@@ -27,6 +27,7 @@ from agentcache.tiers.settings import Settings
 M = TypeVar("M")
 
 SESSION_GET = lua(__package__, "session_get")  # GET + the sliding refresh, in one call
+SESSION_NEAR_GET = lua(__package__, "session_near_get")  # the same for a near cache: refresh when due
 SESSION_SCAN = lua(__package__, "session_scan", prelude="slide")  # one SCAN step and the work on what it found
 USER_PART = lua(__package__, "user_part", prelude="slide")  # a thread's user parts and the set of their keys
 SESSION_GET_MANY = lua(__package__, "session_get_many", prelude="slide")  # several GETs + slides, one call
@@ -112,19 +113,22 @@ def get(
     if model is not None:
         codec.check_model(model)
     near = s.near
-    if near is not None:
-        raw = near.get(key)
-        if raw is not None:  # served from memory: the server refreshed it within the window
-            s.stats.lookup("session", True)
-            return _decode(raw, thread_id, field, model)
-        ticket = near.ticket()
-    raw = (yield [SESSION_GET([key]), *s.stats.due()])[0]
-    s.stats.lookup("session", raw is not None)
-    if raw is None:
+    if near is None:
+        raw = (yield [SESSION_GET([key]), *s.stats.due()])[0]
+        s.stats.lookup("session", raw is not None)
+        return default if raw is None else _decode(raw, thread_id, field, model)
+    local = near.get(key)
+    if local is not None:  # served from memory, within the window after the read that brought it
+        s.stats.lookup("session", True)
+        return _decode(local, thread_id, field, model)
+    ticket = near.ticket()
+    reply = (yield [SESSION_NEAR_GET([key], REFRESH_BELOW), *s.stats.due()])[0]
+    s.stats.lookup("session", reply is not None)
+    if reply is None:
         return default
+    raw, refreshed = reply
     value = _decode(raw, thread_id, field, model)
-    if near is not None:
-        near.admit(key, raw, ticket, ttl_ms=codec.slide_ms(raw))
+    near.admit(key, raw, ticket, ttl_ms=codec.slide_ms(raw), own=int(refreshed))
     return value
 
 
