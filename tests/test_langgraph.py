@@ -339,3 +339,14 @@ def test_only_destroy_thread_removes_a_graphs_checkpoints(sync_cache: AgentCache
     assert saver.get_tuple(config) is not None
     assert sync_cache.session.destroy_thread("shared") == 4
     assert saver.get_tuple(config) is None
+
+
+def test_foreign_data_under_a_checkpoint_key_is_a_typed_error(sync_cache: AgentCache) -> None:
+    from agentcache import SerializationError
+
+    keys = checkpoint_keys(sync_cache.settings.prefix, "odd")
+    sync_cache.ping()  # settles the client (cluster or not) of a cache made from a URL
+    sync_cache.client.zadd(keys.idx, {"\x00" + "id1": 0})
+    sync_cache.client.hset(keys.cp, "\x00id1", b"not msgpack of a checkpoint")
+    with pytest.raises(SerializationError, match="odd"):
+        AgentCacheSaver(sync_cache).get_tuple({"configurable": {"thread_id": "odd"}})

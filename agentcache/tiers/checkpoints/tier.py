@@ -280,8 +280,12 @@ def _fits(s: Settings, size: int) -> None:
 
 
 def _entry(thread_id: str, reply: list[Any]) -> StoredCheckpoint:
-    ns, cid, ctype, cdata, mtype, mdata, parent = msgpack.unpackb(reply[1])
-    writes = [StoredWrite(t, i, ch, (vt, vb), path) for t, i, ch, vt, vb, path in map(msgpack.unpackb, reply[2:])]
+    try:
+        ns, cid, ctype, cdata, mtype, mdata, parent = msgpack.unpackb(reply[1])
+        stored = [msgpack.unpackb(w) for w in reply[2:]]
+        writes = [StoredWrite(t, i, ch, (vt, vb), path) for t, i, ch, vt, vb, path in stored]
+    except Exception as exc:  # msgpack raises several unrelated types; a wrong shape is a ValueError
+        raise SerializationError(f"a checkpoint of thread {thread_id!r} cannot be read: {exc}") from exc
     writes.sort(key=lambda w: (w.task_path, w.task_id, w.idx))
     return StoredCheckpoint(thread_id, ns, cid, (ctype, cdata), (mtype, mdata), parent, writes)
 
