@@ -73,7 +73,7 @@ def test_thread_session_endpoints(api: httpx.Client) -> None:
     assert api.get(base + "/user_preference").json() == {"key": "user_preference", "value": {"theme": "dark"}}
     assert api.get(base).json()["values"] == {"later": [1, 2], "temp": 1, "user_preference": {"theme": "dark"}}
     missing = api.get(base + "/nope")
-    assert missing.status_code == 404 and missing.json()["error"] == "NotFound"
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "NotFound"
     assert api.delete(base + "/temp").json() == {"deleted": True}
     shot = {"part_type": "image_url", "image_url": {"url": "https://example.com/s.png"}}
     assert api.post(base, json={"key": "__user_part_screenshot", "value": shot}).status_code == 200
@@ -113,24 +113,28 @@ def test_sessions_endpoints(api: httpx.Client) -> None:
     assert sid in [s["sessionId"] for s in listed["sessions"]]
     assert api.delete(f"{sessions}/{sid}").json() == {"ended": True}
     gone = api.get(f"{sessions}/{sid}/messages")
-    assert gone.status_code == 410 and gone.json()["error"] == "SessionEnded" and "expiresAt" in gone.json()["details"]
+    assert (
+        gone.status_code == 410
+        and gone.json()["error"]["code"] == "SessionEnded"
+        and "expiresAt" in gone.json()["error"]["details"]
+    )
 
 
 def test_error_codes(api: httpx.Client) -> None:
     sessions = "/api/messaging/sessions"
     assert api.get(f"{sessions}/no-such-session").status_code == 404
     bad_timeout = api.post(sessions, json={"agentId": "a", "userId": "u", "timeoutConfig": {"timeoutMinutes": 100000}})
-    assert bad_timeout.status_code == 400 and bad_timeout.json()["error"] == "InvalidTimeoutConfig"
+    assert bad_timeout.status_code == 400 and bad_timeout.json()["error"]["code"] == "InvalidTimeoutConfig"
     short = api.post(sessions, json={"agentId": "a", "userId": "u", "timeoutConfig": {"maxDurationMinutes": 5}})
     sid = short.json()["sessionId"]
     refused = api.post(f"{sessions}/{sid}/renew")
-    assert refused.status_code == 422 and refused.json()["error"] == "RenewalRefused"
+    assert refused.status_code == 422 and refused.json()["error"]["code"] == "RenewalRefused"
     invalid = api.post(sessions, json={"agentId": "", "userId": "u"})
-    assert invalid.status_code == 422 and invalid.json()["error"] == "ValidationError"
+    assert invalid.status_code == 422 and invalid.json()["error"]["code"] == "ValidationError"
     not_json = api.post("/api/v1/threads/t/session", content=b"{", headers={"content-type": "application/json"})
-    assert not_json.status_code == 422
+    assert not_json.status_code == 400 and not_json.json()["error"]["code"] == "InvalidJSON"
     big = api.post("/api/v1/threads/t/session", json={"key": "k", "value": "x" * (2 * 1024 * 1024)})
-    assert big.status_code == 413 and big.json()["error"] == "PayloadTooLarge"
+    assert big.status_code == 413 and big.json()["error"]["code"] == "PayloadTooLarge"
 
     def chunks() -> Iterator[bytes]:  # no Content-Length: the body is counted as it arrives
         yield b'{"key": "k", "value": "'
@@ -139,11 +143,11 @@ def test_error_codes(api: httpx.Client) -> None:
         yield b'"}'
 
     chunked = api.post("/api/v1/threads/t/session", content=chunks(), headers={"content-type": "application/json"})
-    assert chunked.status_code == 413 and chunked.json()["error"] == "PayloadTooLarge"
+    assert chunked.status_code == 413 and chunked.json()["error"]["code"] == "PayloadTooLarge"
     bad_part = api.post("/api/v1/threads/t/session", json={"key": "__user_part_x", "value": {"part_type": "video"}})
     assert bad_part.status_code == 422
     bad_name = api.post("/api/v1/threads/t/session", json={"key": "k" * 1024 + "é", "value": 1})
-    assert bad_name.status_code == 422 and set(bad_name.json()) == {"error", "message", "details"}
+    assert bad_name.status_code == 422 and set(bad_name.json()["error"]) == {"code", "message", "details"}
 
 
 def test_a_value_over_max_value_bytes_is_413(server_urls: Any) -> None:
@@ -151,7 +155,7 @@ def test_a_value_over_max_value_bytes_is_413(server_urls: Any) -> None:
     try:
         with httpx.Client(base_url=running.base, timeout=10) as client:  # no keys: no authentication
             huge = client.post("/api/v1/threads/t/session", json={"key": "k", "value": "x" * 5000})
-            assert huge.status_code == 413 and huge.json()["error"] == "ValueTooLarge"
+            assert huge.status_code == 413 and huge.json()["error"]["code"] == "ValueTooLarge"
             assert client.post("/api/v1/threads/t/session", json={"key": "k", "value": "x"}).status_code == 200
     finally:
         running.stop()
@@ -212,7 +216,7 @@ def test_a_valkey_failure_is_503() -> None:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
             assert client.get("/health").status_code == 503
             failed = client.get("/api/v1/threads/t/session/k")
-            assert failed.status_code == 503 and failed.json()["error"] == "BackendUnavailable"
+            assert failed.status_code == 503 and failed.json()["error"]["code"] == "BackendUnavailable"
             assert "Traceback" not in failed.text
     finally:
         server.should_exit = True
