@@ -27,6 +27,11 @@ def main(argv: list[str] | None = None) -> int:
     http = commands.add_parser("serve", help="serve the HTTP API (the 'http' extra)")
     http.add_argument("--url", default=None, help="the Valkey server (default: start the bundled one)")
     http.add_argument("--data-dir", default=None, help="with the bundled server: keep its data here")
+    http.add_argument(
+        "--rate-limit",
+        default=None,
+        help="requests per API key, e.g. 600/60 (per 60 s), 10/s, 600/min (default: AGENTCACHE_HTTP_RATE_LIMIT)",
+    )
     http.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1 (loopback)")
     http.add_argument("--port", type=int, default=8787)
     stats = commands.add_parser("stats", help="the shared statistics as tables (the 'cli' extra)")
@@ -65,7 +70,7 @@ def _serve(options: argparse.Namespace) -> int:
     from agentcache.http.app import serve
 
     try:
-        serve(options.url, options.host, options.port, options.data_dir)
+        serve(options.url, options.host, options.port, options.data_dir, rate_limit=options.rate_limit)
     except InvalidArgumentError as exc:
         print(exc, file=sys.stderr)
         return 2

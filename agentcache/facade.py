@@ -23,6 +23,7 @@ from agentcache.stats import reset_stats, stats
 from agentcache.tiers.checkpoints.tier import CheckpointTier
 from agentcache.tiers.conversations.handles import ConversationTier
 from agentcache.tiers.conversations.lifecycle import Lifecycle
+from agentcache.tiers.limits import LimitTier
 from agentcache.tiers.llm.tier import LlmTier
 from agentcache.tiers.session import SessionTier
 from agentcache.tiers.settings import Settings
@@ -55,6 +56,8 @@ class _Facade(Bound[E]):
     """The LLM tier: model responses cached by their canonical request, computed once when many ask."""
     checkpoints: CheckpointTier[E]
     """Framework checkpoints per thread (what the LangGraph checkpointer stores through)."""
+    limits: LimitTier[E]
+    """Rate limits shared by every worker (what the HTTP API limits each key with)."""
 
     def __init__(self, client: Any, **options: Unpack[CacheOptions]) -> None:
         """Wrap an existing valkey-py or redis-py client (standalone or cluster).
@@ -89,6 +92,7 @@ class _Facade(Bound[E]):
         self.conversations = ConversationTier(executor, settings, lifecycle)
         self.llm = LlmTier(executor, settings)
         self.checkpoints = CheckpointTier(executor, settings)
+        self.limits = LimitTier(executor, settings)
 
     @classmethod
     def _build(cls, made: UrlClient, settings: Settings, server: BundledValkey | None, lifecycle: Lifecycle) -> Self:

@@ -356,3 +356,11 @@ def checkpoint_part(name: object, what: str) -> str:
 def checkpoint_member(namespace: str, checkpoint_id: str) -> str:
     """``<ns> NUL <id>``: a checkpoint's member in the index and its field in the entry hashes."""
     return checkpoint_part(namespace, "checkpoint_ns") + "\x00" + checkpoint_part(checkpoint_id, "checkpoint_id")
+
+
+# --- rate limits (the limits tier) -------------------------------------------------------------------
+
+
+def limit_key(prefix: str, name: object) -> str:
+    """``<prefix>:limit:<name>``: one small string per limited name (its theoretical arrival time)."""
+    return f"{prefix}:limit:{encode_name(name, 'name')}"

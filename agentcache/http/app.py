@@ -22,12 +22,14 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from agentcache.errors import BackendError, InvalidArgumentError
 from agentcache.facade import AsyncAgentCache
-from agentcache.http import errors, sessions, threads
 from agentcache.http.auth import Keys, configured
 from agentcache.http.bodies import BodyLimit
 from agentcache.http.context import Api
 from agentcache.http.dashboard import PAGE, dashboard_data
-from agentcache.http.errors import ERRORS, ErrorBody, error_response
+from agentcache.http.errors import ERRORS, ErrorBody, error_response, install_handlers, log
+from agentcache.http.rate import RateLimit, configured_rate
+from agentcache.http.sessions import routes as session_routes
+from agentcache.http.threads import routes as thread_routes
 
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -44,11 +46,13 @@ def create_app(
     cors_origins: Sequence[str] = (),
     owns_cache: bool = False,
     metrics_registry: Any = None,
+    rate_limit: str | None = None,
 ) -> FastAPI:
     """The HTTP API over ``cache``. Keys default to the comma-separated ``AGENTCACHE_HTTP_USER_KEYS``
     and ``AGENTCACHE_HTTP_ADMIN_KEYS`` environment variables; no key at all: no authentication.
     ``owns_cache``: close the cache when the app shuts down. ``metrics_registry``: a
-    ``prometheus_client`` registry served at ``/metrics`` (admin scope)."""
+    ``prometheus_client`` registry served at ``/metrics`` (admin scope). ``rate_limit``: requests per
+    key, e.g. ``"600/60"`` (default ``AGENTCACHE_HTTP_RATE_LIMIT``, else none; see :mod:`.rate`)."""
     users = configured(user_keys, "AGENTCACHE_HTTP_USER_KEYS")
     admins = configured(admin_keys, "AGENTCACHE_HTTP_ADMIN_KEYS")
     if not isinstance(max_body_bytes, int) or isinstance(max_body_bytes, bool) or max_body_bytes < 1:
@@ -68,7 +72,8 @@ def create_app(
         lifespan=lifespan,
         responses={status: {"model": ErrorBody, "description": text} for status, text in ERRORS.items()},
     )
-    keys = Keys(users, admins)
+    rate = configured_rate(rate_limit)
+    keys = Keys(users, admins, None if rate is None else RateLimit(cache, *rate).check)
     app.state.authenticated = keys.required
     user, admin = Depends(keys.check("user")), Depends(keys.check("admin"))
     app.add_middleware(BodyLimit, limit=max_body_bytes)
@@ -76,7 +81,7 @@ def create_app(
         from fastapi.middleware.cors import CORSMiddleware
 
         app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins), allow_methods=["*"], allow_headers=["*"])
-    errors.install(app)
+    install_handlers(app)
 
     if metrics_registry is not None:
         from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -94,13 +99,13 @@ def create_app(
         try:
             await cache.ping()
         except BackendError as exc:
-            errors.log.warning("health: %s", exc)
+            log.warning("health: %s", exc)
             return error_response(503, "BackendUnavailable", "Valkey is unreachable or failing")
         return JSONResponse({"status": "ok", "valkeyMs": round((time.perf_counter() - started) * 1000, 3)})
 
     api = Api(cache, user, admin)
-    app.include_router(threads.routes(api))
-    app.include_router(sessions.routes(api))
+    app.include_router(thread_routes(api))
+    app.include_router(session_routes(api))
 
     # --- dashboard --------------------------------------------------------------------------------
 
@@ -145,7 +150,7 @@ def app_from_env() -> FastAPI:
     return create_app(AsyncAgentCache.from_url(url), owns_cache=True)
 
 
-def serve(url: str | None, host: str, port: int, data_dir: str | None = None) -> None:
+def serve(url: str | None, host: str, port: int, data_dir: str | None = None, *, rate_limit: str | None = None) -> None:
     """Run the API with uvicorn (``agentcache serve``); refuses a non-loopback ``host`` without keys."""
     import asyncio
     import ipaddress
@@ -160,6 +165,7 @@ def serve(url: str | None, host: str, port: int, data_dir: str | None = None) ->
             "or bind to 127.0.0.1"
         )
 
+    configured_rate(rate_limit)  # a bad limit is refused before the server starts
     observers, registry = _metrics()
 
     async def main() -> None:
@@ -168,7 +174,7 @@ def serve(url: str | None, host: str, port: int, data_dir: str | None = None) ->
             if url is None
             else AsyncAgentCache.from_url(url, observers=observers)
         )
-        app = create_app(cache, owns_cache=True, metrics_registry=registry)
+        app = create_app(cache, owns_cache=True, metrics_registry=registry, rate_limit=rate_limit)
         await uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info")).serve()
 
     asyncio.run(main())

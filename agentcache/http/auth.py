@@ -43,11 +43,15 @@ def _matches(token: bytes, keys: Sequence[bytes]) -> bool:
 
 
 class Keys:
-    """The configured keys, and a dependency per scope that refuses requests without a fitting key."""
+    """The configured keys, and a dependency per scope that refuses requests without a fitting key
+    (and, given ``limit``, requests over its rate)."""
 
-    def __init__(self, users: Sequence[str], admins: Sequence[str]) -> None:
+    def __init__(
+        self, users: Sequence[str], admins: Sequence[str], limit: Callable[[Request], Awaitable[None]] | None = None
+    ) -> None:
         self.users = tuple(key.encode() for key in users)
         self.admins = tuple(key.encode() for key in admins)
+        self.limit = limit
 
     @property
     def required(self) -> bool:
@@ -65,11 +69,15 @@ class Keys:
     def check(self, needed: Scope) -> Callable[[Request], Awaitable[None]]:
         async def check(request: Request) -> None:
             if not self.required:
+                if self.limit is not None:
+                    await self.limit(request)
                 return
             granted = self.scope_of(request)
             if granted is None:
                 raise ApiError(401, "Unauthorized", "send Authorization: Bearer <key> or X-API-Key: <key>")
             if needed == "admin" and granted != "admin":
                 raise ApiError(403, "Forbidden", "this endpoint needs an admin key")
+            if self.limit is not None:
+                await self.limit(request)  # counted only once the key is known to be valid
 
         return check

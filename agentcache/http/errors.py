@@ -105,7 +105,7 @@ def cache_error(exc: AgentCacheError) -> tuple[int, str, str, dict[str, Any]]:
     return 422, "ValidationError", str(exc)[:500], {}
 
 
-def install(app: FastAPI) -> None:
+def install_handlers(app: FastAPI) -> None:
     """Give every failure of ``app`` the envelope."""
 
     @app.exception_handler(ApiError)
