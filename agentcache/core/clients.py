@@ -7,7 +7,7 @@ import select
 from typing import Any
 
 from agentcache.core.commands import Batch
-from agentcache.core.log import recovered
+from agentcache.core.log import LOG, recovered
 from agentcache.errors import BackendError, InvalidArgumentError
 
 
@@ -34,6 +34,29 @@ def backend_error(batch: Batch, exc: BaseException, *, connection: bool = False)
     error = BackendError([c.name for c in batch], exc)
     error.connection = connection
     return error
+
+
+def send_failed(batch: Batch, exc: Exception) -> BackendError:
+    """What an exception the client raised while connecting or sending ``batch`` becomes: a
+    BackendError with ``connection=True`` (the command may or may not have run; a read may retry).
+
+    Not only the client's own errors and OSError: its connection handling has races that surface
+    as other exceptions. valkey-py's (and redis-py's) asyncio cluster client, when one task's command
+    fails on its connection, closes every connection of every node (``_reset_for_reinitialize`` ->
+    ``NodesManager.aclose`` -> ``ClusterNode.disconnect``), the ones other tasks are using or still
+    connecting on included; such a task's handshake then writes to the writer taken from under it
+    (``AttributeError: 'NoneType' object has no attribute 'writelines'``), and ``connect()`` cleans
+    up only after the client's own errors. Asyncio streams raise RuntimeError or
+    IncompleteReadError in the same way. Those are logged (by type, with the commands' names only)
+    so that a bug does not pass unseen for a lost connection.
+    """
+    if not isinstance(exc, CLIENT_ERRORS):
+        LOG.warning(
+            "agentcache: the client raised %s while connecting or sending [%s]; taken for a lost connection",
+            type(exc).__name__,
+            ", ".join(dict.fromkeys(c.name for c in batch)),
+        )
+    return backend_error(batch, exc, connection=True)
 
 
 def is_noscript(reply: object) -> bool:
@@ -165,17 +188,32 @@ def _poll_before_use(node: Any) -> None:
             _agentcache_polls = True
 
             async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
-                if self._free:
-                    await _drop_if_closed(self._free[0])
-                return await super().execute_command(*args, **kwargs)
+                await _drop_next_if_closed(self)
+                return await super().execute_command(*args, **kwargs)  # takes that connection first
 
             async def execute_pipeline(self, commands: Any) -> Any:
-                if self._free:
-                    await _drop_if_closed(self._free[0])
+                await _drop_next_if_closed(self)
                 return await super().execute_pipeline(commands)
 
         _polling_node_classes[base] = PollingNode
     node.__class__ = _polling_node_classes[base]
+
+
+async def _drop_next_if_closed(node: Any) -> None:
+    """Drop the connection the node hands out next if the server closed it (see :func:`_drop_if_closed`).
+
+    The connection is taken out of the node's free list while it is polled and dropped: a
+    disconnect awaits, and meanwhile another task would take the same connection, connect it again
+    and have the new socket taken from under it when this disconnect ends (its handshake then
+    fails on a writer that is None). Put back first in the list, it is the one the node's
+    ``execute_command`` or ``execute_pipeline`` takes at once (no await in between)."""
+    if not node._free:
+        return
+    connection = node._free.popleft()
+    try:
+        await _drop_if_closed(connection)
+    finally:
+        node._free.appendleft(connection)
 
 
 async def _drop_if_closed(connection: Any) -> None:

@@ -16,12 +16,19 @@ import time
 from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from typing import Any, TypeVar
 
-from agentcache.core.clients import CLIENT_ERRORS, REPLY_ERRORS, backend_error, is_noscript, recovering
+from agentcache.core.clients import (
+    CLIENT_ERRORS,
+    REPLY_ERRORS,
+    backend_error,
+    is_noscript,
+    recovering,
+    send_failed,
+)
 from agentcache.core.commands import Await, Batch, Call, Command, Next, Open, Operation, Pause, Replies, Step, cmd
 from agentcache.core.log import retrying, round_trip_done, round_trip_started, scripts_resent
 from agentcache.core.near import NearStore
 from agentcache.core.observe import Observer, count_batch
-from agentcache.errors import BackendError, CacheClosedError, InvalidArgumentError
+from agentcache.errors import AgentCacheError, BackendError, CacheClosedError, InvalidArgumentError
 
 T = TypeVar("T")
 
@@ -266,19 +273,21 @@ class SyncExecutor:
     def _send(self, batch: Batch) -> Replies:
         self.round_trips += 1
         count_batch(batch)  # for observers; one context-variable read otherwise
-        try:
+        assert len(batch) == 1 or all(c.node is None for c in batch), "a command for a given node goes alone"
+        try:  # only the client's calls: whatever it raises while connecting or sending is a lost connection
             if len(batch) == 1:
                 try:
                     return [self.client.execute_command(*batch[0].args, **_options(batch[0]))]
                 except REPLY_ERRORS as exc:
                     return [exc]
-            assert all(c.node is None for c in batch), "a command for a given node goes alone"
             pipe = self.client.pipeline(transaction=False)
             for command in batch:
                 pipe.execute_command(*command.args)
             return list(pipe.execute(raise_on_error=False))
-        except CLIENT_ERRORS as exc:
-            raise backend_error(batch, exc, connection=True) from exc
+        except AgentCacheError:
+            raise
+        except Exception as exc:  # not BaseException: an interrupt stays one
+            raise send_failed(batch, exc) from exc
 
     def _resolve(self) -> None:
         with self._lock:
@@ -406,26 +415,30 @@ class AsyncExecutor:
         if hasattr(self.client, "initialize"):  # an asyncio cluster client learns its nodes lazily
             try:
                 await self.client.initialize()
-            except CLIENT_ERRORS as exc:
+            except AgentCacheError:
+                raise
+            except Exception as exc:  # anything the client raises while connecting (see send_failed)
                 raise BackendError(["cluster discovery"], exc) from exc
         return primaries(self.client)
 
     async def _send(self, batch: Batch) -> Replies:
         self.round_trips += 1
         count_batch(batch)  # for observers; one context-variable read otherwise
-        try:
+        assert len(batch) == 1 or all(c.node is None for c in batch), "a command for a given node goes alone"
+        try:  # only the client's calls: whatever it raises while connecting or sending is a lost connection
             if len(batch) == 1:
                 try:
                     return [await self.client.execute_command(*batch[0].args, **_options(batch[0]))]
                 except REPLY_ERRORS as exc:
                     return [exc]
-            assert all(c.node is None for c in batch), "a command for a given node goes alone"
             pipe = self.client.pipeline(transaction=False)
             for command in batch:
                 pipe.execute_command(*command.args)
             return list(await pipe.execute(raise_on_error=False))
-        except CLIENT_ERRORS as exc:
-            raise backend_error(batch, exc, connection=True) from exc
+        except AgentCacheError:
+            raise
+        except Exception as exc:  # not BaseException: a cancellation stays one
+            raise send_failed(batch, exc) from exc
 
     async def _resolve(self) -> None:
         async with self._lock:
