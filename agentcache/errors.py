@@ -91,6 +91,9 @@ class BackendError(AgentCacheError):
     def __init__(self, commands: Sequence[str], cause: BaseException, hint: str = "") -> None:
         self.command = ", ".join(dict.fromkeys(commands)) or "?"
         said = str(cause)
+        self.out_of_memory = type(cause).__name__ == "OutOfMemoryError" or "used memory > 'maxmemory'" in said
+        """True when the server refused a write because its used memory is over ``maxmemory``
+        (``maxmemory-policy noeviction``): nothing of that write was done, reads still work."""
         if not hint and (type(cause).__name__ == "NoPermissionError" or "no permissions to" in said.lower()):
             hint = ACL_HINT
         self.hint = hint
@@ -153,6 +156,43 @@ class InvalidTimeoutConfig(ConversationError, InvalidArgumentError):  # noqa: N8
     """A timeout setting is outside the configured limits, or the limits themselves are inconsistent."""
 
     status_code = 400
+
+
+class DataLostError(AgentCacheError):
+    """Stored data that belongs together is partly gone: evicted by the server under a
+    ``maxmemory-policy`` that evicts (``allkeys-*``, ``volatile-*``), or deleted outside agentcache.
+    agentcache reports it instead of returning less than was stored; retrying does not bring it
+    back. See ``docs/memory.md`` for the policy to run agent state under."""
+
+
+class HistoryLost(DataLostError, ConversationError):  # noqa: N818 - named like the other conversation errors
+    """A live conversation's stored history holds fewer messages than its record counts (its message
+    list was evicted or deleted; its record stayed). Reading the history raises this rather than
+    return a shorter one; ``info()`` still works and shows ``lost_messages``. ``clear()`` starts the
+    history over (and ends the error), ``end()`` or ``delete()`` removes the conversation. 500: the
+    server lost data, and retrying does not help."""
+
+    status_code = 500
+
+    def __init__(self, message: str, expected: int, found: int) -> None:
+        super().__init__(message)
+        self.expected = expected
+        """How many messages the conversation's record counts."""
+        self.found = found
+        """How many are stored."""
+
+
+class CheckpointsLost(DataLostError):  # noqa: N818
+    """Part of a thread's checkpoints is gone (some of its keys were evicted or deleted): checkpoints
+    listed in the thread's index without their entries or the other way round, pending writes
+    without their values, their index or their checkpoints, or checkpoints that had writes with none
+    left. Reading the thread raises this rather than return fewer checkpoints or writes;
+    ``delete_thread`` (or ``session.destroy_thread``) clears it. A thread with every key gone reads
+    as one never written: nothing is left to tell."""
+
+    def __init__(self, message: str, thread_id: str) -> None:
+        super().__init__(message)
+        self.thread_id = thread_id
 
 
 class ModelError(AgentCacheError):

@@ -203,6 +203,53 @@ def parse(raw: dict[Any, Any]) -> CacheStats:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class NodeMemory:
+    """One server's memory (a cluster's primary each), from ``INFO memory``: what ``agentcache
+    stats`` shows, and what decides whether agent state can be evicted (see ``docs/memory.md``)."""
+
+    node: str
+    used: int
+    """``used_memory``, bytes."""
+    maximum: int
+    """``maxmemory``, bytes; 0: no limit (the server grows until the machine runs out)."""
+    policy: str
+    """``maxmemory-policy``."""
+
+    @property
+    def evicts_conversations(self) -> bool:
+        """Whether the server may evict a conversation's keys to make room: any policy but
+        ``noeviction`` once ``maxmemory`` is set. ``volatile-*`` too, since a conversation's keys
+        always have an expiry (its deadline plus the grace period)."""
+        return self.maximum > 0 and self.policy != "noeviction"
+
+
+def node_memory(node: str, info: dict[str, Any]) -> NodeMemory:
+    """The :class:`NodeMemory` in a reply to ``INFO memory``."""
+    return NodeMemory(
+        node, int(info.get("used_memory", 0)), int(info.get("maxmemory", 0)), str(info.get("maxmemory_policy", "?"))
+    )
+
+
+def memory_warning(nodes: list[NodeMemory]) -> str | None:
+    """What to warn an operator of about these servers' memory, or None: a policy that can evict
+    conversations, else a server close to its ``maxmemory`` (under noeviction it then refuses writes)."""
+    evicting = sorted({n.policy for n in nodes if n.evicts_conversations})
+    if evicting:
+        return (
+            f"maxmemory-policy {', '.join(evicting)} can evict conversations, session state and checkpoints "
+            "when memory is full (reads then raise HistoryLost / CheckpointsLost, or find nothing): run agent "
+            "state under noeviction (docs/memory.md)"
+        )
+    full = [n for n in nodes if n.maximum and n.used >= 0.9 * n.maximum]
+    if full:
+        return (
+            f"{full[0].node} uses {full[0].used / full[0].maximum:.0%} of maxmemory: past 100% the server refuses "
+            "writes (reads and deletes go on); free memory or raise maxmemory (docs/memory.md)"
+        )
+    return None
+
+
 class WithStats(Protocol):
     """What the statistics operations need of a cache's settings: its buffer of counts."""
 

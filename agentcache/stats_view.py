@@ -1,8 +1,10 @@
 """``agentcache stats``: the shared statistics as readable tables (the ``cli`` extra: rich).
 
 Per tier (session, tool, LLM): hits, misses, writes, hit rate; per tool: the same, cost saved and
-what its hit rate suggests for its TTL; per model: tokens and cost saved. ``--watch`` redraws it
-every few seconds until interrupted.
+what its hit rate suggests for its TTL; per model: tokens and cost saved. Then the server's memory
+(per primary: used, ``maxmemory``, ``maxmemory-policy``), with a warning when the policy can evict
+conversations or memory is nearly full (``docs/memory.md``). ``--watch`` redraws it every few
+seconds until interrupted.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from agentcache.stats import CacheStats, Recommendation, TierStats
+from agentcache.stats import CacheStats, NodeMemory, Recommendation, TierStats, memory_warning, node_memory
 
 ADVICE = {
     Recommendation.RAISE_TTL: "raise the TTL: results are reused",
@@ -25,8 +27,27 @@ def _rate(stats: TierStats) -> str:
     return "-" if rate is None else f"{rate:.1%}"
 
 
-def render(stats: CacheStats, title: str) -> Any:
-    """The statistics as a rich renderable (a group of tables)."""
+def _bytes(n: int) -> str:
+    for unit, size in (("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10)):
+        if n >= size:
+            return f"{n / size:.2f} {unit}"
+    return f"{n} B"
+
+
+def memory(client: Any) -> list[NodeMemory] | None:
+    """``INFO memory`` of the server, or of each primary of a cluster; None if it cannot be read
+    (the README's least-privilege user may not run INFO, an ``@dangerous`` command)."""
+    try:
+        if hasattr(client, "get_primaries"):
+            return [node_memory(n.name, client.info("memory", target_nodes=n)) for n in client.get_primaries()]
+        kwargs = client.get_connection_kwargs()
+        return [node_memory(f"{kwargs.get('host', '?')}:{kwargs.get('port', '?')}", client.info("memory"))]
+    except Exception:
+        return None
+
+
+def render(stats: CacheStats, title: str, nodes: list[NodeMemory] | None = None) -> Any:
+    """The statistics as a rich renderable (a group of tables); ``nodes``: the server's memory."""
     from rich.console import Group
     from rich.table import Table
     from rich.text import Text
@@ -68,6 +89,19 @@ def render(stats: CacheStats, title: str) -> Any:
                 f"{model.cost_saved:.4g}",
             )
         parts.append(models)
+    if nodes is None:
+        parts.append(Text("memory: not readable (INFO refused: it needs a user allowed +info)", style="dim"))
+    else:
+        table = Table(title="memory", title_justify="left")
+        for column in ("server", "used", "maxmemory", "policy"):
+            table.add_column(column, justify="right" if column in ("used", "maxmemory") else "left")
+        for node in nodes:
+            limit = _bytes(node.maximum) if node.maximum else "no limit"
+            table.add_row(node.node, _bytes(node.used), limit, node.policy)
+        parts.append(table)
+        warning = memory_warning(nodes)
+        if warning:
+            parts.append(Text(f"warning: {warning}", style="bold yellow"))
     return Group(*parts)
 
 
@@ -84,13 +118,13 @@ def show(url: str, prefix: str | None, watch: float | None, console: Any = None)
     with AgentCache.from_url(url, **options) as cache:
         title = f"agentcache statistics ({cache.settings.prefix}, all processes)"
         if watch is None:
-            console.print(render(cache.stats(), title))
+            console.print(render(cache.stats(), title, memory(cache.client)))
             return 0
-        with Live(render(cache.stats(), title), console=console, refresh_per_second=4) as live:
+        with Live(render(cache.stats(), title, memory(cache.client)), console=console, refresh_per_second=4) as live:
             try:
                 while True:
                     time.sleep(watch)
-                    live.update(render(cache.stats(), title))
+                    live.update(render(cache.stats(), title, memory(cache.client)))
             except KeyboardInterrupt:
                 pass
     return 0

@@ -145,11 +145,11 @@ def test_sqlite_store_persists_across_connections_and_threads(tmp_path: Path) ->
 
 
 def test_round_trips_per_operation(cache: Any) -> None:
-    from agentcache.tiers.conversations.scripts import CONV_CREATE, CONV_INDEX, CONV_READ, CONV_WRITE
+    from agentcache.tiers.conversations.scripts import CONV_CREATE, CONV_INDEX, CONV_INDEX_READ, CONV_READ, CONV_WRITE
     from agentcache.tiers.session import SESSION_SCAN
 
     cache.ping()
-    for script in (CONV_CREATE, CONV_INDEX, CONV_READ, CONV_WRITE, SESSION_SCAN):
+    for script in (CONV_CREATE, CONV_INDEX, CONV_INDEX_READ, CONV_READ, CONV_WRITE, SESSION_SCAN):
         loaded = cache.client.script_load(script.source)  # on every primary: a first call on a node costs 2
         if inspect.isawaitable(loaded):
             cache._loop.run_until_complete(loaded)

@@ -42,6 +42,7 @@ def recorded(url: str) -> Iterator[tuple[AgentCache, Recorder]]:
     recorder = Recorder()
     with AgentCache.from_url(url, prefix=unique_prefix(), observers=[recorder]) as cache:
         cache.session.set("warm", "f", 1)
+        cache.session.set_many("warm", {"f": 1})
         cache.session.get("warm", "f")  # loads the scripts on this slot's node
         cache.tool.check("warm", {"a": 1})
         recorder.records.clear()

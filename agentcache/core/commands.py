@@ -40,14 +40,25 @@ class Script:
 
 def lua(package: str, file: str, *, name: str | None = None, prelude: str | None = None) -> Script:
     """The script in ``<file>.lua`` of ``package`` (package data, beside the tier that runs it),
-    after ``<prelude>.lua`` if given; ``name`` (default: the file's) is what errors call it."""
+    after ``<prelude>.lua`` if given; ``name`` (default: the file's) is what errors call it.
+
+    A script file starts with its flags line (``#!lua flags=...``, see ``docs/memory.md``), which
+    the server reads only as the very first line: it stays first, before the prelude."""
     from importlib.resources import files
 
     folder = files(package)
     source = folder.joinpath(f"{file}.lua").read_text(encoding="utf-8")
     if prelude is not None:
-        source = folder.joinpath(f"{prelude}.lua").read_text(encoding="utf-8") + source
+        shebang, body = source.split("\n", 1) if source.startswith("#!") else ("", source)
+        before = folder.joinpath(f"{prelude}.lua").read_text(encoding="utf-8")
+        source = (shebang + "\n" if shebang else "") + before + body
     return Script(name or file, source)
+
+
+def without_shebang(source: str) -> str:
+    """``source`` with its flags line made a Lua comment (same line numbers), for a Lua runtime
+    that does not read flags lines (the in-memory backend's)."""
+    return "--" + source if source.startswith("#!") else source
 
 
 class Command(NamedTuple):

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
+from agentcache.core.commands import without_shebang
 from agentcache.errors import AgentCacheError, InvalidArgumentError
 
 SCHEMES = ("valkey://", "valkeys://", "redis://", "rediss://", "unix://")
@@ -68,4 +70,56 @@ def memory_client(*, asynchronous: bool) -> Any:
             'the in-memory backend needs the memory extra: pip install "valkey-agentcache[memory]"'
         ) from None
     server = fakeredis.FakeServer()
-    return fakeredis.FakeAsyncValkey(server=server) if asynchronous else fakeredis.FakeValkey(server=server)
+    client = fakeredis.FakeAsyncValkey(server=server) if asynchronous else fakeredis.FakeValkey(server=server)
+    pool = client.connection_pool
+    pool.connection_class = _reading_flags_as_comments(pool.connection_class)
+    return client
+
+
+_PLAIN_SHA: dict[str, str] = {}
+"""SHA1 of a script with its flags line -> SHA1 of the body the in-memory backend was sent instead."""
+
+
+def _plain(args: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A command as the in-memory backend can run it. fakeredis's Lua cannot parse a script's
+    flags line (``#!lua flags=...``), so a script body goes with that line turned into a comment,
+    and a call by the SHA of the body with the flags line goes by the SHA of what was sent."""
+    name = (args[0].decode() if isinstance(args[0], bytes) else str(args[0])).upper()
+    if name == "SCRIPT" and len(args) > 2:  # SCRIPT LOAD <body> as separate words
+        return (args[0], *_plain(args[1:]))
+    if name in ("EVAL", "LOAD", "SCRIPT LOAD") and len(args) > 1:
+        body = args[1] if isinstance(args[1], str) else bytes(args[1]).decode()
+        if body.startswith("#!"):
+            plain = without_shebang(body)
+            _PLAIN_SHA[hashlib.sha1(body.encode()).hexdigest()] = hashlib.sha1(plain.encode()).hexdigest()
+            return (args[0], plain, *args[2:])
+    elif name == "EVALSHA" and len(args) > 1:
+        sha = args[1].decode() if isinstance(args[1], bytes) else str(args[1])
+        if sha in _PLAIN_SHA:
+            return (args[0], _PLAIN_SHA[sha], *args[2:])
+    return args
+
+
+def _reading_flags_as_comments(base: Any) -> Any:
+    """A subclass of the fakeredis connection class ``base`` that sends every command :func:`_plain`.
+    The one Lua source serves both backends: the server reads the flags, fakeredis skips them."""
+
+    class PlainScripts(base):  # type: ignore[misc]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            packer = getattr(self, "_command_packer", None)  # what the sync connection packs with
+            if packer is not None:
+                self._command_packer = _PlainPacker(packer)
+
+        def pack_command(self, *args: Any) -> Any:  # what the asyncio connection packs with
+            return super().pack_command(*_plain(args))
+
+    return PlainScripts
+
+
+class _PlainPacker:
+    def __init__(self, packer: Any) -> None:
+        self._packer = packer
+
+    def pack(self, *args: Any) -> Any:
+        return self._packer.pack(*_plain(args))

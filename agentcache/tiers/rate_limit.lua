@@ -1,3 +1,4 @@
+#!lua
 -- rate_limit: one request against a rate limit, by the generic cell rate algorithm (GCRA), on the
 -- server's clock, so every process that shares the key shares the limit.
 -- KEYS[1]: the limit's key (a string: the theoretical arrival time, in microseconds).

@@ -29,7 +29,9 @@ M = TypeVar("M")
 SESSION_GET = lua(__package__, "session_get")  # GET + the sliding refresh, in one call
 SESSION_NEAR_GET = lua(__package__, "session_near_get")  # the same for a near cache: refresh when due
 SESSION_SCAN = lua(__package__, "session_scan", prelude="slide")  # one SCAN step and the work on what it found
-USER_PART = lua(__package__, "user_part", prelude="slide")  # a thread's user parts and the set of their keys
+USER_PART = lua(__package__, "user_part", prelude="slide")  # a thread's user parts: list, clear
+USER_PART_SET = lua(__package__, "user_part_set")  # one user part and the set of their keys, together
+SESSION_SET_MANY = lua(__package__, "session_set_many")  # several SETs of one thread, all or none
 SESSION_GET_MANY = lua(__package__, "session_get_many", prelude="slide")  # several GETs + slides, one call
 
 
@@ -51,14 +53,19 @@ def _plain(field: object) -> object:
     return field
 
 
-def _set_cmd(s: Settings, key: str, value: Any, ttl: TTL | None, expires_at: Deadline | None) -> Command:
+def _stored(s: Settings, value: Any, ttl: TTL | None, expires_at: Deadline | None) -> tuple[bytes, str, int]:
+    """A value as stored, with how it expires: ``px`` ms, ``pxat`` a deadline (Unix ms), or '' (never)."""
     if expires_at is not None:
         if ttl is not None:
             raise InvalidArgumentError("give ttl or expires_at, not both")
-        return cmd("SET", key, codec.encode(value, 0, s.max_value_bytes), "PXAT", deadline_ms(expires_at))
+        return codec.encode(value, 0, s.max_value_bytes), "pxat", deadline_ms(expires_at)
     ms = s.session_ttl_ms if ttl is None else ttl_ms(ttl)
-    data = codec.encode(value, ms, s.max_value_bytes)
-    return cmd("SET", key, data, "PX", ms) if ms else cmd("SET", key, data)
+    return codec.encode(value, ms, s.max_value_bytes), "px" if ms else "", ms
+
+
+def _set_cmd(s: Settings, key: str, value: Any, ttl: TTL | None, expires_at: Deadline | None) -> Command:
+    data, expiry, amount = _stored(s, value, ttl, expires_at)
+    return cmd("SET", key, data, expiry.upper(), amount) if expiry else cmd("SET", key, data)
 
 
 def set_(
@@ -91,14 +98,15 @@ def set_many(
 ) -> Operation[None]:
     """Store several fields of one thread, each as :meth:`set` would (same ``ttl`` or ``expires_at``
     for all). One round trip on every topology: a thread's fields share one slot. Every value is
-    checked before anything is sent; the fields are written in one pipeline (not a transaction)."""
+    checked before anything is sent; the fields are written by one script call, so all of them or
+    (a server out of memory refusing it) none."""
     if not isinstance(values, Mapping):
         raise InvalidArgumentError(f"values must be a dict of field -> value, not {type(values).__name__}")
     keys = [session_key(s.prefix, thread_id, _plain(f)) for f in values]
-    commands = [_set_cmd(s, key, v, ttl, expires_at) for key, v in zip(keys, values.values(), strict=True)]
-    if commands:
-        yield from forgetting(s.near, [*commands, *s.stats.due()], keys)
-        s.stats.count("session/writes", amount=len(commands))
+    args = [x for v in values.values() for x in _stored(s, v, ttl, expires_at)]
+    if keys:
+        yield from forgetting(s.near, [SESSION_SET_MANY(keys, *args), *s.stats.due()], keys)
+        s.stats.count("session/writes", amount=len(keys))
 
 
 def get(
@@ -260,25 +268,18 @@ def set_user_part(
     *,
     ttl: TTL | None = None,
     expires_at: Deadline | None = None,
+    written: Any = None,
 ) -> Operation[None]:
     """Attach ``part`` (text, an image or data; a str is text) to the thread's next user message.
 
     Stored as the session field ``__user_part_<name>`` (replacing a part of that name) with the same
     TTL rules as any field. The next user message added to the conversation of this id takes every
     pending persistent part, atomically; transient ones (``save=False``) are never stored with a
-    message. One round trip."""
+    message. ``written``: the JSON a client sent for the part (the HTTP API), kept so that reading
+    the field shows it as sent (``parts.as_written``). One round trip."""
     key = session_key(s.prefix, thread_id, user_part_field(name))
-    stored = to_stored(part)
-    if expires_at is not None:
-        if ttl is not None:
-            raise InvalidArgumentError("give ttl or expires_at, not both")
-        command = _user_part_cmd(
-            s, thread_id, "set", key, codec.encode(stored, 0, s.max_value_bytes), "pxat", deadline_ms(expires_at)
-        )
-    else:
-        ms = s.session_ttl_ms if ttl is None else ttl_ms(ttl)
-        data = codec.encode(stored, ms, s.max_value_bytes)
-        command = _user_part_cmd(s, thread_id, "set", key, data, "px" if ms else "", ms)
+    data, expiry, amount = _stored(s, to_stored(part, written), ttl, expires_at)
+    command = USER_PART_SET([user_parts_key(s.prefix, thread_id)], key, data, expiry, amount)
     yield from forgetting(s.near, [command, *s.stats.due()], [key])
     s.stats.count("session/writes")
 

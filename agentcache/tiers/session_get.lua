@@ -1,3 +1,4 @@
+#!lua flags=allow-oom
 -- session_get: read a field and slide its expiry by the TTL in its header, in one call.
 -- KEYS[1]: the field's key. Returns the value, or nil.
 local v = redis.call('GET', KEYS[1])

@@ -1,3 +1,4 @@
+#!lua flags=allow-oom
 -- session_near_get: session_get for a cache with a near cache. It slides the field's expiry only when
 -- less than ARGV[1] (a fraction) of its TTL is left: every refresh is a change the server reports to
 -- every process's near cache, and refreshing on each read would make the processes that share a

@@ -1,3 +1,4 @@
+#!lua flags=allow-oom
 -- session_scan (after slide.lua)
 -- One SCAN step over a thread's keys and the work on what it found, in one round trip.
 -- KEYS[1]: a key in the thread's slot (routing only). ARGV: mode, cursor, pattern, count.

@@ -1,4 +1,6 @@
+#!lua flags=allow-oom
 -- checkpoint_drop (after prelude.lua): remove some of a thread's checkpoints with their writes.
+-- allow-oom: it only removes, which frees memory, so it works when memory is full.
 -- ARGV: mode, ...
 --   'keep_latest'         keep only the newest checkpoint of each namespace
 --   'runs', run id, ...   remove the checkpoints these runs made
@@ -14,6 +16,7 @@ if ARGV[1] == 'keep_latest' then
       n = n + 1
     end
   end
+  settle()
   return n
 end
 local wanted = {}
@@ -25,4 +28,5 @@ for i = 1, #runs, 2 do
     n = n + 1
   end
 end
+settle()
 return n

@@ -25,7 +25,6 @@ from agentcache.core.binding import Bound, E, operation
 from agentcache.core.commands import Operation, cmd, lua, one, scan_all
 from agentcache.encoding.expiry import TTL, ttl_ms
 from agentcache.encoding.keys import (
-    CheckpointKeys,
     check_name,
     checkpoint_index_pattern,
     checkpoint_keys,
@@ -33,13 +32,14 @@ from agentcache.encoding.keys import (
     checkpoint_part,
     checkpoint_thread_of,
 )
-from agentcache.errors import InvalidArgumentError, SerializationError, ValueTooLargeError
+from agentcache.errors import CheckpointsLost, InvalidArgumentError, SerializationError, ValueTooLargeError
 from agentcache.tiers.settings import Settings
 
 CHECKPOINT_PUT = lua(__package__, "put", name="checkpoint_put", prelude="prelude")
 CHECKPOINT_WRITES = lua(__package__, "writes", name="checkpoint_writes", prelude="prelude")
 CHECKPOINT_READ = lua(__package__, "read", name="checkpoint_read", prelude="prelude")
 CHECKPOINT_DROP = lua(__package__, "drop", name="checkpoint_drop", prelude="prelude")
+CHECKPOINT_COPY = lua(__package__, "copy", name="checkpoint_copy", prelude="prelude")
 
 PAGE = 100  # checkpoints per round trip when listing
 Typed = tuple[str, bytes]
@@ -122,7 +122,9 @@ def put_writes(
 ) -> Operation[int]:
     """Store pending writes on a checkpoint: a write of a task and index already there is kept,
     except for negative indexes (special channels), which replace. Returns how many were stored.
-    One round trip (none for no writes)."""
+    One round trip (none for no writes). The writes belong to a checkpoint stored with :func:`put`:
+    a thread holding writes and no checkpoint reads as :class:`CheckpointsLost` (its checkpoints
+    were evicted), and a ``ttl`` left out here gives the new keys the thread's own TTL."""
     keys = checkpoint_keys(s.prefix, thread_id)
     member = checkpoint_member(namespace, checkpoint_id)
     args: list[object] = []
@@ -148,7 +150,7 @@ def get(
     member = "" if checkpoint_id is None else checkpoint_member(namespace, checkpoint_id)
     head = checkpoint_member(namespace, "")
     reply = yield from one(CHECKPOINT_READ(keys.all, _ms(refresh), "get", member, head))
-    return None if not reply else _entry(thread_id, reply)
+    return None if not reply else _entry(thread_id, _whole(thread_id, reply))
 
 
 def list_(
@@ -174,7 +176,9 @@ def list_(
     found: list[StoredCheckpoint] = []
     while limit is None or len(found) < limit:
         want = PAGE if limit is None else min(PAGE, limit - len(found))
-        page = yield from one(CHECKPOINT_READ(keys.all, _ms(refresh), "list", low, high, filter_before, want))
+        page = _whole(
+            thread_id, (yield from one(CHECKPOINT_READ(keys.all, _ms(refresh), "list", low, high, filter_before, want)))
+        )
         found += [_entry(thread_id, e) for e in page]
         if len(page) < want:
             break
@@ -202,8 +206,9 @@ def delete_thread(s: Settings, thread_id: str) -> Operation[int]:
 
 def copy_thread(s: Settings, source_thread_id: str, target_thread_id: str, *, ttl: TTL | None = None) -> Operation[int]:
     """Copy every checkpoint and write of one thread to another (added to what the target has);
-    returns how many checkpoints were copied. Two round trips (the threads may sit on different
-    nodes, so this is not atomic: a concurrent write to the source may or may not be copied)."""
+    returns how many checkpoints were copied. Two round trips: a read of the source, then one script
+    call that writes the target whole (or, a server out of memory refusing it, not at all). The
+    threads may sit on different nodes, so a concurrent write to the source may or may not be copied."""
     source, target = checkpoint_keys(s.prefix, source_thread_id), checkpoint_keys(s.prefix, target_thread_id)
     members, entries, runs, writes, fields = yield [
         cmd("ZRANGE", source.idx, 0, -1),
@@ -214,28 +219,13 @@ def copy_thread(s: Settings, source_thread_id: str, target_thread_id: str, *, tt
     ]
     if not members:
         return 0
-    yield [*_copies(target, members, entries, runs, writes, fields), *_expiry(target, _ms(ttl))]
+    lists = [_flat(entries), _flat(runs), _flat(writes), list(members), list(fields)]
+    yield [CHECKPOINT_COPY(target.all, _ms(ttl), *map(len, lists), *(x for each in lists for x in each))]
     return len(members)
-
-
-def _copies(target: CheckpointKeys, members: list[bytes], *hashes_and_fields: Any) -> list[Any]:
-    entries, runs, writes, fields = hashes_and_fields
-    out = []
-    for key, flat in ((target.cp, entries), (target.runs, runs), (target.w, writes)):
-        pairs = _flat(flat)
-        out += [cmd("HSET", key, *pairs[i : i + 2000]) for i in range(0, len(pairs), 2000)]
-    for key, names in ((target.idx, members), (target.widx, fields)):
-        scored = [x for name in names for x in (0, name)]
-        out += [cmd("ZADD", key, *scored[i : i + 2000]) for i in range(0, len(scored), 2000)]
-    return out
 
 
 def _flat(reply: Any) -> list[Any]:
     return [x for pair in reply.items() for x in pair] if isinstance(reply, dict) else list(reply)
-
-
-def _expiry(keys: CheckpointKeys, ms: int) -> list[Any]:
-    return [cmd("PEXPIRE", key, ms) for key in keys.all] if ms else []
 
 
 def prune(s: Settings, thread_ids: Iterable[str], *, keep_latest: bool = True) -> Operation[int]:
@@ -277,6 +267,18 @@ def _names(values: Iterable[str], what: str) -> list[str]:
 def _fits(s: Settings, size: int) -> None:
     if size > s.max_value_bytes:
         raise ValueTooLargeError(size, s.max_value_bytes)
+
+
+def _whole(thread_id: str, reply: Any) -> Any:
+    """The read script's reply, unless it says part of the thread is gone (then CheckpointsLost)."""
+    if isinstance(reply, bytes):
+        raise CheckpointsLost(
+            f"checkpoints of thread {thread_id!r}: {reply.decode(errors='replace')} (some of the thread's keys "
+            "were evicted under an evicting maxmemory-policy, see docs/memory.md, or deleted); reading on would "
+            "return fewer checkpoints or writes than were stored. delete_thread() clears the rest",
+            thread_id,
+        )
+    return reply
 
 
 def _entry(thread_id: str, reply: list[Any]) -> StoredCheckpoint:

@@ -1,4 +1,6 @@
--- conv_create: KEYS[1]: the conversation's meta hash, KEYS[2]: its message list.
+#!lua
+-- conv_create: KEYS[1]: the conversation's meta hash, KEYS[2]: its message list. No flags: a server
+-- out of memory refuses it before it starts (it would otherwise delete before it adds).
 -- ARGV: grace, timeout, maxdur, warn, auto, agent, user, system, has_system, metadata, id, messages...
 --   -> ok, now, deadline, length, replaced (1: an expired or ended conversation of that id was replaced)
 --    | exists, its deadline, its agent, its user   (the id names an active conversation: nothing changed)
@@ -12,7 +14,8 @@ local deadline = now + timeout
 if maxdur > 0 and deadline > now + maxdur then deadline = now + maxdur end
 redis.call('HSET', KEYS[1], 'id', ARGV[11], 'agent', ARGV[6], 'user', ARGV[7], 'meta', ARGV[10],
   'created', fmt(now), 'last', fmt(now), 'deadline', fmt(deadline), 'timeout', fmt(timeout),
-  'maxdur', fmt(maxdur), 'warn', ARGV[4], 'auto', ARGV[5], 'renewals', '0', 'status', 'active')
+  'maxdur', fmt(maxdur), 'warn', ARGV[4], 'auto', ARGV[5], 'renewals', '0', 'status', 'active',
+  'count', fmt(#ARGV - 11))
 if ARGV[9] == '1' then redis.call('HSET', KEYS[1], 'system', ARGV[8]) end
 push(KEYS[2], 12)
 redis.call('PEXPIREAT', KEYS[1], fmt(deadline + grace))

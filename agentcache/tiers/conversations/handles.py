@@ -114,6 +114,7 @@ class Conversation(Bound[E]):
         max_steps: int = DEFAULT_MAX_STEPS,
         llm_cache: bool = True,
         dynamic_sections: Mapping[str, Any] | None = None,
+        stamp: Callable[[Message], Message] | None = None,
         **params: Any,
     ) -> Any:
         """:meth:`run`, streamed: yields ``TextDelta`` events as the reply comes, a ``ToolCallEvent``
@@ -121,7 +122,7 @@ class Conversation(Bound[E]):
         stored. A cached response replays its stream. Leaving early, a failure or a cut stream add
         nothing. An iterator on AgentCache; ``async for`` on AsyncAgentCache."""
         options = dict(params, model=model, system=system, tools=tools, max_steps=max_steps, llm_cache=llm_cache)
-        steps = streamed(self._ref, prompt, {**options, "dynamic_sections": dynamic_sections})
+        steps = streamed(self._ref, prompt, {**options, "dynamic_sections": dynamic_sections, "stamp": stamp})
         return self._executor.stream(steps)
 
     def __len__(self) -> int:

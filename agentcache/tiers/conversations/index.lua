@@ -1,6 +1,9 @@
+#!lua
 -- conv_index
 -- The indexes of live conversations: sorted sets scored by each conversation's deadline, in one slot
--- of their own (so one call updates the global, per-agent and per-user index together).
+-- of their own (so one call updates the global, per-agent and per-user index together). This script
+-- changes them (no flags: a server out of memory refuses it before it starts); index_read.lua
+-- lists them.
 -- KEYS: the index sorted sets. ARGV: mode, ...
 --   add    id timeout cap how  -> score = min(now + timeout, cap); first drops entries whose deadline
 --          passed, then ZADD to every key: how = gt (never lower a score), nx (only a new entry) or set
@@ -8,8 +11,6 @@
 --   set    id score how n     -> the first n keys: ZADD score (how = gt or set); the others: ZREM
 --   drop   id score           -> ZREM from every key whose entry still has that score
 --   remove id                 -> ZREM from every key
---   list   cursor_score|'' cursor_id limit  -> now, id, score, ... (deadline order, live only, after cursor)
---   expiring within limit      -> now, id, score, ...  (deadlines in (now, now + within])
 -- Each key expires with its latest entry.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -52,31 +53,4 @@ if mode == 'remove' then
   for _, key in ipairs(KEYS) do redis.call('ZREM', key, ARGV[2]) end
   return 1
 end
-local out = {now}
-if mode == 'expiring' then
-  local high = string.format('%d', now + tonumber(ARGV[2]))
-  local found = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, high, 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[3]))
-  for _, v in ipairs(found) do out[#out + 1] = v end
-  return out
-end
-local limit = tonumber(ARGV[4])
-local low = '(' .. now
-local cscore = nil
-if ARGV[2] ~= '' then
-  cscore = tonumber(ARGV[2])
-  if cscore > now then low = ARGV[2] end
-end
-local offset = 0
-while (#out - 1) / 2 < limit do
-  local got = redis.call('ZRANGEBYSCORE', KEYS[1], low, '+inf', 'WITHSCORES', 'LIMIT', offset, limit)
-  if #got == 0 then break end
-  for i = 1, #got, 2 do
-    local id, score = got[i], tonumber(got[i + 1])
-    if not (cscore and (score < cscore or (score == cscore and id <= ARGV[3]))) and (#out - 1) / 2 < limit then
-      out[#out + 1] = id
-      out[#out + 1] = got[i + 1]
-    end
-  end
-  offset = offset + limit
-end
-return out
+return redis.error_reply('conv_index: unknown mode ' .. tostring(mode))

@@ -24,7 +24,7 @@ from agentcache.tiers.conversations.lifecycle import Seconds, to_ms
 from agentcache.tiers.conversations.models import DEFAULT_PAGE, SessionInfo, SessionPage
 from agentcache.tiers.conversations.refs import _Ref, _Tier
 from agentcache.tiers.conversations.replies import IndexEntries, ReadReply, _dt, _info
-from agentcache.tiers.conversations.scripts import CONV_INDEX, CONV_READ
+from agentcache.tiers.conversations.scripts import CONV_INDEX, CONV_INDEX_READ, CONV_READ
 
 
 def _index_cmd(keys: list[str], *args: object) -> Command:
@@ -139,7 +139,7 @@ def list_active(
         index_agent(s.prefix, agent, b) if agent else index_user(s.prefix, user, b) if user else index_all(s.prefix, b)
         for b in buckets
     ]
-    found = _merged((yield [CONV_INDEX([index], "list", score, after, limit) for index in indexes]), limit)
+    found = _merged((yield [CONV_INDEX_READ([index], "list", score, after, limit) for index in indexes]), limit)
     infos = yield from _verified(
         t, found.ids, lambda i: (agent is None or i.agent_id == agent) and (user is None or i.user_id == user)
     )
@@ -154,7 +154,7 @@ def expiring(t: _Tier, within: Seconds | None = None, limit: int = DEFAULT_PAGE)
     within_ms = t.life.warning_threshold_ms if within is None else to_ms(within, "within")
     _check_limit(limit)
     indexes = [index_all(t.settings.prefix, b) for b in range(INDEX_BUCKETS)]
-    found = _merged((yield [CONV_INDEX([index], "expiring", within_ms, limit) for index in indexes]), limit)
+    found = _merged((yield [CONV_INDEX_READ([index], "expiring", within_ms, limit) for index in indexes]), limit)
     horizon = _dt(found.now + within_ms)
     infos = yield from _verified(t, found.ids, lambda i: i.expires_at <= horizon)
     return sorted(infos, key=lambda i: i.expires_at)

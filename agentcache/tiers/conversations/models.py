@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from agentcache.tiers.conversations.messages import Message
 
@@ -42,7 +42,14 @@ class SessionInfo(BaseModel):
     renewal_count: int
     """How many times the deadline moved out (automatic and manual renewals)."""
     message_count: int
+    """How many messages the history holds."""
     ended_at: datetime | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    """The metadata it was created with."""
+    lost_messages: int = 0
+    """How many messages the conversation counts beyond those stored: its history was evicted (an
+    evicting ``maxmemory-policy``, see ``docs/memory.md``) or deleted. While this is not 0, reading
+    the history raises :class:`~agentcache.HistoryLost`; ``clear()`` starts it over."""
 
 
 class MessagePage(list[Message]):

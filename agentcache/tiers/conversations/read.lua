@@ -1,18 +1,24 @@
--- conv_read: KEYS[1]: the conversation's meta hash, KEYS[2]: its message list.
+#!lua flags=no-writes
+-- conv_read: KEYS[1]: the conversation's meta hash, KEYS[2]: its message list. Reads only
+-- (no-writes), so it runs even when the server is out of memory.
 -- ARGV: mode, a, b
 --   info            -> ok, now, HGETALL of meta, length     (also for expired or ended ones)
 --   len             -> ok, now, length
 --   range limit|'' before|''  -> ok, now, index of the first message returned, {messages}
 --   dump            -> ok, now, HGETALL of meta, {every message}
+-- len, range and dump of a live conversation whose list holds fewer messages than its meta counts
+-- (the list was evicted, or deleted by hand) -> lost, count, length: never a shorter history.
+-- info reports as it finds (its HGETALL carries the count).
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local mode = ARGV[1]
-local f = redis.call('HMGET', KEYS[1], 'status', 'deadline', 'ended')
+local f = redis.call('HMGET', KEYS[1], 'status', 'deadline', 'ended', 'count')
 if not f[1] then return {'missing'} end
 if mode == 'info' then return {'ok', now, redis.call('HGETALL', KEYS[1]), redis.call('LLEN', KEYS[2])} end
 if f[1] == 'ended' then return {'ended', tonumber(f[3])} end
 if now >= tonumber(f[2]) then return {'expired', tonumber(f[2])} end
 local n = redis.call('LLEN', KEYS[2])
+if f[4] and n < tonumber(f[4]) then return {'lost', tonumber(f[4]), n} end
 if mode == 'len' then return {'ok', now, n} end
 if mode == 'dump' then return {'ok', now, redis.call('HGETALL', KEYS[1]), redis.call('LRANGE', KEYS[2], 0, -1)} end
 local stop = n

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from agentcache.encoding import codec
 from agentcache.errors import (
+    HistoryLost,
     InvalidArgumentError,
     SerializationError,
     SessionEnded,
@@ -93,7 +94,8 @@ class CreateReply:
 class ReadReply:
     """``conv_read``, by mode: info (``fields``, ``length``), len (``length``), range (``start``:
     the index of the first message returned, ``messages``), dump (``fields``, ``messages``). A
-    conversation that is not there raises its error (:func:`_gone`) in :meth:`parse`."""
+    conversation that is not there, or whose history holds fewer messages than it counts
+    (``HistoryLost``), raises its error (:func:`_gone`) in :meth:`parse`."""
 
     now: int
     fields: dict[str, bytes]
@@ -167,6 +169,15 @@ def _gone(reply: Sequence[Any], session_id: str) -> None:
     if code == b"ended":
         at = _dt(reply[1])
         raise SessionEnded(f"conversation {session_id!r} was ended at {at.isoformat()}; create a new one", at)
+    if code == b"lost":
+        expected, found = int(reply[1]), int(reply[2])
+        raise HistoryLost(
+            f"conversation {session_id!r} counts {expected} messages but only {found} are stored: its history "
+            "was evicted (the server's maxmemory-policy evicts; see docs/memory.md) or deleted. Reading it "
+            "would return a shorter history; clear() starts the history over, end() or delete() removes it",
+            expected,
+            found,
+        )
     if code == b"exists":
         raise SessionExists(f"conversation {session_id!r} already exists and is active; pick another id or get() it")
     raise InvalidArgumentError(f"unexpected reply {code!r} for conversation {session_id!r}")  # pragma: no cover
@@ -193,6 +204,8 @@ def _info(session_id: str, fields: dict[str, bytes], now: int, length: int) -> S
     status = _status(fields, now)
     deadline = int(fields["deadline"])
     ended = fields.get("ended")
+    count = fields.get("count")  # None: stored before conversations counted their messages
+    live = status in ("active", "near_expiration")
     return SessionInfo(
         id=session_id,
         agent_id=_text(fields.get("agent")),
@@ -209,6 +222,8 @@ def _info(session_id: str, fields: dict[str, bytes], now: int, length: int) -> S
         renewal_count=int(fields.get("renewals", 0)),
         message_count=length,
         ended_at=_dt(ended) if ended is not None else None,
+        metadata=_decode_metadata(fields.get("meta"), session_id),
+        lost_messages=max(0, int(count) - length) if count is not None and live else 0,
     )
 
 

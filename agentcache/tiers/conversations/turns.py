@@ -148,11 +148,14 @@ class Turn:
         dynamic_sections: Mapping[str, Any] | None,
         schema: object,
         params: dict[str, Any],
+        stamp: Callable[[Message], Message] | None = None,
     ) -> None:
         if not isinstance(max_steps, int) or isinstance(max_steps, bool) or not 1 <= max_steps <= 1000:
             raise InvalidArgumentError(f"max_steps must be an int from 1 to 1000, not {shown(max_steps)}")
         if not isinstance(llm_cache, bool):
             raise InvalidArgumentError(f"llm_cache must be True or False, not {shown(llm_cache)}")
+        if stamp is not None and not callable(stamp):
+            raise InvalidArgumentError(f"stamp must be a function Message -> Message, not {shown(stamp)}")
         for reserved in (API_KEY, "stream", "messages", "model", "tools"):
             if reserved in params:
                 raise InvalidArgumentError(f"{reserved!r} is set by the turn; pass the model parameters only")
@@ -169,6 +172,7 @@ class Turn:
         self.max_steps = max_steps
         self.cache = llm_cache
         self.params = params
+        self.stamp = stamp
         self.system: str | None = None
         self.history: list[Message] = []
         self.parts: list[Part] = []
@@ -254,6 +258,8 @@ class Turn:
                     f"reply: {self.text[:200]!r}; nothing was added"
                 ) from None
         messages = [self.user, *self.added]
+        if self.stamp is not None:
+            messages = [self._stamped(message) for message in messages]
         length = yield from add_messages(self.r, messages)
         return TurnResult(
             self.text,
@@ -265,6 +271,13 @@ class Turn:
             cached_calls=self.calls[1],
             length=length,
         )
+
+    def _stamped(self, message: Message) -> Message:
+        assert self.stamp is not None
+        stamped = self.stamp(message)
+        if not isinstance(stamped, Message):
+            raise InvalidArgumentError(f"stamp must return a Message, not {shown(stamped)}; nothing was added")
+        return stamped
 
 
 def _turn(r: _Ref, prompt: object, options: dict[str, Any], schema: object = None) -> Turn:
@@ -278,6 +291,7 @@ def _turn(r: _Ref, prompt: object, options: dict[str, Any], schema: object = Non
         llm_cache=options.pop("llm_cache", True),
         dynamic_sections=options.pop("dynamic_sections", None),
         schema=schema,
+        stamp=options.pop("stamp", None),
         params=options,
     )
 
@@ -303,6 +317,7 @@ def run(
     max_steps: int = DEFAULT_MAX_STEPS,
     llm_cache: bool = True,
     dynamic_sections: Mapping[str, Any] | None = None,
+    stamp: Callable[[Message], Message] | None = None,
     **params: Any,
 ) -> Operation[TurnResult]:
     """Send ``prompt`` with the conversation's context to ``model`` and store the turn.
@@ -312,10 +327,12 @@ def run(
     AgentCache, sync or async on AsyncAgentCache), described to it by their signature and docstring;
     their results are cached by the tool tier. Raises :class:`~agentcache.ModelError` (adding
     nothing) when the model call fails or the model still asks for tools after ``max_steps`` calls.
+    ``stamp``: called on each message of the turn (the user message first) just before the turn is
+    stored, returning the message to store (e.g. with an id and a time in its metadata).
     Round trips: 1 (context) + 2 per model call (LLM tier claim and store; 1 on a hit) + 1 per tool
     call + 1 (append)."""
     options = dict(params, model=model, system=system, tools=tools, max_steps=max_steps, llm_cache=llm_cache)
-    return (yield from _run(_turn(r, prompt, {**options, "dynamic_sections": dynamic_sections})))
+    return (yield from _run(_turn(r, prompt, {**options, "dynamic_sections": dynamic_sections, "stamp": stamp})))
 
 
 def json_(
@@ -330,13 +347,15 @@ def json_(
     max_steps: int = DEFAULT_MAX_STEPS,
     llm_cache: bool = True,
     dynamic_sections: Mapping[str, Any] | None = None,
+    stamp: Callable[[Message], Message] | None = None,
     **params: Any,
 ) -> Operation[TurnResult]:
     """:meth:`run` asking for a reply that follows ``schema`` (a pydantic model); the validated
     instance is ``result.output``. A reply that does not validate raises
     :class:`~agentcache.ModelError` and adds nothing."""
     options = dict(params, model=model, system=system, tools=tools, max_steps=max_steps, llm_cache=llm_cache)
-    return (yield from _run(_turn(r, prompt, {**options, "dynamic_sections": dynamic_sections}, schema)))
+    options.update(dynamic_sections=dynamic_sections, stamp=stamp)
+    return (yield from _run(_turn(r, prompt, options, schema)))
 
 
 StreamStep = Operation[Any] | Open | Next | Event

@@ -1,4 +1,8 @@
+#!lua
 -- conv_write: KEYS[1]: the conversation's meta hash, KEYS[2]: its message list (KEYS[3]: see attach).
+-- No flags: a server out of memory refuses it before it starts. Every mode that changes the history
+-- keeps the meta's message count ('count') in step; a conversation without one (stored before the
+-- count existed) starts one at its next append.
 -- ARGV: mode, grace, mode arguments...
 --   append   messages...           -> ok, now, deadline, new length, timeout, auto, cap
 --   attach   at messages...        -> as append, and message number `at` takes the thread's pending
@@ -18,7 +22,7 @@
 -- Activity (append, heartbeat, renew) sets 'last'; with auto renew, append and heartbeat push the
 -- deadline to now + timeout. No deadline ever passes created + maxdur.
 local mode, grace = ARGV[1], tonumber(ARGV[2])
-local f = redis.call('HMGET', KEYS[1], 'status', 'deadline', 'ended', 'timeout', 'created', 'maxdur', 'auto')
+local f = redis.call('HMGET', KEYS[1], 'status', 'deadline', 'ended', 'timeout', 'created', 'maxdur', 'auto', 'count')
 if not f[1] then return {'missing'} end
 local deadline = tonumber(f[2])
 local gone = nil
@@ -44,10 +48,15 @@ local function extend()
     redis.call('HINCRBY', KEYS[1], 'renewals', 1)
   end
 end
+local function counted(added, length)
+  if f[8] then redis.call('HINCRBY', KEYS[1], 'count', added)
+  else redis.call('HSET', KEYS[1], 'count', fmt(length)) end
+end
 local out = 0
 if mode == 'append' then
   push(KEYS[2], 3)
   out = redis.call('LLEN', KEYS[2])
+  counted(#ARGV - 2, out)
   redis.call('HSET', KEYS[1], 'last', fmt(now))
   if auto == '1' then extend() end
 elseif mode == 'attach' then
@@ -75,6 +84,7 @@ elseif mode == 'attach' then
     redis.call('RPUSH', KEYS[2], m)
   end
   out = redis.call('LLEN', KEYS[2])
+  counted(#ARGV - 3, out)
   redis.call('HSET', KEYS[1], 'last', fmt(now))
   if auto == '1' then extend() end
 elseif mode == 'heartbeat' then
@@ -95,9 +105,11 @@ elseif mode == 'timeout' then
   end
 elseif mode == 'pop' then
   out = redis.call('RPOP', KEYS[2])
+  if out and f[8] then redis.call('HINCRBY', KEYS[1], 'count', -1) end
 elseif mode == 'clear' then
   out = redis.call('LLEN', KEYS[2])
   redis.call('DEL', KEYS[2])
+  redis.call('HSET', KEYS[1], 'count', '0')
 else
   return redis.error_reply('conv_write: unknown mode ' .. mode)
 end

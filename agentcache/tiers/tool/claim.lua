@@ -1,3 +1,4 @@
+#!lua
 -- tool_claim: KEYS[1]: the result's key.
 -- ARGV: lock (0 byte + token), lock timeout ms.
 -- -> nil: claimed, the caller computes | integer: ms until someone else's claim lapses | string: the result

@@ -1,3 +1,4 @@
+#!lua flags=allow-oom
 -- tool_invalidate: KEYS[1]: the result's key.
 -- Remove a result (not a lock: a computation in flight stores its result when it finishes). -> 1 | 0
 local v = redis.call('GET', KEYS[1])

@@ -1,3 +1,4 @@
+#!lua
 -- tool_restore: KEYS[1]: the result's key.
 -- Store again with the TTL of a policy learnt in the same round trip as the first store, but only if
 -- that first write is still there (not invalidated or overwritten meanwhile).

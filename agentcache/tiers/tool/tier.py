@@ -378,7 +378,19 @@ def _fetch_or_compute(
                 batch.append(_policy_read(shelf, name))
             mine = True  # if this round trip fails, the script may still have claimed
             ticket = None if s.near is None else s.near.ticket()
-            replies = yield batch + s.stats.due()
+            try:
+                replies = yield batch + s.stats.due()
+            except BackendError as exc:
+                if not exc.out_of_memory:
+                    raise
+                # A server out of memory refuses the claim script before it runs, even on a hit
+                # (it may write): a stored result is still served, by a plain GET; a miss fails
+                # before fn runs, since its result could not be stored.
+                mine = False
+                raw = (yield [cmd("GET", key)])[0]
+                if raw is None or raw[:1] == CLAIM_MARK:
+                    raise
+                return raw, False
             if stale:
                 ms, stale = _learned(shelf, name, replies[1]), False
             state = replies[0]
