@@ -32,6 +32,12 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="requests per API key, e.g. 600/60 (per 60 s), 10/s, 600/min (default: AGENTCACHE_HTTP_RATE_LIMIT)",
     )
+    http.add_argument(
+        "--model",
+        default=None,
+        help="provider:model (openai or anthropic, key and base URL from their usual environment variables) "
+        "that answers the Sessions API's messages (default: AGENTCACHE_MODEL, else none)",
+    )
     http.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1 (loopback)")
     http.add_argument("--port", type=int, default=8787)
     stats = commands.add_parser("stats", help="the shared statistics as tables (the 'cli' extra)")
@@ -70,7 +76,14 @@ def _serve(options: argparse.Namespace) -> int:
     from agentcache.http.app import serve
 
     try:
-        serve(options.url, options.host, options.port, options.data_dir, rate_limit=options.rate_limit)
+        serve(
+            options.url,
+            options.host,
+            options.port,
+            options.data_dir,
+            rate_limit=options.rate_limit,
+            model=options.model,
+        )
     except InvalidArgumentError as exc:
         print(exc, file=sys.stderr)
         return 2

@@ -1,7 +1,8 @@
 """The HTTP API against the library in one process and the raw command: ``python -m benchmarks.http``.
 
 On a bundled cluster-mode server: GET one session value and POST a message (a conversation append)
-through uvicorn (1 and 2 worker processes, ``agentcache.http.app:app_from_env``), through
+through uvicorn (1 and 2 worker processes, ``agentcache.http.app:app_from_env``; and 1 worker with a
+per-key rate limit that counts every request, to show its cost), through
 ``AsyncAgentCache`` in this process, and the raw Valkey command on valkey-py's asyncio client.
 Each candidate runs ``--concurrency`` callers for ``--seconds`` seconds, one candidate at a time
 (a server process cannot be interleaved with the others); reported: requests per second, p50 and
@@ -56,9 +57,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_uvicorn(url: str, workers: int) -> tuple[subprocess.Popen[bytes], str]:
+def start_uvicorn(url: str, workers: int, extra: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
-    env = {**os.environ, "AGENTCACHE_URL": url}
+    env = {**os.environ, "AGENTCACHE_URL": url, **(extra or {})}
     command = [sys.executable, "-m", "uvicorn", "agentcache.http.app:app_from_env", "--factory"]
     command += ["--port", str(port), "--workers", str(workers), "--log-level", "warning"]
     process = subprocess.Popen(command, env=env)
@@ -106,9 +107,14 @@ async def run(url: str, opts: argparse.Namespace) -> dict[str, dict[str, float]]
         rows["get: raw GET (floor)"] = await drive(raw_get, opts.concurrency, opts.seconds)
         rows["append: raw RPUSH (floor)"] = await drive(raw_push, opts.concurrency, opts.seconds)
         await raw.aclose()
-        for workers in (1, 2):
-            progress(f"uvicorn, {workers} worker(s)")
-            process, base = start_uvicorn(url, workers)
+        unlimited = {"AGENTCACHE_HTTP_RATE_LIMIT": "1000000000/1"}  # counted on every request, never refused
+        for label, workers, extra in (
+            ("1 worker(s)", 1, {}),
+            ("2 worker(s)", 2, {}),
+            ("1 worker, rate limit", 1, unlimited),
+        ):
+            progress(f"uvicorn, {label}")
+            process, base = start_uvicorn(url, workers, extra)
             try:
                 limits = httpx.Limits(max_connections=opts.concurrency)
                 async with httpx.AsyncClient(base_url=base, limits=limits) as client:
@@ -121,8 +127,8 @@ async def run(url: str, opts: argparse.Namespace) -> dict[str, dict[str, float]]
                     async def post_one(c: Any = client, path: str = post_path) -> object:
                         return await c.post(path, json={"content": "hello"})
 
-                    rows[f"get: HTTP, {workers} worker(s)"] = await drive(get_one, opts.concurrency, opts.seconds)
-                    rows[f"append: HTTP, {workers} worker(s)"] = await drive(post_one, opts.concurrency, opts.seconds)
+                    rows[f"get: HTTP, {label}"] = await drive(get_one, opts.concurrency, opts.seconds)
+                    rows[f"append: HTTP, {label}"] = await drive(post_one, opts.concurrency, opts.seconds)
             finally:
                 process.terminate()
                 process.wait(10)

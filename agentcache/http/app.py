@@ -24,14 +24,23 @@ from agentcache.errors import BackendError, InvalidArgumentError
 from agentcache.facade import AsyncAgentCache
 from agentcache.http.auth import Keys, configured
 from agentcache.http.bodies import BodyLimit
+from agentcache.http.chat import configured_model
 from agentcache.http.context import Api
 from agentcache.http.dashboard import PAGE, dashboard_data
-from agentcache.http.errors import ERRORS, ErrorBody, error_response, install_handlers, log
+from agentcache.http.distri import routes as distri_routes
+from agentcache.http.errors import ErrorBody, declared, error_response, install_handlers, log
+from agentcache.http.guard import MAX_HEAD_BYTES, Guard, GuardedH11Protocol, content_security_policy
 from agentcache.http.rate import RateLimit, configured_rate
 from agentcache.http.sessions import routes as session_routes
 from agentcache.http.threads import routes as thread_routes
 
 MAX_BODY_BYTES = 1024 * 1024
+MAX_CONNECTIONS = 512
+"""``agentcache serve`` answers 503 to requests beyond this many open connections or running requests."""
+KEEP_ALIVE_S = 5
+"""How long ``agentcache serve`` keeps an idle connection open."""
+READ_RETRY_S = 1.0
+"""How long a read through ``agentcache serve`` waits out a lost connection (a failover, a restart)."""
 
 
 # --- the app --------------------------------------------------------------------------------------
@@ -47,12 +56,16 @@ def create_app(
     owns_cache: bool = False,
     metrics_registry: Any = None,
     rate_limit: str | None = None,
+    model: Any = None,
 ) -> FastAPI:
     """The HTTP API over ``cache``. Keys default to the comma-separated ``AGENTCACHE_HTTP_USER_KEYS``
     and ``AGENTCACHE_HTTP_ADMIN_KEYS`` environment variables; no key at all: no authentication.
     ``owns_cache``: close the cache when the app shuts down. ``metrics_registry``: a
     ``prometheus_client`` registry served at ``/metrics`` (admin scope). ``rate_limit``: requests per
-    key, e.g. ``"600/60"`` (default ``AGENTCACHE_HTTP_RATE_LIMIT``, else none; see :mod:`.rate`)."""
+    key, e.g. ``"600/60"`` (default ``AGENTCACHE_HTTP_RATE_LIMIT``, else none; see :mod:`.rate`).
+    ``model``: a ChatModel or ``"provider:model"`` that answers the Sessions API's messages (default
+    ``AGENTCACHE_MODEL``, else none: messages are stored, nobody replies; see :mod:`.chat`)."""
+    chat_model = configured_model(model)
     users = configured(user_keys, "AGENTCACHE_HTTP_USER_KEYS")
     admins = configured(admin_keys, "AGENTCACHE_HTTP_ADMIN_KEYS")
     if not isinstance(max_body_bytes, int) or isinstance(max_body_bytes, bool) or max_body_bytes < 1:
@@ -70,7 +83,7 @@ def create_app(
         title="agentcache",
         description=__doc__.split("\n")[0],
         lifespan=lifespan,
-        responses={status: {"model": ErrorBody, "description": text} for status, text in ERRORS.items()},
+        responses=declared(ErrorBody),
     )
     rate = configured_rate(rate_limit)
     keys = Keys(users, admins, None if rate is None else RateLimit(cache, *rate).check)
@@ -81,6 +94,7 @@ def create_app(
         from fastapi.middleware.cors import CORSMiddleware
 
         app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins), allow_methods=["*"], allow_headers=["*"])
+    app.add_middleware(Guard, csp=content_security_policy(PAGE))  # outermost: before anything else looks
     install_handlers(app)
 
     if metrics_registry is not None:
@@ -105,7 +119,8 @@ def create_app(
 
     api = Api(cache, user, admin)
     app.include_router(thread_routes(api))
-    app.include_router(session_routes(api))
+    app.include_router(distri_routes(api))
+    app.include_router(session_routes(api, chat_model))
 
     # --- dashboard --------------------------------------------------------------------------------
 
@@ -150,7 +165,32 @@ def app_from_env() -> FastAPI:
     return create_app(AsyncAgentCache.from_url(url), owns_cache=True)
 
 
-def serve(url: str | None, host: str, port: int, data_dir: str | None = None, *, rate_limit: str | None = None) -> None:
+def server_config(app: Any, host: str, port: int, **overrides: Any) -> Any:
+    """The ``uvicorn.Config`` that ``agentcache serve`` runs ``app`` with: h11 with a deadline for
+    each request's headers and a bound on their size, a concurrency limit, a keep-alive timeout."""
+    import uvicorn
+
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_level": "info",
+        "http": GuardedH11Protocol,
+        "h11_max_incomplete_event_size": MAX_HEAD_BYTES,
+        "limit_concurrency": MAX_CONNECTIONS,
+        "timeout_keep_alive": KEEP_ALIVE_S,
+    }
+    return uvicorn.Config(app, **{**options, **overrides})
+
+
+def serve(
+    url: str | None,
+    host: str,
+    port: int,
+    data_dir: str | None = None,
+    *,
+    rate_limit: str | None = None,
+    model: str | None = None,
+) -> None:
     """Run the API with uvicorn (``agentcache serve``); refuses a non-loopback ``host`` without keys."""
     import asyncio
     import ipaddress
@@ -166,16 +206,16 @@ def serve(url: str | None, host: str, port: int, data_dir: str | None = None, *,
         )
 
     configured_rate(rate_limit)  # a bad limit is refused before the server starts
+    configured_model(model)  # and a model that cannot be made
     observers, registry = _metrics()
 
     async def main() -> None:
+        options: dict[str, Any] = {"observers": observers, "retry_reads": READ_RETRY_S}
         cache = (
-            AsyncAgentCache.embedded(data_dir, observers=observers)
-            if url is None
-            else AsyncAgentCache.from_url(url, observers=observers)
+            AsyncAgentCache.embedded(data_dir, **options) if url is None else AsyncAgentCache.from_url(url, **options)
         )
-        app = create_app(cache, owns_cache=True, metrics_registry=registry, rate_limit=rate_limit)
-        await uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info")).serve()
+        app = create_app(cache, owns_cache=True, metrics_registry=registry, rate_limit=rate_limit, model=model)
+        await uvicorn.Server(server_config(app, host, port)).serve()
 
     asyncio.run(main())
 

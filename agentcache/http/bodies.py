@@ -17,8 +17,8 @@ from agentcache.http.errors import error_response
 Message = dict[str, Any]
 
 
-async def _answer(send: Any, status: int, code: str, message: str) -> None:
-    response = error_response(status, code, message)
+async def _answer(scope: Any, send: Any, status: int, code: str, message: str) -> None:
+    response = error_response(status, code, message, path=scope.get("path", ""))
     await send({"type": "http.response.start", "status": status, "headers": response.raw_headers})
     await send({"type": "http.response.body", "body": response.body})
 
@@ -41,13 +41,13 @@ class BodyLimit:
                 encoding = value.strip().lower()
         too_large = f"the body is over {self.limit} bytes"
         if length is not None and (not length.isdigit() or int(length) > self.limit):
-            await _answer(send, 413, "PayloadTooLarge", too_large)
+            await _answer(scope, send, 413, "PayloadTooLarge", too_large)
             return
         if encoding in (b"gzip", b"x-gzip"):
             await self._inflated(scope, receive, send)
             return
         if encoding not in (b"", b"identity"):
-            await _answer(send, 415, "UnsupportedEncoding", "send the body plain or with Content-Encoding: gzip")
+            await _answer(scope, send, 415, "UnsupportedEncoding", "send the body plain or with Content-Encoding: gzip")
             return
         await self._counted(scope, receive, send)
 
@@ -61,7 +61,7 @@ class BodyLimit:
                 received += len(message.get("body", b""))
                 if received > self.limit:
                     refused = True
-                    await _answer(send, 413, "PayloadTooLarge", f"the body is over {self.limit} bytes")
+                    await _answer(scope, send, 413, "PayloadTooLarge", f"the body is over {self.limit} bytes")
                     return {"type": "http.disconnect"}  # the app stops reading; its own answer is dropped
             return message
 
@@ -84,15 +84,15 @@ class BodyLimit:
             try:
                 chunk = inflater.decompress(message.get("body", b""), self.limit + 1 - size)
             except zlib.error:
-                await _answer(send, 400, "InvalidBody", "the body is not valid gzip")
+                await _answer(scope, send, 400, "InvalidBody", "the body is not valid gzip")
                 return
             size += len(chunk)
             out.append(chunk)
             if size > self.limit or inflater.unconsumed_tail:
-                await _answer(send, 413, "PayloadTooLarge", f"the body inflates to over {self.limit} bytes")
+                await _answer(scope, send, 413, "PayloadTooLarge", f"the body inflates to over {self.limit} bytes")
                 return
         if not inflater.eof:
-            await _answer(send, 400, "InvalidBody", "the gzip body ends early")
+            await _answer(scope, send, 400, "InvalidBody", "the gzip body ends early")
             return
         body = b"".join(out)
         headers = [(k, v) for k, v in scope["headers"] if k not in (b"content-encoding", b"content-length")]

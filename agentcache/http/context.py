@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
+from fastapi import APIRouter, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+
+from agentcache.errors import AgentCacheError
 from agentcache.facade import AsyncAgentCache
+from agentcache.http.errors import ApiError
+from agentcache.http.guard import strict_json
 from agentcache.tiers.conversations.messages import to_json_value
 
 
@@ -21,3 +29,49 @@ class Api:
 def json_value(value: Any) -> Any:
     """A stored value as JSON data (bytes tagged, see :func:`to_json_value`)."""
     return to_json_value(value, "value")
+
+
+class _StrictRequest(Request):
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            self._json = strict_json(await self.body())
+        return self._json
+
+
+class StrictRoute(APIRoute):
+    """A route whose JSON body may not hold NaN, Infinity or numbers beyond a float's range (422)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def strict(request: Request) -> Response:
+            return await handler(_StrictRequest(request.scope, request.receive))
+
+        return strict
+
+
+class MappedRoute(StrictRoute):
+    """A route family that answers errors its own way: :meth:`mapped` turns a tier's typed error, an
+    invalid request or an :class:`ApiError` into the :class:`ApiError` to answer with (None: as is)."""
+
+    def mapped(self, request: Request, exc: Exception) -> ApiError | None:
+        raise NotImplementedError
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def answer(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except (AgentCacheError, RequestValidationError, ApiError) as exc:
+                replacement = self.mapped(request, exc)
+                if replacement is None:
+                    raise
+                raise replacement from exc
+
+        return answer
+
+
+def router() -> APIRouter:
+    """A router for a route module: its routes read JSON bodies strictly (:class:`StrictRoute`)."""
+    return APIRouter(route_class=StrictRoute)

@@ -60,6 +60,19 @@ class ErrorBody(BaseModel):
     error: ErrorDetail
 
 
+class DistriErrorBody(BaseModel):
+    """Every error's body on Distri's routes: the message in ``error``, as Distri's server sends it."""
+
+    error: str
+    code: str
+    details: dict[str, Any]
+
+
+def declared(body: type[BaseModel]) -> dict[int | str, dict[str, Any]]:
+    """The error statuses as an OpenAPI ``responses`` mapping, with ``body`` as their schema."""
+    return {status: {"model": body, "description": text} for status, text in ERRORS.items()}
+
+
 class ApiError(Exception):
     """An error a route raises on purpose; answered as ``status`` with the envelope."""
 
@@ -75,16 +88,34 @@ class ApiError(Exception):
         self.status, self.code, self.details, self.headers = status, code, details or {}, headers
 
 
+DISTRI_ROUTES = "/api/v1/sessions/"
+"""Where Distri's session store routes live: their errors carry the message as a string in
+``error`` (Distri's server's shape, which its clients read), with ``code`` and ``details`` beside it."""
+
+
 def error_response(
     status: int,
     code: str,
     message: str,
     details: dict[str, Any] | None = None,
     headers: Mapping[str, str] | None = None,
+    *,
+    path: str = "",
 ) -> JSONResponse:
-    """The envelope as a response."""
-    body = {"error": {"code": code, "message": message, "details": details or {}}}
+    """The envelope as a response (Distri's shape for a ``path`` under :data:`DISTRI_ROUTES`)."""
+    if path.startswith(DISTRI_ROUTES):
+        body: dict[str, Any] = {"error": message, "code": code, "details": details or {}}
+    else:
+        body = {"error": {"code": code, "message": message, "details": details or {}}}
     return JSONResponse(body, status_code=status, headers=headers)
+
+
+def problems_of(exc: RequestValidationError) -> tuple[list[dict[str, Any]], bool]:
+    """What a request failed validation on (``loc`` and ``msg``, at most 10), and whether its body
+    was not JSON at all."""
+    errors = exc.errors()
+    problems = [{"loc": [str(part) for part in e["loc"]], "msg": str(e["msg"])} for e in errors[:10]]
+    return problems, any(e.get("type") == "json_invalid" for e in errors)
 
 
 def cache_error(exc: AgentCacheError) -> tuple[int, str, str, dict[str, Any]]:
@@ -110,19 +141,28 @@ def install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> JSONResponse:
-        return error_response(exc.status, exc.code, str(exc), exc.details, exc.headers)
+        return error_response(exc.status, exc.code, str(exc), exc.details, exc.headers, path=request.url.path)
 
     @app.exception_handler(AgentCacheError)
     async def agentcache_error(request: Request, exc: AgentCacheError) -> JSONResponse:
-        return error_response(*cache_error(exc))
+        return error_response(*cache_error(exc), path=request.url.path)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = exc.errors()
-        problems = [{"loc": [str(part) for part in e["loc"]], "msg": str(e["msg"])} for e in errors[:10]]
-        if any(e.get("type") == "json_invalid" for e in errors):
-            return error_response(400, "InvalidJSON", "the body is not valid JSON", {"problems": problems})
-        return error_response(422, "ValidationError", "the request is not valid", {"problems": problems})
+        problems, _ = problems_of(exc)
+        broken = [e for e in exc.errors() if e.get("type") == "json_invalid"]
+        if broken:
+            reason = str((broken[0].get("ctx") or {}).get("error", ""))
+            if "finite" in reason:  # guard.strict_json: valid JSON, but not a value JSON can carry back
+                return error_response(
+                    422, "ValidationError", f"the body's {reason}", {"problems": problems}, path=request.url.path
+                )
+            return error_response(
+                400, "InvalidJSON", "the body is not valid JSON", {"problems": problems}, path=request.url.path
+            )
+        return error_response(
+            422, "ValidationError", "the request is not valid", {"problems": problems}, path=request.url.path
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -130,9 +170,12 @@ def install_handlers(app: FastAPI) -> None:
         message = {404: "no such route", 405: "this route does not take that method"}.get(
             exc.status_code, str(exc.detail)
         )
-        return error_response(exc.status_code, codes.get(exc.status_code, "HTTPError"), message, {}, exc.headers)
+        code = codes.get(exc.status_code, "HTTPError")
+        return error_response(exc.status_code, code, message, {}, exc.headers, path=request.url.path)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
-        return error_response(500, "InternalError", "unexpected error; the server log has the details")
+        return error_response(
+            500, "InternalError", "unexpected error; the server log has the details", path=request.url.path
+        )
