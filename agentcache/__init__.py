@@ -19,6 +19,7 @@ from agentcache.errors import (
     CheckpointsLost,
     ConversationError,
     DataLostError,
+    EventLoopError,
     FieldNotFoundError,
     HistoryLost,
     InvalidArgumentError,
@@ -27,12 +28,14 @@ from agentcache.errors import (
     InvalidTimeoutConfig,
     ModelError,
     RenewalRefused,
+    SemanticSearchUnavailable,
     SerializationError,
     ServerStartError,
     SessionEnded,
     SessionExists,
     SessionExpired,
     SessionNotFound,
+    UnreadableFieldsError,
     ValueTooLargeError,
 )
 from agentcache.facade import AgentCache, AsyncAgentCache
@@ -47,10 +50,15 @@ from agentcache.tiers.conversations.models import MessagePage, SessionInfo, Sess
 from agentcache.tiers.conversations.snapshots import MemoryStore, SnapshotStore, SQLiteStore, ValkeySnapshotStore
 from agentcache.tiers.conversations.state import ConversationState
 from agentcache.tiers.conversations.turns import Done, TextDelta, ToolCallEvent, TurnResult
+from agentcache.tiers.limits import Quota
 from agentcache.tiers.llm.request import IGNORED_PARAMETERS
 from agentcache.tiers.llm.tier import LlmResult, LlmTier
+from agentcache.tiers.monitor.history import Timings
+from agentcache.tiers.monitor.tier import MonitorTier
 from agentcache.tiers.session import SessionTier
 from agentcache.tiers.settings import ModelPrice
+from agentcache.tiers.store.models import GetItem, ListNamespaces, PutItem, SearchItems, StoredItem
+from agentcache.tiers.store.tier import StoreTier
 from agentcache.tiers.tool.policies import ToolPolicy
 from agentcache.tiers.tool.tier import ToolResult, ToolTier
 
@@ -68,10 +76,12 @@ __all__ = [
     "CanonicalArgsError",
     "CheckpointsLost",
     "DataLostError",
+    "EventLoopError",
     "FieldNotFoundError",
     "InvalidArgumentError",
     "InvalidMessageError",
     "InvalidNameError",
+    "Quota",
     "Recommendation",
     "SerializationError",
     "ServerStartError",
@@ -81,6 +91,7 @@ __all__ = [
     "ToolResult",
     "ToolStats",
     "ToolTier",
+    "UnreadableFieldsError",
     "ValueTooLargeError",
     # llm
     "IGNORED_PARAMETERS",
@@ -91,9 +102,20 @@ __all__ = [
     "NearStats",
     "StoredCheckpoint",
     "StoredWrite",
+    # store
+    "GetItem",
+    "ListNamespaces",
+    "PutItem",
+    "SearchItems",
+    "SemanticSearchUnavailable",
+    "StoredItem",
+    "StoreTier",
     "ModelPrice",
     "ModelError",
     "ModelStats",
+    # monitor
+    "MonitorTier",
+    "Timings",
     "TextDelta",
     "ToolCallEvent",
     "Done",

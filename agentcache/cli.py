@@ -38,6 +38,15 @@ def main(argv: list[str] | None = None) -> int:
         help="provider:model (openai or anthropic, key and base URL from their usual environment variables) "
         "that answers the Sessions API's messages (default: AGENTCACHE_MODEL, else none)",
     )
+    http.add_argument(
+        "--quota",
+        default=None,
+        help="what each API key may write per window, e.g. threads=1000,keys=200,bytes=50mb,per=1d "
+        "(default: AGENTCACHE_HTTP_QUOTA, else none)",
+    )
+    http.add_argument(
+        "--docs", action="store_true", help="serve /openapi.json (admin key) and Swagger UI at /docs (local assets)"
+    )
     http.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1 (loopback)")
     http.add_argument("--port", type=int, default=8787)
     stats = commands.add_parser("stats", help="the shared statistics as tables (the 'cli' extra)")
@@ -83,6 +92,8 @@ def _serve(options: argparse.Namespace) -> int:
             options.data_dir,
             rate_limit=options.rate_limit,
             model=options.model,
+            quota=options.quota,
+            docs=options.docs,
         )
     except InvalidArgumentError as exc:
         print(exc, file=sys.stderr)

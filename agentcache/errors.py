@@ -55,6 +55,23 @@ class SerializationError(AgentCacheError, TypeError):
     """A value cannot be encoded (unsupported type) or a stored value cannot be decoded."""
 
 
+class UnreadableFieldsError(SerializationError):
+    """Some fields of a thread hold data that cannot be decoded (written by other means: another
+    client, corruption); raised by ``get_all`` / ``get_many`` with everything else they read.
+
+    ``values``: the fields that decoded, as the call would have returned them; ``unreadable``:
+    ``{field: why}`` for the others. One bad field never hides the rest of its thread."""
+
+    def __init__(self, thread_id: str, values: Mapping[str, Any], unreadable: Mapping[str, str]) -> None:
+        self.values = dict(values)
+        self.unreadable = dict(unreadable)
+        names = ", ".join(map(shown, list(self.unreadable)[:5])) + (", ..." if len(self.unreadable) > 5 else "")
+        super().__init__(
+            f"thread {shown(thread_id)}: {len(self.unreadable)} field(s) cannot be decoded ({names}); the "
+            f"{len(self.values)} others are in .values, and .unreadable says why for each"
+        )
+
+
 class CanonicalArgsError(SerializationError):
     """Tool arguments or a model request hold a value with no canonical form, so the call cannot be identified."""
 
@@ -108,6 +125,12 @@ ACL_HINT = (
 
 class CacheClosedError(AgentCacheError):
     """The cache was closed with ``close()``; make a new one to go on."""
+
+
+class EventLoopError(AgentCacheError, RuntimeError):
+    """An AsyncAgentCache that wraps a client you made was called from another event loop than the
+    one it was first used on: an asyncio client serves one loop. Build the cache with ``from_url``,
+    ``embedded`` or ``in_memory`` (a client per loop), make one cache per loop, or use AgentCache."""
 
 
 class ServerStartError(AgentCacheError):
@@ -198,3 +221,8 @@ class CheckpointsLost(DataLostError):  # noqa: N818
 class ModelError(AgentCacheError):
     """A model turn failed: the model call raised, its output did not fit the schema, or it still
     asked for tools at the step limit. Nothing was added to the conversation."""
+
+
+class SemanticSearchUnavailable(AgentCacheError, NotImplementedError):  # noqa: N818
+    """A store search was given a natural-language ``query``: ranking by embeddings needs a semantic
+    index, which the store does not have yet. Search with a ``filter`` instead."""

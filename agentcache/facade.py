@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar, Self, Unpack
 
@@ -25,8 +26,10 @@ from agentcache.tiers.conversations.handles import ConversationTier
 from agentcache.tiers.conversations.lifecycle import Lifecycle
 from agentcache.tiers.limits import LimitTier
 from agentcache.tiers.llm.tier import LlmTier
+from agentcache.tiers.monitor.tier import MonitorTier
 from agentcache.tiers.session import SessionTier
 from agentcache.tiers.settings import Settings
+from agentcache.tiers.store.tier import StoreTier
 from agentcache.tiers.tool.tier import ToolTier
 
 
@@ -56,8 +59,12 @@ class _Facade(Bound[E]):
     """The LLM tier: model responses cached by their canonical request, computed once when many ask."""
     checkpoints: CheckpointTier[E]
     """Framework checkpoints per thread (what the LangGraph checkpointer stores through)."""
+    store: StoreTier[E]
+    """Long-term memory across threads: dict items in namespaces (what the LangGraph store uses)."""
     limits: LimitTier[E]
     """Rate limits shared by every worker (what the HTTP API limits each key with)."""
+    monitor: MonitorTier[E]
+    """What an operator looks at: history over time, the servers' health, threads without refreshing them."""
 
     def __init__(self, client: Any, **options: Unpack[CacheOptions]) -> None:
         """Wrap an existing valkey-py or redis-py client (standalone or cluster).
@@ -92,12 +99,25 @@ class _Facade(Bound[E]):
         self.conversations = ConversationTier(executor, settings, lifecycle)
         self.llm = LlmTier(executor, settings)
         self.checkpoints = CheckpointTier(executor, settings)
+        self.store = StoreTier(executor, settings)
         self.limits = LimitTier(executor, settings)
+        self.monitor = MonitorTier(executor, settings)
 
     @classmethod
-    def _build(cls, made: UrlClient, settings: Settings, server: BundledValkey | None, lifecycle: Lifecycle) -> Self:
+    def _build(
+        cls,
+        made: UrlClient,
+        settings: Settings,
+        server: BundledValkey | None,
+        lifecycle: Lifecycle,
+        fresh: Callable[[], UrlClient],
+    ) -> Self:
+        """A cache on the client ``made``; ``fresh`` makes another such client (the async facade's
+        client for each other event loop it is called from)."""
         cache = cls.__new__(cls)
         executor = cls._EXECUTOR(made.client, made.promote, detect=made.detect)
+        if isinstance(executor, AsyncExecutor):
+            executor.fresh = fresh
         cache._setup(executor, settings, server, lifecycle=lifecycle)
         return cache
 
@@ -114,7 +134,12 @@ class _Facade(Bound[E]):
         ours = {name: options.pop(name) for name in OPTION_NAMES if name in options}
         settings, lifecycle = make_settings(ours)  # before a client
         made = url_client(url, asynchronous=cls._ASYNC, cluster=cluster, options=options)
-        return cls._build(made, settings, None, lifecycle)
+        again = dict(options)
+
+        def fresh() -> UrlClient:
+            return url_client(url, asynchronous=True, cluster=cluster, options=again)
+
+        return cls._build(made, settings, None, lifecycle, fresh)
 
     @classmethod
     def embedded(
@@ -134,7 +159,12 @@ class _Facade(Bound[E]):
         except BaseException:
             server.stop()
             raise
-        return cls._build(made, settings, server, lifecycle)
+        url = server.url
+
+        def fresh() -> UrlClient:
+            return url_client(url, asynchronous=True, cluster=True, options={})
+
+        return cls._build(made, settings, server, lifecycle, fresh)
 
     @classmethod
     def in_memory(cls, **options: Unpack[CacheOptions]) -> Self:
@@ -142,7 +172,12 @@ class _Facade(Bound[E]):
         settings, lifecycle = make_settings(options)
         if settings.near is not None:
             raise InvalidArgumentError("an in-memory cache has no server to invalidate a near cache: drop near_cache")
-        return cls._build(UrlClient(memory_client(asynchronous=cls._ASYNC), None, False), settings, None, lifecycle)
+        client = memory_client(asynchronous=cls._ASYNC)
+
+        def fresh() -> UrlClient:  # a client of the same in-memory server
+            return UrlClient(memory_client(asynchronous=True, like=client), None, False)
+
+        return cls._build(UrlClient(client, None, False), settings, None, lifecycle, fresh)
 
     @property
     def client(self) -> Any:
@@ -195,7 +230,12 @@ class AgentCache(_Facade[SyncExecutor]):
 
 
 class AsyncAgentCache(_Facade[AsyncExecutor]):
-    """A Valkey-native cache for AI agents (asyncio). Use ``async with`` or await :meth:`close`."""
+    """A Valkey-native cache for AI agents (asyncio). Use ``async with`` or await :meth:`close`.
+
+    Made by ``from_url``, ``embedded`` or ``in_memory``, it may be called from any event loop: it opens
+    a client per loop and closes it when that loop shuts down (:attr:`client` is the first loop's).
+    On a client you made, it serves the loop it is first used on (:class:`EventLoopError` from another).
+    """
 
     _ASYNC = True
     _EXECUTOR = AsyncExecutor

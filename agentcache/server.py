@@ -170,6 +170,50 @@ def _sweep_temp_dirs() -> None:
                 handle.close()
 
 
+MAXMEMORY_SHARE = 0.25
+"""The share of the machine's memory a bundled server may use by default (split among its primaries)."""
+MAXMEMORY_POLICY = "noeviction"
+"""What a full bundled server does: refuse writes, never evict agent state (see docs/memory.md)."""
+MAXMEMORY_VARIABLE = "AGENTCACHE_MAXMEMORY"
+_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1024, "m": 1000**2, "mb": 1024**2, "g": 1000**3, "gb": 1024**3}
+
+
+def machine_memory() -> int:
+    """Bytes of memory this process's machine has: physical memory, or a smaller cgroup limit
+    (a container's); 0 if neither can be read."""
+    found = 0
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        found = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        with contextlib.suppress(OSError, ValueError):
+            limit = int(Path(path).read_text().strip())  # "max" (no limit) is a ValueError
+            if 0 < limit < (found or limit + 1):
+                found = limit
+    return found
+
+
+def parse_maxmemory(value: object, what: str = "maxmemory") -> int | None:
+    """Bytes from an int or a string: ``"536870912"``, ``"512mb"``, ``"2gb"`` (Valkey's units),
+    ``"10%"`` of the machine's memory; 0 or ``"0"`` is no limit. None: ``value`` is None."""
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    text = value.strip().lower() if isinstance(value, str) else ""
+    number = text[:-1] if text.endswith("%") else text.rstrip("bkmg")
+    with contextlib.suppress(ValueError):
+        amount = float(number)
+        if text.endswith("%") and 0 < amount <= 100:
+            return max(1, int(machine_memory() * amount / 100))
+        unit = _UNITS.get(text[len(number) :])
+        if unit is not None and 0 <= amount < 2**62 / unit:  # finite, and not NaN (which fails both)
+            return int(amount * unit)
+    raise InvalidArgumentError(
+        f"{what} must be bytes (an int >= 0), a size such as '512mb' or '2gb', or a share such as '25%', "
+        f"not {value!r}; 0 means no limit"
+    )
+
+
 def _quote(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -324,6 +368,10 @@ class BundledValkey:
     failed after ``node_timeout_ms``).
     With ``data_dir`` the data persists in an append-only file, fsynced every second by default
     (``appendfsync="always"`` fsyncs every write) and opening the same directory again finds it.
+    ``maxmemory`` (bytes, ``"2gb"``, ``"10%"``; 0: no limit) bounds the data of all primaries together,
+    each taking its share; by default ``AGENTCACHE_MAXMEMORY``, else a quarter of the machine's
+    memory. A full server refuses writes (``maxmemory-policy noeviction``, or ``maxmemory_policy``):
+    reads and deletes go on, and nothing is evicted (docs/memory.md).
     The servers stop on :meth:`stop`, on leaving a ``with`` block, when the object is collected,
     or when the process exits, however it exits.
     """
@@ -339,6 +387,8 @@ class BundledValkey:
         appendfsync: Fsync | None = None,
         replicas: int = 0,
         node_timeout_ms: int = 5000,
+        maxmemory: int | str | None = None,
+        maxmemory_policy: str = MAXMEMORY_POLICY,
     ) -> None:
         if mode not in ("standalone", "cluster"):
             raise InvalidArgumentError(f"mode must be 'standalone' or 'cluster', not {mode!r}")
@@ -356,6 +406,16 @@ class BundledValkey:
             raise InvalidArgumentError(f"appendfsync must be 'everysec' or 'always', not {appendfsync!r}")
         if appendfsync is not None and data_dir is None:
             raise InvalidArgumentError("appendfsync applies to a persistent server: give a data_dir too")
+        if not isinstance(maxmemory_policy, str) or not maxmemory_policy.replace("-", "").isalpha():
+            raise InvalidArgumentError(f"maxmemory_policy must be a Valkey policy name, not {maxmemory_policy!r}")
+        limit = parse_maxmemory(maxmemory)
+        if limit is None:
+            limit = parse_maxmemory(os.environ.get(MAXMEMORY_VARIABLE) or None, MAXMEMORY_VARIABLE)
+        if limit is None:
+            limit = int(machine_memory() * MAXMEMORY_SHARE)
+        self.maxmemory = limit
+        """Bytes all primaries may hold together (0: no limit); each primary is given its share."""
+        self.maxmemory_policy = maxmemory_policy
         self.mode = mode
         self.primaries = primaries
         self.replicas = replicas
@@ -444,6 +504,8 @@ class BundledValkey:
             "logfile": '""',
             "save": '""',
             "appendonly": "no",
+            "maxmemory": str(-(-self.maxmemory // self.primaries)),  # each primary holds its share of the data
+            "maxmemory-policy": self.maxmemory_policy,
         }
         if self.data_dir is not None:
             config.update({"appendonly": "yes", "appendfsync": self.appendfsync})

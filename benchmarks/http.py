@@ -2,7 +2,8 @@
 
 On a bundled cluster-mode server: GET one session value and POST a message (a conversation append)
 through uvicorn (1 and 2 worker processes, ``agentcache.http.app:app_from_env``; and 1 worker with a
-per-key rate limit that counts every request, to show its cost), through
+per-key rate limit that counts every request, a quota that counts every write, and both, to show
+their cost), through
 ``AsyncAgentCache`` in this process, and the raw Valkey command on valkey-py's asyncio client.
 Each candidate runs ``--concurrency`` callers for ``--seconds`` seconds, one candidate at a time
 (a server process cannot be interleaved with the others); reported: requests per second, p50 and
@@ -108,10 +109,13 @@ async def run(url: str, opts: argparse.Namespace) -> dict[str, dict[str, float]]
         rows["append: raw RPUSH (floor)"] = await drive(raw_push, opts.concurrency, opts.seconds)
         await raw.aclose()
         unlimited = {"AGENTCACHE_HTTP_RATE_LIMIT": "1000000000/1"}  # counted on every request, never refused
+        quota = {"AGENTCACHE_HTTP_QUOTA": "threads=1000000000,bytes=1000000gb"}  # every write counted, none refused
         for label, workers, extra in (
             ("1 worker(s)", 1, {}),
             ("2 worker(s)", 2, {}),
             ("1 worker, rate limit", 1, unlimited),
+            ("1 worker, quota", 1, quota),
+            ("1 worker, rate limit + quota", 1, {**unlimited, **quota}),
         ):
             progress(f"uvicorn, {label}")
             process, base = start_uvicorn(url, workers, extra)

@@ -146,6 +146,26 @@ async def test_runner_twice_second_run_sees_the_first(framework_cache: Any) -> N
     assert stored.state["last_answer"] == "2 user turns, last: second"
 
 
+async def test_sync_runner_runs_each_turn_on_a_loop_of_its_own(framework_cache: Any) -> None:
+    """ADK's sync ``Runner.run`` runs every turn in a new thread with ``asyncio.run``: an
+    AsyncAgentCache serves each of those loops with a client of its own."""
+    service = AgentCacheSessionService(framework_cache)
+    agent = LlmAgent(name="helper", model=EchoModel(), instruction="Be brief.")
+    runner = Runner(agent=agent, app_name="app", session_service=service)
+    await service.create_session(app_name="app", user_id="u", session_id="sync")
+
+    def ask(text: str) -> str:
+        message = types.Content(role="user", parts=[types.Part(text=text)])
+        events = runner.run(user_id="u", session_id="sync", new_message=message)
+        texts = [e.content.parts[0].text for e in events if e.content and e.content.parts]
+        return [text for text in texts if text][-1]
+
+    answers = await asyncio.wait_for(asyncio.to_thread(lambda: [ask("first"), ask("second")]), 60)
+    assert answers == ["1 user turns, last: first", "2 user turns, last: second"]
+    stored = await service.get_session(app_name="app", user_id="u", session_id="sync")
+    assert stored is not None and len(stored.events) == 4
+
+
 async def test_bad_names_are_refused(framework_cache: Any) -> None:
     service = AgentCacheSessionService(framework_cache)
     with pytest.raises(InvalidArgumentError, match="app_name"):

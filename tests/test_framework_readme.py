@@ -1,6 +1,7 @@
 """The README's framework and observer examples (fenced ``python {langgraph}``, ``{openai-agents}``,
-``{langchain}``, ``{adk}``, ``{observers}``) run as written, each in a fresh interpreter, on the bundled server; the
-OpenAI Agents SDK finds the loopback model server through its own environment variables."""
+``{langchain}``, ``{adk}``, ``{pydantic-ai}``, ``{llama-index}``, ``{strands}``, ``{observers}``) run as
+written, each in a fresh interpreter, on the bundled server; the OpenAI Agents SDK (and Pydantic AI's
+and Strands' OpenAI models) find the loopback model server through its own environment variables."""
 
 from __future__ import annotations
 
@@ -15,11 +16,12 @@ import pytest
 from tests.fake_models import FakeModelServer
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-BLOCKS = re.findall(r"```python \{(langgraph|openai-agents|langchain|adk|observers)\}\n(.*?)```", README, flags=re.S)
+TAGS = "langgraph|langgraph-store|openai-agents|langchain|adk|pydantic-ai|llama-index|strands|observers"
+BLOCKS = re.findall(rf"```python \{{({TAGS})\}}\n(.*?)```", README, flags=re.S)
 
 
 def test_every_framework_has_an_example() -> None:
-    assert sorted(name for name, _ in BLOCKS) == ["adk", "langchain", "langgraph", "observers", "openai-agents"]
+    assert sorted(name for name, _ in BLOCKS) == sorted(TAGS.split("|")), "one example per tag"
 
 
 @pytest.mark.parametrize(("framework", "code"), BLOCKS, ids=[name for name, _ in BLOCKS])
@@ -32,3 +34,5 @@ def test_readme_framework_example_runs(framework: str, code: str, fake_models: F
     if framework == "openai-agents":
         assert done.stdout.strip() == "heard: My name is Ada. | What is my name?"
         assert fake_models.calls["responses"] == 2
+    if framework in ("pydantic-ai", "strands"):
+        assert done.stdout.strip() == "heard: My name is Ada. | What is my name?"

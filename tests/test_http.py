@@ -54,7 +54,7 @@ class Running:
 
 @pytest.fixture(params=["standalone", "cluster"])
 def api(request: pytest.FixtureRequest, server_urls: Any) -> Iterator[httpx.Client]:
-    running = Running(server_urls(request.param), user_keys=[USER], admin_keys=[ADMIN])
+    running = Running(server_urls(request.param), user_keys=[USER], admin_keys=[ADMIN], docs=True)
     with httpx.Client(base_url=running.base, headers={"Authorization": f"Bearer {USER}"}, timeout=10) as client:
         yield client
     running.stop()
@@ -68,7 +68,7 @@ def test_thread_session_endpoints(api: httpx.Client) -> None:
     base = "/api/v1/threads/thread-1/session"
     assert api.post(base, json={"key": "user_preference", "value": {"theme": "dark"}}).json()["status"] == "ok"
     assert api.post(base, json={"key": "temp", "value": 1, "ttl": 60}).status_code == 200
-    expires = "2999-12-31T23:59:59+00:00"
+    expires = "2199-12-31T23:59:59+00:00"  # within the cap of a ttl (about 317 years)
     assert api.post(base, json={"key": "later", "value": [1, 2], "expires_at": expires}).status_code == 200
     assert api.get(base + "/user_preference").json() == {"key": "user_preference", "value": {"theme": "dark"}}
     assert api.get(base).json()["values"] == {"later": [1, 2], "temp": 1, "user_preference": {"theme": "dark"}}
@@ -180,7 +180,9 @@ def test_health_tools_and_openapi(api: httpx.Client) -> None:
     stats = api.get("/api/v1/tools/stats").json()
     assert set(stats) == {"hits", "misses", "writes", "tools"}
     assert api.delete("/api/v1/tools/weather", headers=admin(api)).json() == {"removed": 0}
-    document = api.get("/openapi.json").json()
+    assert api.get("/openapi.json").status_code == 403  # the document needs the admin key
+    assert api.get("/openapi.json", headers={"Authorization": ""}).status_code == 401
+    document = api.get("/openapi.json", headers=admin(api)).json()
     paths = {path for path in document["paths"]}
     assert {
         "/health",
@@ -249,10 +251,11 @@ def test_the_openapi_document_holds_under_fuzzing(server_urls: Any) -> None:
     operation, 25 generated requests each (derandomized), with an admin key."""
     from hypothesis import given
 
-    running = Running(server_urls("cluster"), user_keys=[USER], admin_keys=[ADMIN])
+    running = Running(server_urls("cluster"), user_keys=[USER], admin_keys=[ADMIN], docs=True)
     statuses: dict[int, int] = {}
     try:
-        schema = schemathesis.openapi.from_url(f"{running.base}/openapi.json")
+        key = {"Authorization": f"Bearer {ADMIN}"}  # the document is the admin's
+        schema = schemathesis.openapi.from_url(f"{running.base}/openapi.json", headers=key)
         operations = [result.ok() for result in schema.get_all_operations()]
         assert len(operations) >= 18
         for operation in operations:

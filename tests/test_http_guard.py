@@ -1,10 +1,12 @@
 """The HTTP server against a caller that means harm, on the configuration ``agentcache serve`` runs
 (uvicorn with :func:`agentcache.http.app.server_config`) on loopback: oversized and slow headers,
-too many headers, paths that are not UTF-8, numbers JSON cannot carry back, security headers."""
+too many headers, paths that are not UTF-8, numbers JSON cannot carry back, security headers, and the
+API's documents (off unless asked for; then the admin's, from local assets only)."""
 
 from __future__ import annotations
 
 import os
+import re
 import socket
 import threading
 import time
@@ -177,3 +179,65 @@ def test_a_value_json_cannot_show_hides_only_its_own_field(served: tuple[str, in
             assert both["values"] == {"fine": 1} and set(both["unreadable"]) == {"poison"}, both
         assert client.get("/api/v1/threads/mixed/session/poison").status_code == 422
         assert client.get("/api/v1/threads/mixed/session/fine").json()["value"] == 1
+
+
+# --- the documents: off unless asked for, then the admin's, from local assets ---------------------
+
+
+@pytest.fixture(scope="module")
+def documented(server_urls: Any) -> Iterator[str]:
+    from tests.test_http import ADMIN, Running
+
+    running = Running(server_urls("cluster"), user_keys=[USER], admin_keys=[ADMIN], docs=True)
+    yield running.base
+    running.stop()
+
+
+def test_the_documents_are_the_admins_and_load_nothing_from_elsewhere(documented: str) -> None:
+    from tests.test_http import ADMIN
+
+    with httpx.Client(base_url=documented, timeout=10) as client:
+        assert client.get("/openapi.json").status_code == 401
+        assert client.get("/openapi.json", headers={"X-API-Key": USER}).status_code == 403
+        document = client.get("/openapi.json", headers={"X-API-Key": ADMIN})
+        assert document.status_code == 200 and "/api/v1/threads/{thread_id}/session" in document.json()["paths"]
+        page = client.get("/docs")  # a page without data: it asks for the key
+        assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+        policy = page.headers["content-security-policy"]
+        assert "script-src 'self' 'sha256-" in policy and "default-src 'none'" in policy and "http" not in policy
+        assert "frame-ancestors 'none'" in policy and page.headers["x-frame-options"] == "DENY"
+        sources = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+        assert sources and all(source.startswith("/docs/") for source in sources), sources  # no CDN
+        for source in sources:
+            asset = client.get(source)
+            assert asset.status_code == 200 and len(asset.content) > 10_000, source
+            assert asset.headers["x-content-type-options"] == "nosniff"
+        assert client.get("/redoc").status_code == 404
+
+
+def test_the_docs_page_runs_under_its_policy_in_a_browser(documented: str) -> None:
+    import shutil
+
+    from tests.test_http import ADMIN
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if chromium is None:
+        pytest.skip("no chromium on this machine (apt-get install chromium; .ci/run does)")
+    requested: list[str] = []
+    console: list[str] = []
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--headless=new"])
+        page = browser.new_page()
+        page.on("request", lambda request: requested.append(request.url))
+        page.on("console", lambda message: console.append(message.text))
+        page.goto(f"{documented}/docs")
+        page.wait_for_selector("#problem:has-text('admin key')", timeout=15_000)
+        page.fill("#key", ADMIN)
+        page.click("#auth button")
+        page.wait_for_selector(".opblock", timeout=15_000)
+        operations = page.locator(".opblock").count()
+        browser.close()
+    assert operations >= 20
+    assert all(url.startswith(documented) for url in requested), requested
+    assert not [text for text in console if "Content Security Policy" in text], console

@@ -1,5 +1,6 @@
-"""Rate limits kept in Valkey: ``cache.limits.hit`` on every topology and facade (one round trip, the
-server's clock), and the HTTP API's per-key limit, shared by two uvicorn worker processes."""
+"""Rate limits and quotas kept in Valkey: ``cache.limits.hit`` and ``cache.limits.admit`` on every
+topology and facade (one round trip, the server's clock, a refusal counts nothing), and the HTTP
+API's per-key limit, shared by two uvicorn worker processes."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from typing import Any
 import pytest
 
 from agentcache import AgentCacheError, InvalidArgumentError
-from agentcache.http.rate import parse_rate
+from agentcache.http.rate import parse_quota, parse_rate
+from agentcache.tiers.limits import Quota, Verdict
 from tests.helpers import cost
 
 
@@ -39,7 +41,7 @@ def test_a_limit_key_expires_once_it_holds_nothing_back(cache: Any) -> None:
     from tests.helpers import command
 
     cache.limits.hit("brief", 10, 1)
-    ttl = command(cache, "PTTL", f"{cache.settings.prefix}:limit:brief")
+    ttl = command(cache, "PTTL", f"{cache.settings.prefix}:limit:{{brief}}")
     assert 0 < ttl <= 100  # one interval (1 s / 10) ahead of now
 
 
@@ -52,6 +54,80 @@ def test_bad_arguments_are_refused_before_anything_is_sent(cache: Any, args: tup
     with pytest.raises(AgentCacheError):  # InvalidArgumentError, or InvalidNameError for the name
         cache.limits.hit(*args)
     assert cache.round_trips == before
+
+
+def test_quotas_count_threads_keys_and_bytes_in_one_round_trip(cache: Any) -> None:
+    quota = Quota(threads=2, keys_per_thread=2, bytes=100, window=60)
+
+    def admit(thread: str, key: str, size: int = 10, **rate: Any) -> Verdict:
+        verdict: Verdict = cache.limits.admit("writer", quota=quota, thread=thread, key=key, size=size, **rate)
+        return verdict
+
+    assert admit("t1", "a").allowed and admit("t1", "b").allowed
+    refused = admit("t1", "c")
+    assert (refused.allowed, refused.refused_by, refused.used) == (False, "keys", 2)
+    assert 55 < refused.retry_after <= 60  # the window ends a minute after the first write
+    assert admit("t1", "a").allowed  # a key the thread already has
+    assert admit("t2", "a").allowed
+    assert (admit("t3", "a").refused_by, admit("t3", "a").used) == ("threads", 2)
+    assert (admit("t2", "a", 61).refused_by, admit("t2", "a", 61).used) == ("bytes", 40)  # 4 writes of 10
+    assert admit("t2", "a", 0, rate=(1, 60)).allowed  # the rate's one request
+    assert admit("t2", "a", 60, rate=(1, 60)).refused_by == "rate"  # ... and a refusal counts no bytes
+    assert admit("t2", "b", 60).allowed  # 40 + 0 + 60 = 100: the refused 60 were not counted
+    assert cache.limits.admit("another writer", quota=quota, thread="t3", key="a").allowed  # a count of its own
+    assert cost(cache, lambda: admit("t2", "b", 0)) == 1
+    assert cost(cache, lambda: cache.limits.admit("writer", quota=quota)) == 0  # writes no thread: nothing to count
+    assert cost(cache, lambda: cache.limits.admit("writer", thread="t9")) == 0  # no quota, no rate
+
+
+def test_a_quota_window_starts_over(cache: Any) -> None:
+    quota = Quota(threads=1, window=0.4)
+    assert cache.limits.admit("brief writer", quota=quota, thread="t1").allowed
+    refused = cache.limits.admit("brief writer", quota=quota, thread="t2")
+    assert refused.refused_by == "threads" and 0 < refused.retry_after <= 0.4
+    time.sleep(refused.retry_after + 0.05)
+    assert cache.limits.admit("brief writer", quota=quota, thread="t2").allowed
+    assert cache.limits.admit("brief writer", quota=quota, thread="t1").refused_by == "threads"
+
+
+def test_quota_keys_expire_with_their_window(cache: Any) -> None:
+    if cache.topology == "memory":
+        pytest.skip("looks at the server's keys")
+    from agentcache.encoding.keys import quota_keys
+    from agentcache.tiers.limits import digest
+    from tests.helpers import command
+
+    cache.limits.admit("expiring writer", quota=Quota(threads=5, keys_per_thread=5, window=30), thread="t", key="k")
+    for key in quota_keys(cache.settings.prefix, "expiring writer", digest("t")):
+        assert 25_000 < command(cache, "PTTL", key) <= 30_000, key
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"quota": Quota(threads=-1)},
+        {"quota": Quota(threads=1, window=0)},
+        {"quota": Quota(bytes=True)},
+        {"quota": "threads=1"},
+        {"quota": Quota(threads=1), "size": -1},
+        {"quota": Quota(threads=1), "key": 5},
+        {"rate": (0, 60)},
+    ],
+)
+def test_bad_quotas_are_refused_before_anything_is_sent(cache: Any, options: dict[str, Any]) -> None:
+    before = cache.round_trips
+    with pytest.raises(InvalidArgumentError):
+        cache.limits.admit("n", thread="t", **options)
+    assert cache.round_trips == before
+
+
+def test_quotas_parse() -> None:
+    assert parse_quota("threads=1000,keys=200,bytes=50mb,per=1d") == Quota(1000, 200, 50 << 20, 86400.0)
+    assert parse_quota(" threads = 5 ") == Quota(threads=5)
+    assert parse_quota("bytes=64kb,per=90m") == Quota(bytes=64 << 10, window=5400.0)
+    for bad in ("", "per=1d", "threads=x", "threads=1,threads=2", "thread=1", "bytes=5tb", "threads=1,per=0", "x"):
+        with pytest.raises(InvalidArgumentError):
+            parse_quota(bad)
 
 
 def test_rates_parse() -> None:

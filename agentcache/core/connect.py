@@ -60,8 +60,9 @@ def url_client(url: str, *, asynchronous: bool, cluster: bool | None, options: d
     return UrlClient(client, lambda: ValkeyCluster.from_url(url, **options), cluster is None)
 
 
-def memory_client(*, asynchronous: bool) -> Any:
-    """A fresh in-memory fakeredis server with Lua scripting."""
+def memory_client(*, asynchronous: bool, like: Any = None) -> Any:
+    """A fresh in-memory fakeredis server with Lua scripting (``like``: another client of the
+    server of that client, for another event loop)."""
     try:
         import fakeredis
         import lupa  # noqa: F401  (fakeredis runs scripts with it)
@@ -69,7 +70,7 @@ def memory_client(*, asynchronous: bool) -> Any:
         raise AgentCacheError(
             'the in-memory backend needs the memory extra: pip install "valkey-agentcache[memory]"'
         ) from None
-    server = fakeredis.FakeServer()
+    server = fakeredis.FakeServer() if like is None else like.connection_pool.connection_kwargs["server"]
     client = fakeredis.FakeAsyncValkey(server=server) if asynchronous else fakeredis.FakeValkey(server=server)
     pool = client.connection_pool
     pool.connection_class = _reading_flags_as_comments(pool.connection_class)

@@ -10,10 +10,13 @@ pipeline), count round trips, feed the replies back to the operation, and perfor
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import inspect
+import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Generator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator
 from typing import Any, TypeVar
 
 from agentcache.core.clients import (
@@ -25,10 +28,11 @@ from agentcache.core.clients import (
     send_failed,
 )
 from agentcache.core.commands import Await, Batch, Call, Command, Next, Open, Operation, Pause, Replies, Step, cmd
+from agentcache.core.connect import UrlClient
 from agentcache.core.log import retrying, round_trip_done, round_trip_started, scripts_resent
 from agentcache.core.near import NearStore
 from agentcache.core.observe import Observer, count_batch
-from agentcache.errors import AgentCacheError, BackendError, CacheClosedError, InvalidArgumentError
+from agentcache.errors import AgentCacheError, BackendError, CacheClosedError, EventLoopError, InvalidArgumentError
 
 T = TypeVar("T")
 
@@ -322,13 +326,27 @@ class AsyncExecutor:
         self.retry_s = 0.0
         self.observers: tuple[Observer, ...] = ()
         self.near: NearStore | None = None
+        self.fresh: Callable[[], UrlClient] | None = None
+        """Makes another client like this one, for another event loop (set by the facade that made
+        the client); None: the user's client, which serves only the loop it is first used on."""
+        self.loop: asyncio.AbstractEventLoop | None = None
+        """The event loop the client serves: the first that runs an operation."""
+        self._others: dict[asyncio.AbstractEventLoop, AsyncExecutor] = {}  # by loop: executors with their own client
+        self._home: AsyncExecutor | None = None  # of one of those: the executor it serves a loop for
+        self._watch: AsyncGenerator[None, None] | None = None  # closes the client when the loop shuts down
 
     async def run(self, op: Operation[T], *, retry: bool = False) -> T:
-        """As :meth:`SyncExecutor.run`."""
+        """As :meth:`SyncExecutor.run`. On another event loop than the client's, the operation runs
+        on that loop's own client (see :func:`on_loop`)."""
         deadline = time.monotonic() + self.retry_s if retry and self.retry_s else 0.0
         if self.closed:
             op.close()
             raise closed("AsyncAgentCache")
+        here = asyncio.get_running_loop()
+        if here is not self.loop:
+            if self.loop is not None:
+                return await on_loop(self, here, op).run(op, retry=retry)
+            serve(self, here)
         try:
             step = next(op)  # bad input fails here, before anything is sent
         except StopIteration as stop:
@@ -422,7 +440,7 @@ class AsyncExecutor:
         return primaries(self.client)
 
     async def _send(self, batch: Batch) -> Replies:
-        self.round_trips += 1
+        (self._home or self).round_trips += 1  # one count for the cache, whichever loop sends
         count_batch(batch)  # for observers; one context-variable read otherwise
         assert len(batch) == 1 or all(c.node is None for c in batch), "a command for a given node goes alone"
         try:  # only the client's calls: whatever it raises while connecting or sending is a lost connection
@@ -451,7 +469,138 @@ class AsyncExecutor:
             self._promote = None
 
     async def close(self) -> None:
-        """Close the client for good: every later call raises CacheClosedError (a second close does nothing)."""
+        """Close the client for good, and those of other event loops: every later call raises
+        CacheClosedError (a second close does nothing)."""
         if not self.closed:
             self.closed = True
-            await self.client.aclose()
+            others, self._others = list(self._others.values()), {}
+            here = asyncio.get_running_loop()
+            for executor in [self, *others]:
+                if executor.loop in (None, here):
+                    executor.closed = True
+                    await _closing(executor)
+                else:
+                    let_go(executor)
+
+
+def on_loop(home: AsyncExecutor, loop: asyncio.AbstractEventLoop, op: Operation[Any]) -> AsyncExecutor:
+    """The executor that runs ``home``'s operations on ``loop``, another event loop than its client's
+    (another thread's, or a new one after ``asyncio.run`` ended the first): made on the first call
+    from that loop, with a client of its own. An asyncio client belongs to the loop it connected on;
+    used from another it fails or hangs. Executors of loops closed since are let go here."""
+    other = home._others.get(loop)
+    if other is not None:
+        return other
+    if home.fresh is None:
+        op.close()
+        raise EventLoopError(
+            "this AsyncAgentCache wraps a client you made, which serves the event loop it was first used "
+            "on, and was called from another loop (another thread, or a new asyncio.run); make the cache "
+            "with AsyncAgentCache.from_url(...) (a client per loop), make one cache per loop, or use "
+            "AgentCache, which any thread may call"
+        )
+    for gone in [seen for seen in list(home._others) if seen.is_closed()]:  # list(): other threads add theirs
+        dropped = home._others.pop(gone, None)
+        if dropped is not None:
+            let_go(dropped)
+    made = home.fresh()
+    other = AsyncExecutor(made.client, made.promote, detect=made.detect)
+    other._home = home
+    other.retry_s, other.observers, other.near = home.retry_s, home.observers, home.near
+    home._others[loop] = other
+    serve(other, loop)
+    return other
+
+
+def serve(executor: AsyncExecutor, loop: asyncio.AbstractEventLoop) -> None:
+    """Bind ``executor``'s client to ``loop``, the running one, until that loop shuts down.
+
+    ``asyncio.run``, ``asyncio.Runner`` and the like end a loop's use with
+    ``loop.shutdown_asyncgens()``, which closes the async generators started on it:
+    :func:`_until_shutdown`, started here, is one, so the client is closed there while the loop can
+    still run it. Its finalizer is ours (the loop's would schedule on a loop that may be closed by
+    then): see :func:`_finalize`. A client the user gave is only bound, never closed here."""
+    executor.loop = loop
+    if executor.fresh is None and executor._home is None:
+        return
+    watch = _until_shutdown(executor)
+    firstiter, finalizer = sys.get_asyncgen_hooks()
+    sys.set_asyncgen_hooks(firstiter, functools.partial(_finalize, loop))
+    try:
+        _finish(watch.asend(None))  # runs it to its yield: the loop has registered it
+    finally:
+        sys.set_asyncgen_hooks(firstiter, finalizer)
+    executor._watch = watch
+
+
+async def _until_shutdown(executor: AsyncExecutor) -> AsyncGenerator[None, None]:
+    """Waits at its ``yield`` while the loop is in use. Closed on the loop (its shutdown, or close()),
+    it closes the client: an executor of another loop is dropped (that loop's next call, if the loop
+    is used again, makes a new one); the cache's own is unbound, with a new client for whichever
+    loop calls next. Closed off the loop (which can run nothing more), it does nothing."""
+    try:
+        yield
+    finally:
+        loop, home = executor.loop, executor._home
+        if loop is not None and _running() is loop:
+            old = executor.client
+            if executor.closed:
+                pass
+            elif home is not None:
+                if home._others.get(loop) is executor:
+                    home._others.pop(loop, None)
+                executor.closed = True
+            elif executor.fresh is not None:
+                made = executor.fresh()
+                executor.client, executor._promote = recovering(made.client), made.promote
+                executor._detect = made.detect
+                executor.loop, executor._watch, executor._lock = None, None, asyncio.Lock()
+            with contextlib.suppress(Exception):  # a server that is gone must not fail the loop's shutdown
+                await old.aclose()
+
+
+def let_go(executor: AsyncExecutor) -> None:
+    """Close an executor that serves another loop than the running one, without waiting: its client
+    is closed on its loop if that loop runs (in another thread); a loop that does not run can run
+    nothing, so its client's sockets are closed when the garbage collector takes it."""
+    executor.closed = True
+    loop, watch = executor.loop, executor._watch
+    if loop is not None and loop.is_running():
+        with contextlib.suppress(RuntimeError):  # closed meanwhile
+            asyncio.run_coroutine_threadsafe(_closing(executor), loop)
+            return
+    if watch is not None:
+        _finish(watch.aclose())
+
+
+async def _closing(executor: AsyncExecutor) -> None:
+    if executor._watch is not None:
+        await executor._watch.aclose()  # which closes the client
+    else:
+        await executor.client.aclose()
+
+
+async def _closing_watch(watch: AsyncGenerator[None, None]) -> None:
+    await watch.aclose()
+
+
+def _finalize(loop: asyncio.AbstractEventLoop, watch: AsyncGenerator[None, None]) -> None:
+    """A watcher collected unclosed (its cache was never closed): closed on its loop if the loop can
+    still run something (as asyncio's own hook does), else at once."""
+    with contextlib.suppress(RuntimeError):  # the loop is closed
+        loop.call_soon_threadsafe(loop.create_task, _closing_watch(watch))
+        return
+    _finish(watch.aclose())
+
+
+def _finish(step: Any) -> None:
+    """Run one step of an async generator (asend or aclose) that awaits nothing on the way."""
+    with contextlib.suppress(StopIteration, StopAsyncIteration, RuntimeError):
+        step.send(None)
+
+
+def _running() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None

@@ -72,7 +72,24 @@ def encode(value: object, slide_ms: int, max_bytes: int) -> bytes:
 
 
 def _frozen(key: Any) -> Any:
-    return tuple(map(_frozen, key)) if isinstance(key, list) else key
+    """A map key as it was written: every list in it a tuple again. Without recursion, so a key
+    nested as deep as the packer takes (about 1000 levels) reads back like any other."""
+    if not isinstance(key, list):
+        return key
+    stack: list[tuple[list[Any], list[Any]]] = [(key, [])]  # each list, and its items made so far
+    while True:
+        items, made = stack[-1]
+        if len(made) < len(items):
+            item = items[len(made)]
+            if isinstance(item, list):
+                stack.append((item, []))
+            else:
+                made.append(item)
+            continue
+        stack.pop()
+        if not stack:
+            return tuple(made)
+        stack[-1][1].append(tuple(made))
 
 
 def _pairs(pairs: list[tuple[Any, Any]]) -> dict[Any, Any]:

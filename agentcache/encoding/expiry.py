@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from datetime import datetime, timedelta
 from typing import Final
 
@@ -65,7 +66,8 @@ def ttl_ms(ttl: object, what: str = "ttl") -> int:
 
 
 def deadline_ms(expires_at: object) -> int:
-    """Unix milliseconds for an aware datetime or an ISO-8601 string with a UTC offset."""
+    """Unix milliseconds for an aware datetime or an ISO-8601 string with a UTC offset, at most
+    ``MAX_TTL_MS`` ahead of now (the cap of a ``ttl``)."""
     if isinstance(expires_at, str):
         try:
             when = datetime.fromisoformat(expires_at)
@@ -81,5 +83,10 @@ def deadline_ms(expires_at: object) -> int:
         raise InvalidArgumentError(
             f"expires_at {expires_at!r} has no timezone; give one (e.g. '+00:00' or tzinfo=timezone.utc)"
         )
+    ms = math.ceil(when.timestamp() * 1000)
+    if ms - time.time() * 1000 > MAX_TTL_MS:  # the cap of a ttl, from now (this process's clock)
+        raise InvalidArgumentError(
+            f"expires_at {when.isoformat()} is too far ahead; the limit is {MAX_TTL_MS // 1000} s from now, as for ttl"
+        )
     # PXAT needs a positive time; 1 ms after the epoch is as past as any earlier deadline
-    return max(1, math.ceil(when.timestamp() * 1000))
+    return max(1, ms)

@@ -362,5 +362,171 @@ def checkpoint_member(namespace: str, checkpoint_id: str) -> str:
 
 
 def limit_key(prefix: str, name: object) -> str:
-    """``<prefix>:limit:<name>``: one small string per limited name (its theoretical arrival time)."""
-    return f"{prefix}:limit:{encode_name(name, 'name')}"
+    """``<prefix>:limit:{<name>}``: one small string per limited name (its theoretical arrival time),
+    in the slot of the name's quota keys (:func:`quota_keys`)."""
+    return f"{prefix}:limit:{{{encode_name(name, 'name')}}}"
+
+
+def quota_keys(prefix: str, name: object, thread_digest: str) -> tuple[str, str, str]:
+    """A limited name's quota window (hash), the threads it wrote in it (set of digests), and the
+    keys it wrote to the thread of ``thread_digest`` (set of digests): ``<prefix>:quota:{<name>}``,
+    ``...:threads``, ``...:keys:<digest>``. One slot with :func:`limit_key` of the same name."""
+    head = f"{prefix}:quota:{{{encode_name(name, 'name')}}}"
+    return head, f"{head}:threads", f"{head}:keys:{thread_digest}"
+
+
+# --- the monitor (history over time, primaries seen; the dashboard reads them) ----------------------
+# Kept in the slot of the stats hash: their hash tag is the stats key's own name, so one script reads
+# the shared counts and writes the history in one round trip, on one server or a cluster::
+#
+#     <prefix>:timings:{<prefix>:stats}        hash: per operation calls, errors, near-cache hits and
+#                                              latency buckets, summed over the processes that ship them
+#     <prefix>:history:{<prefix>:stats}        sorted set: one entry (JSON) per interval, scored by its
+#                                              time (Unix ms); entries older than the kept span are trimmed
+#     <prefix>:history-last:{<prefix>:stats}   hash: the counts when the newest entry was taken
+#     <prefix>:primaries:{<prefix>:stats}      hash: primaries seen (run id -> first seen), and the changes
+
+
+def _monitor_key(prefix: str, name: str) -> str:
+    return f"{prefix}:{name}:{{{stats_key(prefix)}}}"
+
+
+def timings_key(prefix: str) -> str:
+    return _monitor_key(prefix, "timings")
+
+
+def history_key(prefix: str) -> str:
+    return _monitor_key(prefix, "history")
+
+
+def history_last_key(prefix: str) -> str:
+    return _monitor_key(prefix, "history-last")
+
+
+def primaries_key(prefix: str) -> str:
+    return _monitor_key(prefix, "primaries")
+
+
+def census_heads(prefix: str) -> list[tuple[str, str]]:
+    """What the keys of each tier start with, as (tier, head), most specific first; the monitor
+    counts a server's keys by them (``<prefix>:`` last: ours, of no tier above)."""
+    p = prefix
+    return [
+        ("session", f"{p}:session:"),
+        ("session", f"{p}:parts:"),
+        ("tool", f"{p}:tool:"),
+        ("tool", f"{p}:tool-policy"),
+        ("llm", f"{p}:llm:"),
+        ("llm", f"{p}:llm-policy"),
+        ("conversations", f"{p}:conv:"),
+        ("conversations", f"{p}:conv-"),
+        ("checkpoints", f"{p}:{CHECKPOINT_FRAMEWORK}:"),
+        ("limits", f"{p}:limit:"),
+        ("limits", f"{p}:quota:"),
+        ("store", f"{p}:store"),
+        ("monitor", f"{p}:stats"),
+        ("monitor", f"{p}:timings:"),
+        ("monitor", f"{p}:history"),
+        ("monitor", f"{p}:primaries:"),
+        ("other", f"{p}:"),
+    ]
+
+
+# --- the long-term memory store (the store tier) ----------------------------------------------------
+# A namespace (a tuple of labels) is one hash tag: its items and the keys that index them share one
+# slot, so one script reads, filters and refreshes a namespace on a cluster too::
+#
+#     <prefix>:store:{<ns>}:idx       sorted set: the namespace's item keys, scored by insertion order
+#     <prefix>:store:{<ns>}:meta      hash: seq (the last insertion number), reg ('1': in the registry)
+#     <prefix>:store:{<ns>}:forever   set: its items without a TTL (while any, idx and meta never expire)
+#     <prefix>:store:{<ns>}:i:<key>   hash: one item: v (value envelope), c and u (created, updated: µs)
+#     <prefix>:store-ns:{<root>}      sorted set (all scores 0): the namespaces whose first label is <root>
+#     <prefix>:store-roots            sorted set (all scores 0): the first labels that have a registry
+#
+# ``<ns>`` is the labels escaped and joined by '.', which no label holds (LangGraph's rule too). A
+# registry member is the labels as they are, joined by NUL (which no label holds either), so a
+# registry's lexical order is the namespaces' tuple order and a namespace's descendants are one
+# lexical range of its root's registry: a search or a listing under a prefix reads one key. The
+# registries list every namespace that has items, and maybe some that no longer do (expired):
+# readers check and prune.
+
+STORE_LABEL_FORBIDDEN = (".", "\x00")
+
+
+def check_store_namespace(namespace: object, what: str = "namespace", *, empty: bool = False) -> tuple[str, ...]:
+    """``namespace`` as a tuple of labels, or :class:`InvalidNameError`: a tuple (or list) of
+    non-empty ``str`` without '.' or NUL, each a name by :func:`check_name`; empty only if allowed."""
+    if isinstance(namespace, str) or not isinstance(namespace, tuple | list):
+        raise InvalidNameError(f"{what} must be a tuple of str labels, not {type(namespace).__name__}")
+    labels = tuple(namespace)
+    if not labels and not empty:
+        raise InvalidNameError(f"{what} must have at least one label")
+    for label in labels:
+        check_name(label, f"{what} label")
+        if "." in label or "\x00" in label:
+            raise InvalidNameError(f"{what} label {label!r} holds '.' or NUL, which separate labels")
+    return labels
+
+
+@dataclass(frozen=True, slots=True)
+class StoreNamespaceKeys:
+    """The keys of one namespace of the store: its index, meta hash and forever set, and the head
+    its item keys start with."""
+
+    idx: str
+    meta: str
+    forever: str
+    head: str
+
+    @property
+    def all(self) -> list[str]:
+        """The three keys every namespace script gets (in this order: the scripts' KEYS[1..3])."""
+        return [self.idx, self.meta, self.forever]
+
+    def item(self, member: str) -> str:
+        """The key of the item whose escaped key is ``member`` (see :func:`store_member`)."""
+        return self.head + member
+
+
+def store_namespace_keys(prefix: str, namespace: tuple[str, ...]) -> StoreNamespaceKeys:
+    """The keys of a namespace (checked with :func:`check_store_namespace` by the caller)."""
+    return _store_namespace_keys(prefix, namespace)
+
+
+@functools.lru_cache(maxsize=4096)
+def _store_namespace_keys(prefix: str, namespace: tuple[str, ...]) -> StoreNamespaceKeys:
+    tag = ".".join(encode_name(label, "namespace label") for label in namespace)
+    base = f"{prefix}:store:{{{tag}}}:"
+    return StoreNamespaceKeys(base + "idx", base + "meta", base + "forever", base + "i:")
+
+
+def store_member(key: object) -> str:
+    """An item key escaped for its namespace's index and its own key name (may be empty)."""
+    if not isinstance(key, str):
+        raise InvalidNameError(f"key must be a str, not {type(key).__name__}")
+    return check_name(key, "key").translate(_ESCAPES) if key else ""
+
+
+def store_key_of(member: bytes | str) -> str:
+    """Invert :func:`store_member`."""
+    return decode_name(member.decode() if isinstance(member, bytes) else member)
+
+
+def store_registry_member(namespace: tuple[str, ...]) -> str:
+    """A namespace as the registry lists it: its labels joined by NUL."""
+    return "\x00".join(namespace)
+
+
+def store_registry_namespace(member: bytes | str) -> tuple[str, ...]:
+    """Invert :func:`store_registry_member`."""
+    return tuple((member.decode() if isinstance(member, bytes) else member).split("\x00"))
+
+
+def store_registry(prefix: str, root: str) -> str:
+    """``<prefix>:store-ns:{<root>}``: the registry of the namespaces whose first label is ``root``."""
+    return f"{prefix}:store-ns:{{{encode_name(root, 'namespace label')}}}"
+
+
+def store_roots(prefix: str) -> str:
+    """``<prefix>:store-roots``: the first labels that have a registry (for listings without one)."""
+    return f"{prefix}:store-roots"

@@ -17,7 +17,7 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, Query
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from agentcache.errors import BackendError, InvalidArgumentError
@@ -26,13 +26,17 @@ from agentcache.http.auth import Keys, configured
 from agentcache.http.bodies import BodyLimit
 from agentcache.http.chat import configured_model
 from agentcache.http.context import Api
-from agentcache.http.dashboard import PAGE, dashboard_data
+from agentcache.http.dashboard import dashboard_data, recording
+from agentcache.http.dashboard_page import PAGE
 from agentcache.http.distri import routes as distri_routes
+from agentcache.http.docs import install as install_docs
 from agentcache.http.errors import ErrorBody, declared, error_response, install_handlers, log
 from agentcache.http.guard import MAX_HEAD_BYTES, Guard, GuardedH11Protocol, content_security_policy
-from agentcache.http.rate import RateLimit, configured_rate
+from agentcache.http.rate import Admission, configured_quota, configured_rate
 from agentcache.http.sessions import routes as session_routes
 from agentcache.http.threads import routes as thread_routes
+from agentcache.tiers.monitor.history import INTERVAL_S as HISTORY_INTERVAL_S
+from agentcache.tiers.monitor.history import Timings
 
 MAX_BODY_BYTES = 1024 * 1024
 MAX_CONNECTIONS = 512
@@ -57,6 +61,9 @@ def create_app(
     metrics_registry: Any = None,
     rate_limit: str | None = None,
     model: Any = None,
+    quota: str | None = None,
+    docs: bool = False,
+    history_interval: float | None = HISTORY_INTERVAL_S,
 ) -> FastAPI:
     """The HTTP API over ``cache``. Keys default to the comma-separated ``AGENTCACHE_HTTP_USER_KEYS``
     and ``AGENTCACHE_HTTP_ADMIN_KEYS`` environment variables; no key at all: no authentication.
@@ -64,7 +71,12 @@ def create_app(
     ``prometheus_client`` registry served at ``/metrics`` (admin scope). ``rate_limit``: requests per
     key, e.g. ``"600/60"`` (default ``AGENTCACHE_HTTP_RATE_LIMIT``, else none; see :mod:`.rate`).
     ``model``: a ChatModel or ``"provider:model"`` that answers the Sessions API's messages (default
-    ``AGENTCACHE_MODEL``, else none: messages are stored, nobody replies; see :mod:`.chat`)."""
+    ``AGENTCACHE_MODEL``, else none: messages are stored, nobody replies; see :mod:`.chat`).
+    ``quota``: what each key may write per window, e.g. ``"threads=1000,keys=200,bytes=50mb,per=1d"``
+    (default ``AGENTCACHE_HTTP_QUOTA``, else none; see :mod:`.rate`). ``docs``: serve ``/openapi.json``
+    (admin scope) and Swagger UI at ``/docs`` from local assets (see :mod:`.docs`); off by default.
+    ``history_interval``: seconds between the dashboard's history entries, recorded while the app
+    runs (None: not recorded; see :mod:`.dashboard`)."""
     chat_model = configured_model(model)
     users = configured(user_keys, "AGENTCACHE_HTTP_USER_KEYS")
     admins = configured(admin_keys, "AGENTCACHE_HTTP_ADMIN_KEYS")
@@ -75,7 +87,8 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
+        async with recording(cache, history_interval):  # the dashboard's history
+            yield
         if owns_cache:
             await cache.close()
 
@@ -84,9 +97,14 @@ def create_app(
         description=__doc__.split("\n")[0],
         lifespan=lifespan,
         responses=declared(ErrorBody),
+        openapi_url=None,  # the documents only with docs=True, and then behind the admin key
+        docs_url=None,
+        redoc_url=None,
+        redirect_slashes=False,  # a redirect would copy the Host header into its Location
     )
-    rate = configured_rate(rate_limit)
-    keys = Keys(users, admins, None if rate is None else RateLimit(cache, *rate).check)
+    rate, quotas = configured_rate(rate_limit), configured_quota(quota)
+    admission = None if rate is None and quotas is None else Admission(cache, rate, quotas)
+    keys = Keys(users, admins, None if admission is None else admission.check)
     app.state.authenticated = keys.required
     user, admin = Depends(keys.check("user")), Depends(keys.check("admin"))
     app.add_middleware(BodyLimit, limit=max_body_bytes)
@@ -117,6 +135,9 @@ def create_app(
             return error_response(503, "BackendUnavailable", "Valkey is unreachable or failing")
         return JSONResponse({"status": "ok", "valkeyMs": round((time.perf_counter() - started) * 1000, 3)})
 
+    if docs:
+        install_docs(app, admin)
+
     api = Api(cache, user, admin)
     app.include_router(thread_routes(api))
     app.include_router(distri_routes(api))
@@ -129,8 +150,13 @@ def create_app(
         return HTMLResponse(PAGE)  # holds no data; the feed below needs the admin key
 
     @app.get("/dashboard/data", dependencies=[admin])
-    async def dashboard_feed(thread: str | None = None) -> dict[str, Any]:
-        return await dashboard_data(cache, thread)
+    async def dashboard_feed(
+        since: int = Query(0, ge=0),
+        id: str | None = None,
+        before: int | None = Query(None, ge=0),
+        known: str | None = None,
+    ) -> dict[str, Any]:
+        return await dashboard_data(cache, since=since, key=id, before=before, known=known, interval=history_interval)
 
     # --- tools ------------------------------------------------------------------------------------
 
@@ -158,11 +184,12 @@ def create_app(
 
 def app_from_env() -> FastAPI:
     """An app over ``AGENTCACHE_URL`` (for ``uvicorn agentcache.http.app:app_from_env --factory
-    --workers N``: each worker process makes its own)."""
+    --workers N``: each worker process makes its own); ``AGENTCACHE_HTTP_DOCS=1`` turns the docs on."""
     url = os.environ.get("AGENTCACHE_URL")
     if not url:
         raise InvalidArgumentError("set AGENTCACHE_URL to the Valkey server's URL")
-    return create_app(AsyncAgentCache.from_url(url), owns_cache=True)
+    docs = os.environ.get("AGENTCACHE_HTTP_DOCS", "") in ("1", "true", "yes")
+    return create_app(AsyncAgentCache.from_url(url, observers=[Timings()]), owns_cache=True, docs=docs)
 
 
 def server_config(app: Any, host: str, port: int, **overrides: Any) -> Any:
@@ -190,6 +217,8 @@ def serve(
     *,
     rate_limit: str | None = None,
     model: str | None = None,
+    quota: str | None = None,
+    docs: bool = False,
 ) -> None:
     """Run the API with uvicorn (``agentcache serve``); refuses a non-loopback ``host`` without keys."""
     import asyncio
@@ -206,15 +235,24 @@ def serve(
         )
 
     configured_rate(rate_limit)  # a bad limit is refused before the server starts
+    configured_quota(quota)
     configured_model(model)  # and a model that cannot be made
     observers, registry = _metrics()
 
     async def main() -> None:
-        options: dict[str, Any] = {"observers": observers, "retry_reads": READ_RETRY_S}
+        options: dict[str, Any] = {"observers": [*observers, Timings()], "retry_reads": READ_RETRY_S}
         cache = (
             AsyncAgentCache.embedded(data_dir, **options) if url is None else AsyncAgentCache.from_url(url, **options)
         )
-        app = create_app(cache, owns_cache=True, metrics_registry=registry, rate_limit=rate_limit, model=model)
+        app = create_app(
+            cache,
+            owns_cache=True,
+            metrics_registry=registry,
+            rate_limit=rate_limit,
+            model=model,
+            quota=quota,
+            docs=docs,
+        )
         await uvicorn.Server(server_config(app, host, port)).serve()
 
     asyncio.run(main())

@@ -40,7 +40,7 @@ ERRORS = {
     410: "expired or ended (details.expiresAt)",
     413: "body or value too large",
     422: "invalid input, or a renewal refused",
-    429: "too many requests for this key (Retry-After)",
+    429: "too many requests for this key, or its quota used up (Retry-After)",
     500: "unexpected error (never with a traceback)",
     503: "Valkey unreachable, or refusing writes (memory full)",
 }

@@ -6,8 +6,8 @@
 - :class:`Guard` (ASGI middleware): at most ``MAX_HEADERS`` headers (431), a path whose
   percent-escapes are not UTF-8 is a 400 (else ``%FF`` and ``%FE`` would both decode to U+FFFD and
   name one thread), and security headers on every response (``nosniff``; on HTML also a
-  Content-Security-Policy that allows only the page's own inline script and style, no framing, no
-  referrer).
+  Content-Security-Policy that allows only the page's own inline script and style, unless the page
+  sets its own, no framing, no referrer).
 - :func:`strict_json`: request bodies whose numbers JSON cannot carry back (``NaN``, ``Infinity``,
   ``1e400``) are refused (422), so no write stores what a later read could not answer with.
 """
@@ -78,7 +78,8 @@ class GuardedH11Protocol(H11Protocol):
             self.transport.close()
 
 
-def _inline_hashes(page: str, tag: str) -> str:
+def inline_hashes(page: str, tag: str) -> str:
+    """The CSP sources (``'sha256-...'``) of every inline ``<tag>`` block of ``page``."""
     blocks = re.findall(rf"<{tag}[^>]*>(.*?)</{tag}>", page, flags=re.S)
     return " ".join(f"'sha256-{base64.b64encode(hashlib.sha256(b.encode()).digest()).decode()}'" for b in blocks)
 
@@ -86,7 +87,7 @@ def _inline_hashes(page: str, tag: str) -> str:
 def content_security_policy(page: str) -> str:
     """A policy for ``page``: its own inline script and style (by hash) and same-origin requests only."""
     return (
-        f"default-src 'none'; script-src {_inline_hashes(page, 'script')}; style-src {_inline_hashes(page, 'style')}; "
+        f"default-src 'none'; script-src {inline_hashes(page, 'script')}; style-src {inline_hashes(page, 'style')}; "
         "connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
     )
 
@@ -127,7 +128,8 @@ class Guard:
                 headers = list(message.get("headers", []))
                 headers.append((b"x-content-type-options", b"nosniff"))
                 if any(k == b"content-type" and v.startswith(b"text/html") for k, v in headers):
-                    headers.append((b"content-security-policy", self.csp))
+                    if not any(k == b"content-security-policy" for k, _ in headers):  # a page's own stays
+                        headers.append((b"content-security-policy", self.csp))
                     headers.append((b"x-frame-options", b"DENY"))
                     headers.append((b"referrer-policy", b"no-referrer"))
                 message = {**message, "headers": headers}

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BeforeValidator
 
-from agentcache.errors import InvalidMessageError, SerializationError
+from agentcache.errors import InvalidMessageError, SerializationError, UnreadableFieldsError
 from agentcache.facade import AsyncAgentCache
 from agentcache.http.context import json_value
 from agentcache.http.errors import ApiError
@@ -105,6 +105,23 @@ def _shown(key: str, value: Any) -> Any:
     return json_value(value)
 
 
+def _readable(value: Any) -> None:
+    """Refuse (422) a value that a read would not show as it was written: nested deeper than a read
+    shows (``MAX_DEPTH``), or holding a dict whose only key is ``"$bytes"`` or ``"$dict"`` (how a read
+    shows bytes, so such a dict reads back wrapped in ``{"$dict": ...}``)."""
+    try:
+        shown = json_value(value)
+    except SerializationError as exc:
+        raise ApiError(422, "ValidationError", f"the value cannot be read back: {exc}"[:500]) from None
+    if shown != value:
+        raise ApiError(
+            422,
+            "ValidationError",
+            "the value holds a dict whose only key is '$bytes' or '$dict' (how reads show bytes), so it would "
+            "not read back as written: give that dict another key",
+        )
+
+
 async def write(
     cache: AsyncAgentCache,
     thread_id: str,
@@ -115,7 +132,9 @@ async def write(
     expires_at: datetime | None = None,
 ) -> None:
     """Store ``value`` under ``key``: a user part if the key says so. A deadline in the past
-    removes the key (the value is expired at once), as in Distri's store."""
+    removes the key (the value is expired at once), as in Distri's store. A value that would not
+    read back as written is refused (422) before anything is sent."""
+    _readable(value)
     if key.startswith(USER_PART_PREFIX):
         part = user_part(value)
         name = key[len(USER_PART_PREFIX) :]
@@ -131,16 +150,22 @@ async def read(cache: AsyncAgentCache, thread_id: str, key: str) -> Any:
 
 async def read_all(cache: AsyncAgentCache, thread_id: str) -> dict[str, Any]:
     """Every live value of the thread as JSON: ``{"values": {key: value}}``, and, if a value stored
-    by other means cannot be shown as JSON (a NaN written through the library), ``"unreadable":
-    {key: why}`` for those keys only, so one such value never hides the thread's others."""
+    by other means cannot be shown as JSON (a NaN written through the library) or cannot be decoded
+    at all (data another client wrote), ``"unreadable": {key: why}`` for those keys only, so one
+    such value never hides the thread's others."""
     shown: dict[str, Any] = {}
     unreadable: dict[str, str] = {}
-    for key, value in (await cache.session.get_all(thread_id)).items():
+    try:
+        stored = await cache.session.get_all(thread_id)
+    except UnreadableFieldsError as exc:
+        stored = exc.values
+        unreadable.update({key: "its data cannot be decoded (written by other means)" for key in exc.unreadable})
+    for key, value in stored.items():
         try:
             shown[key] = _shown(key, value)
         except SerializationError as exc:
             unreadable[key] = str(exc)[:300]
-    return {"values": shown, "unreadable": unreadable} if unreadable else {"values": shown}
+    return {"values": shown, "unreadable": dict(sorted(unreadable.items()))} if unreadable else {"values": shown}
 
 
 async def remove(cache: AsyncAgentCache, thread_id: str, key: str) -> bool:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from agents.memory.session_settings import SessionSettings, resolve_session_limit
+from agents.memory.session_settings import SessionSettings, coerce_session_settings, resolve_session_limit
 
 from agentcache.errors import InvalidArgumentError
 from agentcache.facade import AgentCache, AsyncAgentCache
@@ -30,11 +30,14 @@ class AgentCacheSession:
     """An OpenAI Agents SDK ``Session`` stored as an agentcache conversation.
 
     ``agent_id`` and ``user_id`` own the conversation (they index ``cache.conversations.list_active``);
-    ``settings`` are the conversation's (``timeout``, ``auto_renew``, ``max_duration``, ...), used
-    when the session starts. Works with either facade (an AgentCache's calls run in a worker thread).
+    ``session_settings`` (a ``SessionSettings`` or its dict, ``{"limit": 20}``) are the SDK's, as its
+    own sessions take them (default ``SessionSettings()``); ``settings`` are the conversation's
+    (``timeout``, ``auto_renew``, ``max_duration``, ...), used when the session starts. Works with
+    either facade (an AgentCache's calls run in a worker thread; an AsyncAgentCache from any event
+    loop, see the README).
     """
 
-    session_settings: SessionSettings | None
+    session_settings: SessionSettings | None  # as the SDK's Session protocol declares it; never None here
 
     def __init__(
         self,
@@ -43,12 +46,14 @@ class AgentCacheSession:
         *,
         agent_id: str = "openai-agents",
         user_id: str = "anonymous",
-        session_settings: SessionSettings | None = None,
+        session_settings: SessionSettings | dict[str, Any] | None = None,
         **settings: Any,
     ) -> None:
         checked_cache(cache)
         self.session_id = session_id
-        self.session_settings = session_settings
+        self.session_settings = (
+            SessionSettings() if session_settings is None else coerce_session_settings(session_settings)
+        )
         self.cache = cache
         self._log: Any = cache.conversations.log(session_id, agent_id=agent_id, user_id=user_id, **settings)
 

@@ -19,7 +19,7 @@ from agentcache.core.near import REFRESH_BELOW, forgetting
 from agentcache.encoding import codec
 from agentcache.encoding.expiry import TTL, Deadline, deadline_ms, ttl_ms
 from agentcache.encoding.keys import ThreadKeys, checkpoint_keys, session_key, session_thread, user_parts_key
-from agentcache.errors import FieldNotFoundError, InvalidArgumentError, SerializationError
+from agentcache.errors import FieldNotFoundError, InvalidArgumentError, SerializationError, UnreadableFieldsError
 from agentcache.tiers.conversations.messages import Part
 from agentcache.tiers.conversations.parts import USER_PART_PREFIX, UserPart, from_stored, to_stored, user_part_field
 from agentcache.tiers.settings import Settings
@@ -155,17 +155,30 @@ def _fields_of(fields: object) -> list[str]:
 
 def get_many(s: Settings, thread_id: str, fields: Iterable[str]) -> Operation[dict[str, Any]]:
     """The fields that exist, as ``{field: value}`` (missing or expired ones are left out), each hit
-    refreshed by its own TTL like :meth:`get`. One round trip on every topology."""
+    refreshed by its own TTL like :meth:`get`. One round trip on every topology. Data that cannot
+    be decoded: as :func:`get_all`."""
     names = _fields_of(fields)
     keys = [session_key(s.prefix, thread_id, field) for field in names]
     if not keys:
         return {}
     values = (yield [SESSION_GET_MANY(keys), *s.stats.due()])[0]
-    found: dict[str, Any] = {}
-    for field, raw in zip(names, values, strict=True):
+    for raw in values:
         s.stats.lookup("session", raw is not None)
-        if raw is not None:
+    return _decoded(thread_id, [(field, raw) for field, raw in zip(names, values, strict=True) if raw is not None])
+
+
+def _decoded(thread_id: str, stored: Iterable[tuple[str, bytes]]) -> dict[str, Any]:
+    """``{field: value}``; data that cannot be decoded raises :class:`UnreadableFieldsError` for its
+    fields only, carrying every field that did decode."""
+    found: dict[str, Any] = {}
+    unreadable: dict[str, str] = {}
+    for field, raw in stored:
+        try:
             found[field] = _decode(raw, thread_id, field)
+        except SerializationError as exc:
+            unreadable[field] = str(exc)
+    if unreadable:
+        raise UnreadableFieldsError(thread_id, found, unreadable)
     return found
 
 
@@ -204,15 +217,13 @@ def _scan(
 
 
 def get_all(s: Settings, thread_id: str) -> Operation[dict[str, Any]]:
-    """Every live field of the thread (sorted by name), each refreshed by its own TTL."""
+    """Every live field of the thread (sorted by name), each refreshed by its own TTL. Fields whose
+    data cannot be decoded (written by other means) raise :class:`UnreadableFieldsError`, which
+    carries all the others."""
     keys = session_thread(s.prefix, thread_id)
     items = yield from _scan(s, keys, "get")
-    found: dict[str, Any] = {}
-    for key, raw in zip(items[::2], items[1::2], strict=True):
-        field = keys.field_of(key)
-        if field is not None:
-            found[field] = _decode(raw, thread_id, field)
-    return dict(sorted(found.items()))
+    found = {field: raw for key, raw in zip(items[::2], items[1::2], strict=True) if (field := keys.field_of(key))}
+    return _decoded(thread_id, sorted(found.items()))
 
 
 def touch(s: Settings, thread_id: str) -> Operation[int]:

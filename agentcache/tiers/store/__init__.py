@@ -1,0 +1,1 @@
+"""The store tier: long-term memory across threads (``cache.store``); see ``tier.py``."""
