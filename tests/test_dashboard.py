@@ -13,7 +13,6 @@ import os
 import re
 import shutil
 import struct
-import threading
 import time
 import zlib
 from collections.abc import Awaitable, Callable
@@ -42,7 +41,7 @@ from agentcache.http.guard import content_security_policy
 from agentcache.testing import unique_prefix
 from agentcache.tiers.conversations.messages import ImagePart, Message, ToolCallPart
 from agentcache.tiers.monitor.history import Timings
-from tests.test_http import ADMIN, USER, free_port
+from tests.test_http import ADMIN, USER, Uvicorn, free_port
 
 if TYPE_CHECKING:
     from playwright.sync_api import Dialog, Page
@@ -68,24 +67,13 @@ def png(width: int = 96, height: int = 64) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
 
 
-class Served:
+class Served(Uvicorn):
     """``create_app`` under uvicorn on a thread, over a cache whose operations are timed."""
 
     def __init__(self, url: str, prefix: str) -> None:
         cache = AsyncAgentCache.from_url(url, prefix=prefix, observers=[Timings()], llm_prices=PRICES)
         app = create_app(cache, owns_cache=True, user_keys=[USER], admin_keys=[ADMIN], history_interval=INTERVAL)
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            assert time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.02)
-        self.base = f"http://127.0.0.1:{self.server.config.port}"
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(20)
+        super().__init__(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning"))
 
 
 def workload(url: str, prefix: str, api: httpx.Client, rounds: int) -> list[str]:

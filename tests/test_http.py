@@ -31,14 +31,12 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-class Running:
-    """A uvicorn server on a thread of its own, serving ``create_app`` over a fresh cache."""
+class Uvicorn:
+    """A uvicorn server on a thread of its own, started with ``config``; ``base`` is its URL."""
 
-    def __init__(self, url: str, max_value_bytes: int = 8 << 20, **options: Any) -> None:
-        cache = AsyncAgentCache.from_url(url, prefix=unique_prefix(), retry_reads=2, max_value_bytes=max_value_bytes)
-        self.port = free_port()
-        app = create_app(cache, owns_cache=True, **options)
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
+    def __init__(self, config: uvicorn.Config) -> None:
+        self.server = uvicorn.Server(config)
+        self.port = int(config.port)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.thread.start()
         deadline = time.monotonic() + 20
@@ -50,6 +48,15 @@ class Running:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(20)
+
+
+class Running(Uvicorn):
+    """``create_app`` over a fresh cache, served on a thread."""
+
+    def __init__(self, url: str, max_value_bytes: int = 8 << 20, **options: Any) -> None:
+        cache = AsyncAgentCache.from_url(url, prefix=unique_prefix(), retry_reads=2, max_value_bytes=max_value_bytes)
+        app = create_app(cache, owns_cache=True, **options)
+        super().__init__(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning"))
 
 
 @pytest.fixture(params=["standalone", "cluster"])

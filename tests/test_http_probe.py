@@ -9,8 +9,6 @@ from __future__ import annotations
 import asyncio
 import re
 import socket
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
@@ -20,14 +18,13 @@ import pytest
 pytest.importorskip("fastapi")
 
 import httpx
-import uvicorn
 from fastapi.routing import APIRoute
 
 from agentcache import AsyncAgentCache
 from agentcache.http import create_app
 from agentcache.http.app import server_config
 from agentcache.testing import unique_prefix
-from tests.test_http import free_port
+from tests.test_http import Uvicorn, free_port
 
 USER, PATHS, BODIES, ABUSE, OTHER, ADMIN = (
     f"probe-{role}-key" for role in ("user", "paths", "bodies", "abuse", "other", "admin")
@@ -41,29 +38,17 @@ seen: list[tuple[str, int, bytes]] = []
 """Every answer the probe got (request, status, body), for the leak check."""
 
 
-class Served:
+class Served(Uvicorn):
     """``create_app`` over a fresh prefix, run as ``agentcache serve`` runs it, on a thread."""
 
     def __init__(self, url: str, prefix: str, **options: Any) -> None:
         cache = AsyncAgentCache.from_url(url, prefix=prefix)
         self.app = create_app(cache, owns_cache=True, **options)
-        self.port = free_port()
-        self.server = uvicorn.Server(server_config(self.app, "127.0.0.1", self.port, log_level="critical"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            assert time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.02)
-        self.base = f"http://127.0.0.1:{self.port}"
+        super().__init__(server_config(self.app, "127.0.0.1", free_port(), log_level="critical"))
 
     def client(self, key: str | None = None) -> httpx.Client:
         headers = {"X-API-Key": key} if key else {}
         return httpx.Client(base_url=self.base, headers=headers, timeout=10, event_hooks={"response": [_record]})
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(20)
 
 
 def _record(response: httpx.Response) -> None:
