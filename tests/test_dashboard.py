@@ -303,9 +303,13 @@ def test_the_dashboard_shows_every_section_after_a_workload(server_urls: Any, tm
         served.stop()
 
 
-@pytest.mark.parametrize("topology", ["standalone", "cluster3"])
+@pytest.mark.parametrize("topology", ["cluster", "cluster3"])
 def test_one_poll_costs_a_few_round_trips_per_section(server_urls: Any, topology: str) -> None:
-    """Round trips and bytes of each section of ``/dashboard/data``, sections run one at a time."""
+    """Round trips and bytes of each section of ``/dashboard/data``, sections run one at a time.
+
+    On servers in cluster mode only: there a thread's SCAN is confined to its slot. On a standalone
+    server it walks the whole keyspace, so the thread's fields cost one round trip more per SCAN step
+    as the server fills (seen in the full suite: 5 for "detail" instead of 4)."""
 
     async def main() -> dict[str, tuple[int, int]]:
         async with AsyncAgentCache.from_url(server_urls(topology), prefix=unique_prefix()) as cache:
@@ -326,23 +330,15 @@ def test_one_poll_costs_a_few_round_trips_per_section(server_urls: Any, topology
                 "detail": lambda: detail_section(cache, "s-1", None, None),
             }
             measured: dict[str, tuple[int, int]] = {}
-            # The least of three polls: one full-suite run under load once counted one round trip more
-            # for "detail" (5, not 4), not reproduced alone; the steady cost is what is asserted.
             for name, section in sections.items():
                 await section()  # the scripts are loaded after this
-                runs = []
-                for _ in range(3):
-                    before = cache.round_trips
-                    data = await section()
-                    runs.append((cache.round_trips - before, len(json.dumps(data))))
-                measured[name] = min(runs)
-            version = (await detail_section(cache, "s-1", None, None))["conversation"]["version"]
-            runs = []
-            for _ in range(3):
                 before = cache.round_trips
-                unchanged = await detail_section(cache, "s-1", None, version)
-                runs.append((cache.round_trips - before, len(json.dumps(unchanged))))
-            measured["detail, messages unchanged"] = min(runs)
+                data = await section()
+                measured[name] = (cache.round_trips - before, len(json.dumps(data)))
+            version = (await detail_section(cache, "s-1", None, None))["conversation"]["version"]
+            before = cache.round_trips
+            unchanged = await detail_section(cache, "s-1", None, version)
+            measured["detail, messages unchanged"] = (cache.round_trips - before, len(json.dumps(unchanged)))
             assert unchanged["conversation"]["messages"] is None
             return measured
 
