@@ -42,10 +42,10 @@ from agentcache.facade import AgentCache, AsyncAgentCache
 from agentcache.server import BundledValkey
 from agentcache.stats import CacheStats, ModelStats, Recommendation, TierStats, ToolStats
 from agentcache.tiers.checkpoints.tier import CheckpointTier, StoredCheckpoint, StoredWrite
+from agentcache.tiers.content.messages import DataPart, ImagePart, Message, TextPart, ToolCallPart, ToolResultPart
 from agentcache.tiers.conversations.context import Context
 from agentcache.tiers.conversations.handles import Conversation, ConversationLog, ConversationTier
 from agentcache.tiers.conversations.lifecycle import ConversationConfig
-from agentcache.tiers.conversations.messages import DataPart, ImagePart, Message, TextPart, ToolCallPart, ToolResultPart
 from agentcache.tiers.conversations.models import MessagePage, SessionInfo, SessionPage
 from agentcache.tiers.conversations.snapshots import MemoryStore, SnapshotStore, SQLiteStore, ValkeySnapshotStore
 from agentcache.tiers.conversations.state import ConversationState

@@ -13,7 +13,7 @@ from typing import TypeVar
 from agentcache.encoding.keys import session_thread, stats_key
 from agentcache.errors import shown
 from agentcache.facade import AgentCache
-from agentcache.tiers.conversations.messages import ImagePart, Message
+from agentcache.tiers.content.messages import ImagePart, Message
 
 T = TypeVar("T")
 FIRST = "  <- first use of this script on this server: sent by SHA, then once by body"

@@ -55,8 +55,8 @@ class CacheOptions(TypedDict, total=False):
     """Serve tool results, LLM responses and session fields from process memory, invalidated by the
     server (:class:`~agentcache.NearCache`); default none."""
     observers: Sequence[Observer]
-    """What sees every operation: tracing and metrics (``agentcache.integrations.opentelemetry``,
-    ``agentcache.integrations.prometheus``); default none, and then nothing is measured."""
+    """What sees every operation: tracing and metrics (``agentcache.observers.opentelemetry``,
+    ``agentcache.observers.prometheus``); default none, and then nothing is measured."""
 
 
 OPTION_NAMES = tuple(CacheOptions.__annotations__)

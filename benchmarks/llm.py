@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     import openai
 
     from agentcache import AgentCache, AsyncAgentCache, BundledValkey
-    from agentcache.integrations.openai import cached_openai
+    from agentcache.providers.openai import cached_openai
     from tests.fake_models import FakeModelServer
 
     models = FakeModelServer().start()

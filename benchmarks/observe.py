@@ -41,8 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     from prometheus_client import CollectorRegistry
 
     from agentcache import AgentCache, BundledValkey
-    from agentcache.integrations.opentelemetry import OpenTelemetryTracing
-    from agentcache.integrations.prometheus import PrometheusMetrics
+    from agentcache.observers.opentelemetry import OpenTelemetryTracing
+    from agentcache.observers.prometheus import PrometheusMetrics
 
     class Nowhere(SpanExporter):
         def export(self, spans: Any) -> SpanExportResult:

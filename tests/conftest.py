@@ -26,6 +26,14 @@ TOPOLOGIES = [*SERVER_TOPOLOGIES, "memory"]
 FACADES = ["sync", "async"]
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Each test is marked by its folder: ``unit`` (no server) or ``integration`` (real servers)."""
+    for item in items:
+        folder = item.path.parent.name
+        if folder in ("unit", "integration"):
+            item.add_marker(getattr(pytest.mark, folder))
+
+
 @pytest.fixture(scope="session")
 def server_urls() -> Iterator[Callable[[str], str]]:
     """Starts each topology's server the first time a test asks for it; stops them all at the end."""

@@ -22,7 +22,7 @@ from urllib.parse import quote, unquote
 from agentcache.agent_tools.session_data import session_data
 from agentcache.errors import AgentCacheError, InvalidArgumentError
 from agentcache.facade import AsyncAgentCache
-from agentcache.tiers.conversations.messages import to_json_value
+from agentcache.tiers.content.messages import to_json_value
 
 SESSION_SCHEME = "session://"
 STATS_URI = "stats://agentcache"

@@ -34,8 +34,8 @@ from agentcache.core.commands import Operation, cmd
 from agentcache.encoding.keys import check_name, session_key
 from agentcache.errors import AgentCacheError, BackendError, InvalidNameError
 from agentcache.tiers import session
-from agentcache.tiers.conversations.messages import DataPart, TextPart
-from agentcache.tiers.conversations.parts import USER_PART_PREFIX
+from agentcache.tiers.content.messages import DataPart, TextPart
+from agentcache.tiers.content.parts import USER_PART_PREFIX
 from agentcache.tiers.settings import Settings
 
 ACTIONS = ("set", "get", "delete", "list", "clear")

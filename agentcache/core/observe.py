@@ -1,8 +1,8 @@
 """Observers: what sees each operation (tracing, metrics), at no cost when there is none.
 
 An observer is given to a cache with the ``observers=`` option (for example
-``agentcache.integrations.opentelemetry.OpenTelemetryTracing()`` or
-``agentcache.integrations.prometheus.PrometheusMetrics()``). Without one, the binding hands out the
+``agentcache.observers.opentelemetry.OpenTelemetryTracing()`` or
+``agentcache.observers.prometheus.PrometheusMetrics()``). Without one, the binding hands out the
 plain bound methods: nothing is measured or wrapped. With one, each call is run inside a
 :class:`Record` (a context variable, so concurrent tasks and threads each keep their own) that the
 executor and the statistics buffer fill in: round trips, keys named, hits and misses. The observer

@@ -261,7 +261,7 @@ def serve(
 def _metrics() -> tuple[list[Any], Any]:
     """With the prometheus extra installed: its observer and registry (``/metrics``), else none."""
     try:
-        from agentcache.integrations.prometheus import PrometheusMetrics
+        from agentcache.observers.prometheus import PrometheusMetrics
     except ImportError:
         return [], None
     metrics = PrometheusMetrics()

@@ -35,7 +35,7 @@ def chat_model(spec: str) -> Any:
         )
     extra, class_name, keys = PROVIDERS[provider]
     try:
-        module = importlib.import_module(f"agentcache.integrations.{provider}")
+        module = importlib.import_module(f"agentcache.providers.{provider}")
     except ImportError:
         raise InvalidArgumentError(
             f'--model {spec} needs the {extra} SDK: pip install "valkey-agentcache[{extra}]"'

@@ -14,7 +14,7 @@ from agentcache.errors import AgentCacheError
 from agentcache.facade import AsyncAgentCache
 from agentcache.http.errors import ApiError
 from agentcache.http.guard import strict_json
-from agentcache.tiers.conversations.messages import to_json_value
+from agentcache.tiers.content.messages import to_json_value
 
 
 @dataclass(frozen=True)

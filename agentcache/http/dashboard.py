@@ -37,7 +37,7 @@ from agentcache.errors import AgentCacheError, DataLostError, SessionEnded, Sess
 from agentcache.facade import AsyncAgentCache
 from agentcache.stats import memory_warning
 from agentcache.stats_view import ADVICE
-from agentcache.tiers.conversations.messages import DataPart, ImagePart, Message, TextPart, ToolCallPart, ToolResultPart
+from agentcache.tiers.content.messages import DataPart, ImagePart, Message, TextPart, ToolCallPart, ToolResultPart
 from agentcache.tiers.monitor.history import INTERVAL_S, KEPT_S, Entry
 from agentcache.tiers.monitor.peek import FieldView
 from agentcache.tiers.monitor.servers import NodeHealth

@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from agentcache.http.eliza_shapes import stamp_of
-from agentcache.tiers.conversations.messages import Message
+from agentcache.tiers.content.messages import Message
 
 WINDOW = 100
 """Messages read at once from the newest end (at least the largest page)."""

@@ -34,7 +34,7 @@ from agentcache.errors import (
     SessionNotFound,
 )
 from agentcache.http.errors import ApiError, cache_error
-from agentcache.tiers.conversations.messages import Message, TextPart
+from agentcache.tiers.content.messages import Message, TextPart
 from agentcache.tiers.conversations.models import SessionInfo
 
 STAMP = "__agentcache_http__"

@@ -48,7 +48,7 @@ from agentcache.http.eliza_shapes import (
     validation,
 )
 from agentcache.http.errors import ApiError, problems_of
-from agentcache.tiers.conversations.messages import ImagePart, Message, TextPart
+from agentcache.tiers.content.messages import ImagePart, Message, TextPart
 from agentcache.tiers.conversations.turns import Done, TextDelta
 
 STARTED = time.monotonic()

@@ -19,8 +19,8 @@ from agentcache.errors import InvalidMessageError, SerializationError, Unreadabl
 from agentcache.facade import AsyncAgentCache
 from agentcache.http.context import json_value
 from agentcache.http.errors import ApiError
-from agentcache.tiers.conversations.messages import DataPart, ImagePart, TextPart
-from agentcache.tiers.conversations.parts import USER_PART_PREFIX, UserPart, as_written
+from agentcache.tiers.content.messages import DataPart, ImagePart, TextPart
+from agentcache.tiers.content.parts import USER_PART_PREFIX, UserPart, as_written
 
 
 def _a_string(value: object) -> object:

@@ -41,8 +41,8 @@ from agentcache.encoding.keys import session_key
 from agentcache.errors import InvalidArgumentError, SessionExists, SessionExpired, SessionNotFound
 from agentcache.facade import AgentCache, AsyncAgentCache
 from agentcache.integrations.bridge import awaited, checked_cache
-from agentcache.tiers.conversations.messages import DataPart, Message
-from agentcache.tiers.conversations.parts import USER_PART_PREFIX
+from agentcache.tiers.content.messages import DataPart, Message
+from agentcache.tiers.content.parts import USER_PART_PREFIX
 
 try:
     from google.adk.errors.session_not_found_error import SessionNotFoundError

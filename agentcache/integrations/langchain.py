@@ -21,7 +21,7 @@ from agentcache.encoding.expiry import TTL
 from agentcache.errors import InvalidArgumentError
 from agentcache.facade import AgentCache, AsyncAgentCache
 from agentcache.integrations.bridge import awaited, called, checked_cache
-from agentcache.tiers.conversations.messages import DataPart, Message
+from agentcache.tiers.content.messages import DataPart, Message
 
 __all__ = ["LANGCHAIN_MODEL", "AgentCacheChatMessageHistory", "AgentCacheLLMCache"]
 

@@ -36,7 +36,7 @@ from pydantic_core import PydanticSerializationError
 from agentcache.errors import InvalidArgumentError, SessionExists, SessionExpired, SessionNotFound
 from agentcache.facade import AgentCache, AsyncAgentCache
 from agentcache.integrations.bridge import awaited, checked_cache
-from agentcache.tiers.conversations.messages import DataPart, Message
+from agentcache.tiers.content.messages import DataPart, Message
 
 __all__ = ["AgentCacheChatStore"]
 

@@ -16,7 +16,7 @@ from agents.memory.session_settings import SessionSettings, coerce_session_setti
 from agentcache.errors import InvalidArgumentError
 from agentcache.facade import AgentCache, AsyncAgentCache
 from agentcache.integrations.bridge import awaited, checked_cache
-from agentcache.tiers.conversations.messages import DataPart, Message
+from agentcache.tiers.content.messages import DataPart, Message
 
 if TYPE_CHECKING:
     from agents.items import TResponseInputItem

@@ -22,7 +22,7 @@ from pydantic_ai.messages import ModelMessage, ModelMessagesTypeAdapter, ModelRe
 from agentcache.errors import InvalidArgumentError
 from agentcache.facade import AgentCache, AsyncAgentCache
 from agentcache.integrations.bridge import awaited, called, checked_cache
-from agentcache.tiers.conversations.messages import DataPart, Message
+from agentcache.tiers.content.messages import DataPart, Message
 
 __all__ = ["AgentCacheMessageHistory"]
 

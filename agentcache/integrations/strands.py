@@ -33,7 +33,7 @@ from agentcache.encoding.expiry import TTL
 from agentcache.errors import InvalidArgumentError, SessionExists, SessionExpired, SessionNotFound
 from agentcache.facade import AgentCache, AsyncAgentCache
 from agentcache.integrations.bridge import checked_cache
-from agentcache.tiers.conversations.messages import DataPart, Message, Role
+from agentcache.tiers.content.messages import DataPart, Message, Role
 
 if TYPE_CHECKING:
     from strands.multiagent.base import MultiAgentBase

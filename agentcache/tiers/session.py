@@ -20,8 +20,8 @@ from agentcache.encoding import codec
 from agentcache.encoding.expiry import TTL, Deadline, deadline_ms, ttl_ms
 from agentcache.encoding.keys import ThreadKeys, checkpoint_keys, session_key, session_thread, user_parts_key
 from agentcache.errors import FieldNotFoundError, InvalidArgumentError, SerializationError, UnreadableFieldsError
-from agentcache.tiers.conversations.messages import Part
-from agentcache.tiers.conversations.parts import USER_PART_PREFIX, UserPart, from_stored, to_stored, user_part_field
+from agentcache.tiers.content.messages import Part
+from agentcache.tiers.content.parts import USER_PART_PREFIX, UserPart, from_stored, to_stored, user_part_field
 from agentcache.tiers.settings import Settings
 
 M = TypeVar("M")
@@ -297,12 +297,13 @@ def set_user_part(
 
 def user_parts(s: Settings, thread_id: str) -> Operation[dict[str, Part]]:
     """The thread's pending user parts by name (sorted), each refreshed by its own TTL. One round trip."""
-    return _parts_of(
+    return parts_of(
         (yield from one(_user_part_cmd(s, thread_id, "list"))), session_thread(s.prefix, thread_id), thread_id
     )
 
 
-def _parts_of(items: list[Any], thread: ThreadKeys, thread_id: str) -> dict[str, Part]:
+def parts_of(items: list[Any], thread: ThreadKeys, thread_id: str) -> dict[str, Part]:
+    """The user parts in a ``user_part.lua`` listing (key, value, key, value...), by name, sorted."""
     found: dict[str, Part] = {}
     for key, raw in zip(items[::2], items[1::2], strict=True):
         field = thread.field_of(key)

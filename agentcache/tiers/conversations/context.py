@@ -27,8 +27,7 @@ from typing import Any
 from agentcache.core.commands import Operation, cmd
 from agentcache.encoding.keys import session_thread, user_parts_key
 from agentcache.errors import InvalidArgumentError, SerializationError, shown
-from agentcache.tiers.conversations.index import MAX_COUNT, _check_limit
-from agentcache.tiers.conversations.messages import (
+from agentcache.tiers.content.messages import (
     DataPart,
     ImagePart,
     Message,
@@ -38,10 +37,11 @@ from agentcache.tiers.conversations.messages import (
     ToolResultPart,
     to_json_value,
 )
+from agentcache.tiers.conversations.index import MAX_COUNT, _check_limit
 from agentcache.tiers.conversations.refs import _Ref
 from agentcache.tiers.conversations.replies import ReadReply, _decode_messages
 from agentcache.tiers.conversations.scripts import CONV_READ
-from agentcache.tiers.session import USER_PART, _parts_of
+from agentcache.tiers.session import USER_PART, parts_of
 
 
 def render_sections(sections: Mapping[str, Any] | None) -> list[str]:
@@ -156,7 +156,7 @@ def gather(
         USER_PART([user_parts_key(s.prefix, r.id)], "list"),
     ]
     page = ReadReply.parse(raw, "range", r.id)
-    parts = list(_parts_of(items, session_thread(s.prefix, r.id), r.id).values())
+    parts = list(parts_of(items, session_thread(s.prefix, r.id), r.id).values())
     chosen = system if system is not None else (None if stored_system is None else stored_system.decode())
     history = trim(_decode_messages(page.messages, r.id), max_chars)
     return render_system(chosen, blocks), history, parts

@@ -12,12 +12,12 @@ from agentcache.encoding.keys import check_name
 
 if TYPE_CHECKING:  # for the types of from_dict only: a tier never runs an executor itself
     from agentcache.core.executors import AsyncExecutor, SyncExecutor
+from agentcache.tiers.content.messages import Message
 from agentcache.tiers.conversations.agents import agent_config, configure_agent
 from agentcache.tiers.conversations.context import context
 from agentcache.tiers.conversations.index import expiring, list_active
 from agentcache.tiers.conversations.lifecycle import Lifecycle
 from agentcache.tiers.conversations.logs import Log, append, clear_log, pop, read
-from agentcache.tiers.conversations.messages import Message
 from agentcache.tiers.conversations.ops import (
     add_message,
     add_messages,

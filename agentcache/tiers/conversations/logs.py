@@ -16,7 +16,7 @@ from typing import Any
 
 from agentcache.core.commands import Operation
 from agentcache.errors import SessionExists, SessionExpired, SessionNotFound
-from agentcache.tiers.conversations.messages import Message
+from agentcache.tiers.content.messages import Message
 from agentcache.tiers.conversations.ops import add_messages, clear, create, get, messages, pop_last
 from agentcache.tiers.conversations.refs import _Ref, _Tier
 

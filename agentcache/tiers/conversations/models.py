@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from agentcache.tiers.conversations.messages import Message
+from agentcache.tiers.content.messages import Message
 
 Status = Literal["active", "near_expiration", "expired", "ended"]
 SNAPSHOT_FORMAT = "agentcache.conversation/1"

@@ -47,10 +47,10 @@ from agentcache.errors import (
     SerializationError,
     shown,
 )
+from agentcache.tiers.content.messages import Message, from_json_value, to_json_value
 from agentcache.tiers.conversations.agents import _check_bool, _optional_ms, _resolve, _Settings
 from agentcache.tiers.conversations.index import MAX_COUNT, _cap, _check_limit, _fix_for, _index_cmd, _moves
 from agentcache.tiers.conversations.lifecycle import Seconds, to_ms
-from agentcache.tiers.conversations.messages import Message, from_json_value, to_json_value
 from agentcache.tiers.conversations.models import SNAPSHOT_FORMAT, MessagePage, SessionInfo
 from agentcache.tiers.conversations.refs import Opened, _indexes, _Ref, _Tier
 from agentcache.tiers.conversations.replies import (

@@ -21,9 +21,9 @@ from agentcache.errors import (
     SessionExpired,
     SessionNotFound,
 )
-from agentcache.tiers.conversations.messages import Message
+from agentcache.tiers.content.messages import Message
+from agentcache.tiers.content.parts import message_data
 from agentcache.tiers.conversations.models import _MESSAGES, SessionInfo, Status
-from agentcache.tiers.conversations.parts import message_data
 
 # --- the scripts' replies -----------------------------------------------------------------------
 

@@ -28,12 +28,12 @@ from pydantic import BaseModel, ValidationError
 
 from agentcache.core.commands import Call, Next, Open, Operation
 from agentcache.errors import AgentCacheError, InvalidArgumentError, ModelError, shown
+from agentcache.tiers.content.formats import ToolCall, assemble, finished, reply_of, text_delta
+from agentcache.tiers.content.messages import Message, Part, TextPart, ToolCallPart
 from agentcache.tiers.conversations.context import Context, gather
-from agentcache.tiers.conversations.messages import Message, Part, TextPart, ToolCallPart
 from agentcache.tiers.conversations.ops import add_messages
 from agentcache.tiers.conversations.refs import _Ref
 from agentcache.tiers.llm import tier as llm
-from agentcache.tiers.llm.formats import ToolCall, assemble, finished, reply_of, text_delta
 from agentcache.tiers.llm.models import ChatModel, OutputSchema, ToolSpec, tool_spec
 from agentcache.tiers.llm.request import API_KEY
 from agentcache.tiers.tool import tier as tool

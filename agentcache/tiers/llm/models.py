@@ -1,8 +1,8 @@
 """What a model-driven turn needs of a model: :class:`ChatModel`, a small provider protocol, and the
 JSON schema of a tool function.
 
-Implementations live with their SDKs: :class:`agentcache.integrations.openai.OpenAIChatModel` (any
-OpenAI-compatible Chat Completions endpoint) and :class:`agentcache.integrations.anthropic.AnthropicModel`.
+Implementations live with their SDKs: :class:`agentcache.providers.openai.OpenAIChatModel` (any
+OpenAI-compatible Chat Completions endpoint) and :class:`agentcache.providers.anthropic.AnthropicModel`.
 A model builds the request from a :class:`~agentcache.Context` (pure, so the LLM tier can key it
 before anything is sent) and sends it, sync or async, plain or streamed; responses and stream chunks
 travel as the API's JSON data, read by ``formats.py``.
@@ -19,7 +19,7 @@ from pydantic import ConfigDict, create_model
 
 from agentcache.encoding.keys import encode_name
 from agentcache.errors import InvalidArgumentError
-from agentcache.tiers.llm.formats import Api
+from agentcache.tiers.content.formats import Api
 
 if TYPE_CHECKING:
     from agentcache.tiers.conversations.context import Context
