@@ -26,6 +26,7 @@ from agentcache.errors import (
     InvalidMessageError,
     InvalidNameError,
     InvalidTimeoutConfig,
+    MissingExtraError,
     ModelError,
     RenewalRefused,
     SemanticSearchUnavailable,
@@ -50,16 +51,16 @@ from agentcache.tiers.conversations.models import MessagePage, SessionInfo, Sess
 from agentcache.tiers.conversations.snapshots import MemoryStore, SnapshotStore, SQLiteStore, ValkeySnapshotStore
 from agentcache.tiers.conversations.state import ConversationState
 from agentcache.tiers.conversations.turns import Done, TextDelta, ToolCallEvent, TurnResult
-from agentcache.tiers.limits import Quota
+from agentcache.tiers.limits.tier import Quota
 from agentcache.tiers.llm.request import IGNORED_PARAMETERS
 from agentcache.tiers.llm.tier import LlmResult, LlmTier
 from agentcache.tiers.monitor.history import Timings
 from agentcache.tiers.monitor.tier import MonitorTier
-from agentcache.tiers.session import SessionTier
+from agentcache.tiers.session.tier import SessionTier
 from agentcache.tiers.settings import ModelPrice
+from agentcache.tiers.shelf.policies import ToolPolicy
 from agentcache.tiers.store.models import GetItem, ListNamespaces, PutItem, SearchItems, StoredItem
 from agentcache.tiers.store.tier import StoreTier
-from agentcache.tiers.tool.policies import ToolPolicy
 from agentcache.tiers.tool.tier import ToolResult, ToolTier
 
 __version__ = "0.1.0"
@@ -107,6 +108,7 @@ __all__ = [
     "ListNamespaces",
     "PutItem",
     "SearchItems",
+    "MissingExtraError",
     "SemanticSearchUnavailable",
     "StoredItem",
     "StoreTier",

@@ -13,18 +13,54 @@ from typing import Any
 from agentcache import __version__
 
 
+class _Help(argparse.ArgumentDefaultsHelpFormatter):
+    """``--help`` shows each option's default, where it has one worth showing."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default in (None, False, argparse.SUPPRESS) or not action.option_strings:
+            return action.help
+        return super()._get_help_string(action)
+
+
+INTERRUPTED = 130  # what a shell reports for a command stopped by Ctrl-C (128 + SIGINT)
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="agentcache", description="A Valkey-native cache layer for AI agents.")
+    """Run one command; Ctrl-C ends any of them quietly with status 130 (servers stopped, nothing left)."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return INTERRUPTED
+
+
+def _main(argv: list[str] | None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="agentcache",
+        description="A Valkey-native cache layer for AI agents.",
+        formatter_class=_Help,
+    )
     parser.add_argument("--version", action="version", version=f"agentcache {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("demo", help="walk one agent loop on the bundled Valkey server")
-    mcp = commands.add_parser("mcp", help="serve the session_data tool over MCP (stdio; the 'mcp' extra)")
+    demo_help = commands.add_parser(
+        "demo",
+        help="walk one agent loop on the bundled Valkey server",
+        description="Walk one agent loop (session fields with their own TTLs, a cached tool, user parts), "
+        "printing each step's keys, on the bundled Valkey server (started and stopped here) or on --url.",
+        formatter_class=_Help,
+    )
+    demo_help.add_argument("--url", default=None, help="a Valkey server instead of the bundled one (prefix demo)")
+    mcp = commands.add_parser(
+        "mcp",
+        help="serve the session_data tool over MCP (stdio; the 'mcp' extra)",
+        formatter_class=_Help,
+    )
     mcp.add_argument("--url", default=None, help="the Valkey server (default: start the bundled one)")
     where = mcp.add_mutually_exclusive_group(required=True)
     where.add_argument("--thread", help="the one thread the tool and resources serve")
     where.add_argument("--thread-from-arg", action="store_true", help="each call names its thread (thread_id)")
     mcp.add_argument("--allow-user-parts", action="store_true", help="let the model set __user_part_ keys")
-    http = commands.add_parser("serve", help="serve the HTTP API (the 'http' extra)")
+    http = commands.add_parser("serve", help="serve the HTTP API (the 'http' extra)", formatter_class=_Help)
     http.add_argument("--url", default=None, help="the Valkey server (default: start the bundled one)")
     http.add_argument("--data-dir", default=None, help="with the bundled server: keep its data here")
     http.add_argument(
@@ -47,13 +83,21 @@ def main(argv: list[str] | None = None) -> int:
     http.add_argument(
         "--docs", action="store_true", help="serve /openapi.json (admin key) and Swagger UI at /docs (local assets)"
     )
-    http.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1 (loopback)")
-    http.add_argument("--port", type=int, default=8787)
-    stats = commands.add_parser("stats", help="the shared statistics as tables (the 'cli' extra)")
+    http.add_argument("--host", default="127.0.0.1", help="the address to listen on (loopback unless keys are set)")
+    http.add_argument("--port", type=_port, default=8787, help="TCP port, 0 to 65535")
+    stats = commands.add_parser(
+        "stats",
+        help="the shared statistics as tables (the 'cli' extra)",
+        formatter_class=_Help,
+    )
     stats.add_argument("--url", required=True, help="the Valkey server, e.g. valkey://localhost:6379")
     stats.add_argument("--prefix", default=None, help="the caches' key prefix (default agentcache)")
     stats.add_argument("--watch", type=float, nargs="?", const=2.0, default=None, help="redraw every N seconds (2)")
-    bench = commands.add_parser("bench", help="run a benchmark from benchmarks/ (e.g. 'session')")
+    bench = commands.add_parser(
+        "bench",
+        help="run a benchmark from benchmarks/ (e.g. 'session')",
+        formatter_class=_Help,
+    )
     bench.add_argument("name", help="which benchmark: session, tool, conversations, llm, ...")
     bench.add_argument("args", nargs=argparse.REMAINDER, help="passed to the benchmark (try --help)")
     options = parser.parse_args(argv)
@@ -61,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     if options.command == "demo":
         from agentcache.demo import main as demo
 
-        return demo()
+        return demo(options.url)
     if options.command == "mcp":
         return _mcp(options)
     if options.command == "serve":
@@ -81,7 +125,7 @@ def _serve(options: argparse.Namespace) -> int:
     except ImportError:
         print('the HTTP API needs the http extra: pip install "valkey-agentcache[http]"', file=sys.stderr)
         return 2
-    from agentcache.errors import InvalidArgumentError
+    from agentcache.errors import AgentCacheError
     from agentcache.http.app import serve
 
     try:
@@ -95,10 +139,21 @@ def _serve(options: argparse.Namespace) -> int:
             quota=options.quota,
             docs=options.docs,
         )
-    except InvalidArgumentError as exc:
-        print(exc, file=sys.stderr)
+    except AgentCacheError as exc:  # a bad option, or a server that cannot be reached: said before serving
+        print(f"agentcache serve: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def _port(text: str) -> int:
+    """A TCP port number (argparse type): refused with a message, never an OverflowError later."""
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= number <= 65535:
+        raise argparse.ArgumentTypeError(f"{number} is not a port number (0 to 65535)")
+    return number
 
 
 def _stats(options: argparse.Namespace) -> int:
@@ -137,17 +192,30 @@ def _mcp(options: argparse.Namespace) -> int:
     return 0
 
 
+def benchmark_names(folder: Path) -> list[str]:
+    """The runnable benchmarks in ``folder``: its modules that define ``main`` (not the harness)."""
+    return sorted(
+        path.stem
+        for path in folder.glob("*.py")
+        if path.stem.isidentifier() and not path.stem.startswith("_") and "\ndef main(" in path.read_text()
+    )
+
+
 def _benchmark(name: str) -> Any:
     """The benchmark module ``name`` from this checkout's ``benchmarks/`` folder, never from another
     installed package that happens to be called ``benchmarks``; None (and a message) if absent."""
     checkout = Path(__file__).resolve().parent.parent
     folder = checkout / "benchmarks"
-    if not name.isidentifier() or not (folder / f"{name}.py").is_file() or not (folder / "harness.py").is_file():
+    if not (folder / "harness.py").is_file():
         print(
             f"no benchmark {name!r}: benchmarks live in the source checkout's benchmarks/ folder; "
             "run this from an editable install of the checkout (pip install -e '.[bench]')",
             file=sys.stderr,
         )
+        return None
+    names = benchmark_names(folder)
+    if name not in names:
+        print(f"no benchmark {name!r}; the benchmarks are: {', '.join(names)}", file=sys.stderr)
         return None
     sys.path.insert(0, str(checkout))  # ours first, whatever else is installed
     loaded = sys.modules.get("benchmarks")

@@ -149,7 +149,13 @@ def run(cache: AgentCache) -> None:
     _step(cache, "after: nothing left", lambda: s.get_all(thread), [])
 
 
-def main() -> int:
+def main(url: str | None = None) -> int:
+    """The demo on the bundled server (started and stopped here), or on the server at ``url``."""
+    if url is not None:
+        with AgentCache.from_url(url, prefix="demo") as cache:
+            run(cache)
+        print("\nThat was the session and tool tiers and user parts; see README.md for the rest.")
+        return 0
     print("starting the bundled Valkey (one node in cluster mode) ...")
     started = time.perf_counter()
     with AgentCache.embedded(prefix="demo") as cache:

@@ -226,3 +226,18 @@ class ModelError(AgentCacheError):
 class SemanticSearchUnavailable(AgentCacheError, NotImplementedError):  # noqa: N818
     """A store search was given a natural-language ``query``: ranking by embeddings needs a semantic
     index, which the store does not have yet. Search with a ``filter`` instead."""
+
+
+class MissingExtraError(AgentCacheError, ModuleNotFoundError):
+    """A module of agentcache needs an optional dependency that is not installed: the message names
+    the extra to install (``pip install "valkey-agentcache[<extra>]"``)."""
+
+
+def missing_extra(module: str, extra: str, error: ImportError) -> MissingExtraError:
+    """The error for ``module`` when importing its dependency failed with ``error``."""
+    needed = error.name or "a dependency"
+    found = MissingExtraError(
+        f'{module} needs the {extra} extra ({needed} is not installed): pip install "valkey-agentcache[{extra}]"'
+    )
+    found.name = error.name
+    return found

@@ -15,7 +15,7 @@ from typing import Any, ClassVar, Self, Unpack
 from agentcache.core.binding import Bound, E, operation
 from agentcache.core.clients import check_client
 from agentcache.core.commands import Operation, cmd, one
-from agentcache.core.connect import UrlClient, memory_client, url_client
+from agentcache.core.connect import UrlClient, check_client_options, memory_client, url_client
 from agentcache.core.executors import AsyncExecutor, SyncExecutor
 from agentcache.errors import AgentCacheError, InvalidArgumentError
 from agentcache.options import OPTION_NAMES, CacheOptions, make_settings
@@ -24,10 +24,10 @@ from agentcache.stats import reset_stats, stats
 from agentcache.tiers.checkpoints.tier import CheckpointTier
 from agentcache.tiers.conversations.handles import ConversationTier
 from agentcache.tiers.conversations.lifecycle import Lifecycle
-from agentcache.tiers.limits import LimitTier
+from agentcache.tiers.limits.tier import LimitTier
 from agentcache.tiers.llm.tier import LlmTier
 from agentcache.tiers.monitor.tier import MonitorTier
-from agentcache.tiers.session import SessionTier
+from agentcache.tiers.session.tier import SessionTier
 from agentcache.tiers.settings import Settings
 from agentcache.tiers.store.tier import StoreTier
 from agentcache.tiers.tool.tier import ToolTier
@@ -132,6 +132,7 @@ class _Facade(Bound[E]):
         that check. Nothing is sent until the first call.
         """
         ours = {name: options.pop(name) for name in OPTION_NAMES if name in options}
+        check_client_options(options, OPTION_NAMES)
         settings, lifecycle = make_settings(ours)  # before a client
         made = url_client(url, asynchronous=cls._ASYNC, cluster=cluster, options=options)
         again = dict(options)

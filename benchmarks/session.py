@@ -48,7 +48,7 @@ from valkey.asyncio import Valkey as AsyncValkey
 from agentcache import AgentCache, AsyncAgentCache
 from agentcache.encoding import codec
 from agentcache.encoding.keys import session_thread
-from agentcache.tiers.session import SESSION_GET
+from agentcache.tiers.session.tier import SESSION_GET
 
 from .harness import (
     AsyncCall,

@@ -9,7 +9,9 @@ import inspect
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
-from agentcache import AgentCache, AsyncAgentCache
+import pytest
+
+from agentcache import AgentCache, AgentCacheError, AsyncAgentCache
 from agentcache.core.binding import Bound
 from agentcache.core.commands import PRIMARIES, Await, Batch, Call, Operation, Pause, Replies
 from agentcache.testing import unique_prefix
@@ -132,6 +134,16 @@ def cost(cache: Any, call: Callable[..., Any]) -> int:
     before = cache.round_trips
     call()
     return int(cache.round_trips - before)
+
+
+def refused(cache: Any, error: type[BaseException], call: Callable[..., Any]) -> pytest.ExceptionInfo[Any]:
+    """``call()`` raises ``error`` (an AgentCacheError) and sends nothing (``cache.round_trips`` is unchanged)."""
+    before = cache.round_trips
+    with pytest.raises(error) as caught:
+        call()
+    assert isinstance(caught.value, AgentCacheError)
+    assert cache.round_trips == before, "a refused call must send nothing"
+    return caught
 
 
 def every_page(cache: Any, limit: int, **filters: Any) -> list[str]:

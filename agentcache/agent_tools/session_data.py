@@ -16,27 +16,26 @@ A call never raises into the agent loop: every failure is a reply ``{"status": "
 ``invalid_value`` (not JSON: NaN, infinities), ``value_too_large``, ``too_many_keys``,
 ``invalid_ttl``, ``backend_unavailable`` (Valkey could not be reached: try again later).
 
-The per-thread key quota (``max_keys``) is checked against the keys the thread has when a new key
-is set: two concurrent calls adding different keys can each pass it, so a thread may end one or two
-keys over it under concurrency, never more than the number of concurrent writers.
+The per-thread key quota (``max_keys``) is checked when a new key is set, in the same script call
+that writes it (``cache.session.set_capped``), so concurrent calls adding different keys never take
+a thread past it. Every action is one call of a public ``cache.session`` operation.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Generator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, overload
 
-from agentcache.core.binding import Bound, E, operation
-from agentcache.core.commands import Operation, cmd
-from agentcache.encoding.keys import check_name, session_key
-from agentcache.errors import AgentCacheError, BackendError, InvalidNameError
-from agentcache.tiers import session
-from agentcache.tiers.content.messages import DataPart, TextPart
+from agentcache.core.binding import E
+from agentcache.core.executors import AsyncExecutor, SyncExecutor
+from agentcache.encoding.keys import check_name
+from agentcache.errors import AgentCacheError, BackendError, InvalidArgumentError, InvalidNameError
+from agentcache.facade import AgentCache, AsyncAgentCache
 from agentcache.tiers.content.parts import USER_PART_PREFIX
-from agentcache.tiers.settings import Settings
+from agentcache.tiers.session.tier import FieldView, SessionTier
 
 ACTIONS = ("set", "get", "delete", "list", "clear")
 PROPERTIES = ("action", "key", "value", "ttl")
@@ -83,7 +82,6 @@ class _RefusedError(Exception):
 
 @dataclass(frozen=True)
 class _Config:
-    settings: Settings
     thread_id: str
     allow_user_parts: bool
     max_keys: int
@@ -156,119 +154,151 @@ def _visible(c: _Config, field: str) -> bool:
     return c.allow_user_parts or not field.startswith(USER_PART_PREFIX)
 
 
-def run(c: _Config, arguments: dict[str, Any] | str) -> Operation[dict[str, Any]]:
-    """One call of the tool; never raises: bad calls and backend failures are error replies."""
-    try:
-        args = _parse(arguments)
-        action = args.get("action")
-        if action is None:
-            raise _RefusedError("missing_action", f"give an 'action': one of {list(ACTIONS)}")
-        if action not in ACTIONS:
-            raise _RefusedError("unknown_action", f"action must be one of {list(ACTIONS)}, not {str(action)[:40]!r}")
-        return (yield from _ACTIONS[action](c, args))
-    except _RefusedError as refused:
-        return _error(refused.code, str(refused))
-    except BackendError:
+@dataclass(frozen=True)
+class _Step:
+    """An action as one call of a public session operation, and the reply made of its result (which
+    may still refuse: a full thread)."""
+
+    call: Callable[[], Any]
+    reply: Callable[[Any], dict[str, Any]]
+
+
+def _plan(session: SessionTier[Any], c: _Config, arguments: object) -> _Step:
+    """The step one call of the tool takes; raises :class:`_RefusedError` for a bad call (nothing sent)."""
+    args = _parse(arguments)
+    action = args.get("action")
+    if action is None:
+        raise _RefusedError("missing_action", f"give an 'action': one of {list(ACTIONS)}")
+    if action not in ACTIONS:
+        raise _RefusedError("unknown_action", f"action must be one of {list(ACTIONS)}, not {str(action)[:40]!r}")
+    return _ACTIONS[action](session, c, args)
+
+
+def _failure(exc: Exception) -> dict[str, Any]:
+    """The error reply for what a call raised."""
+    if isinstance(exc, _RefusedError):
+        return _error(exc.code, str(exc))
+    if isinstance(exc, BackendError):
         return _unavailable()
-    except AgentCacheError as exc:  # any other refusal of the tier: still data for the model
-        return _error("invalid_arguments", str(exc)[:300])
+    return _error("invalid_arguments", str(exc)[:300])  # any other refusal of the tier: still data for the model
 
 
-def _set(c: _Config, args: dict[str, Any]) -> Generator[Any, Any, dict[str, Any]]:
+def _set(session: SessionTier[Any], c: _Config, args: dict[str, Any]) -> _Step:
     key, value, ttl = _key(c, args), _value(c, args), _ttl(args)
-    existing = yield from session.fields(c.settings, c.thread_id)
-    mine = [f for f in existing if _visible(c, f)]
-    if key not in existing and len(mine) >= c.max_keys:
-        raise _RefusedError("too_many_keys", f"this thread holds {len(mine)} keys, the most allowed: delete some first")
-    if key.startswith(USER_PART_PREFIX):
-        part = TextPart(text=value) if isinstance(value, str) else DataPart(data=value)
-        yield from session.set_user_part(c.settings, c.thread_id, key[len(USER_PART_PREFIX) :], part, ttl=ttl)
-    else:
-        yield from session.set_(c.settings, c.thread_id, key, value, ttl=ttl)
-    return {"status": "success", "message": f"Stored data for key '{key}'", "key": key, "value": value}
+
+    def reply(stored: bool) -> dict[str, Any]:
+        if not stored:
+            raise _RefusedError(
+                "too_many_keys", f"this thread holds {c.max_keys} keys, the most allowed: delete some first"
+            )
+        return {"status": "success", "message": f"Stored data for key '{key}'", "key": key, "value": value}
+
+    # a user part: a str becomes a text part, other JSON a data part (the tier's default)
+    return _Step(
+        lambda: session.set_capped(
+            c.thread_id, key, value, max_fields=c.max_keys, ttl=ttl, count_user_parts=c.allow_user_parts
+        ),
+        reply,
+    )
 
 
-def _get(c: _Config, args: dict[str, Any]) -> Generator[Any, Any, dict[str, Any]]:
+_MISSING = object()
+
+
+def _get(session: SessionTier[Any], c: _Config, args: dict[str, Any]) -> _Step:
     key = _key(c, args)
-    missing = object()
-    value = yield from session.get(c.settings, c.thread_id, key, missing)
-    if value is missing:
-        return {"status": "success", "key": key, "value": None, "found": False, "message": f"No data for key '{key}'"}
-    return {"status": "success", "key": key, "value": value, "found": True}
+
+    def reply(value: Any) -> dict[str, Any]:
+        if value is _MISSING:
+            return {
+                "status": "success",
+                "key": key,
+                "value": None,
+                "found": False,
+                "message": f"No data for key '{key}'",
+            }
+        return {"status": "success", "key": key, "value": value, "found": True}
+
+    return _Step(lambda: session.get(c.thread_id, key, _MISSING), reply)
 
 
-def _delete(c: _Config, args: dict[str, Any]) -> Generator[Any, Any, dict[str, Any]]:
+def _delete(session: SessionTier[Any], c: _Config, args: dict[str, Any]) -> _Step:
     key = _key(c, args)
-    if key.startswith(USER_PART_PREFIX):
-        removed = yield from session.delete_user_part(c.settings, c.thread_id, key[len(USER_PART_PREFIX) :])
-    else:
-        removed = yield from session.delete(c.settings, c.thread_id, key)
-    message = f"Deleted key '{key}'" if removed else f"No data for key '{key}'"
-    return {"status": "success", "key": key, "deleted": removed, "message": message}
+
+    def reply(removed: bool) -> dict[str, Any]:
+        message = f"Deleted key '{key}'" if removed else f"No data for key '{key}'"
+        return {"status": "success", "key": key, "deleted": removed, "message": message}
+
+    return _Step(lambda: session.delete_value(c.thread_id, key), reply)
 
 
-def _list(c: _Config, args: dict[str, Any]) -> Generator[Any, Any, dict[str, Any]]:
-    names = [f for f in (yield from session.fields(c.settings, c.thread_id)) if _visible(c, f)]
-    ttls = (yield [cmd("PTTL", session_key(c.settings.prefix, c.thread_id, f)) for f in names]) if names else []
-    keys = [
-        {"key": name, "ttl": None if ms < 0 else round(ms / 1000, 3)}
-        for name, ms in zip(names, ttls, strict=True)
-        if ms != -2  # expired in between
-    ]
-    return {"status": "success", "keys": keys, "count": len(keys), "message": f"{len(keys)} keys"}
+def _list(session: SessionTier[Any], c: _Config, args: dict[str, Any]) -> _Step:
+    def reply(views: list[FieldView]) -> dict[str, Any]:
+        keys = [
+            {"key": v.field, "ttl": None if v.ttl_ms is None else round(v.ttl_ms / 1000, 3)}
+            for v in views
+            if _visible(c, v.field)
+        ]
+        return {"status": "success", "keys": keys, "count": len(keys), "message": f"{len(keys)} keys"}
+
+    return _Step(lambda: session.peek(c.thread_id, max_value_bytes=0), reply)  # names and TTLs: no values
 
 
-def _clear(c: _Config, args: dict[str, Any]) -> Generator[Any, Any, dict[str, Any]]:
-    if c.allow_user_parts:
-        removed = yield from session.remove_fields(c.settings, c.thread_id)  # never a graph's checkpoints
-    else:
-        names = [f for f in (yield from session.fields(c.settings, c.thread_id)) if _visible(c, f)]
-        removed = (yield from session.delete_many(c.settings, c.thread_id, names)) if names else 0
-    return {"status": "success", "removed": removed, "message": f"Removed {removed} keys"}
+def _clear(session: SessionTier[Any], c: _Config, args: dict[str, Any]) -> _Step:
+    def reply(removed: int) -> dict[str, Any]:
+        return {"status": "success", "removed": removed, "message": f"Removed {removed} keys"}
+
+    # never a graph's checkpoints; the application's user parts stay unless the model may see them
+    return _Step(lambda: session.clear_fields(c.thread_id, keep_user_parts=not c.allow_user_parts), reply)
 
 
-_ACTIONS = {"set": _set, "get": _get, "delete": _delete, "list": _list, "clear": _clear}
+_ACTIONS: dict[str, Callable[[SessionTier[Any], _Config, dict[str, Any]], _Step]] = {
+    "set": _set,
+    "get": _get,
+    "delete": _delete,
+    "list": _list,
+    "clear": _clear,
+}
 
 
-class SessionDataTool(Bound[E]):
+class SessionDataTool(Generic[E]):
     """The ``session_data`` tool for one thread (see the module docstring); make it with
     :func:`session_data`. Calling it runs one action; on ``AsyncAgentCache`` the call is awaited."""
-
-    TIER = "agent_tool"
 
     name = "session_data"
     description = DESCRIPTION
 
-    def __init__(self, cache: Bound[E], config: _Config) -> None:
-        Bound.__init__(self, cache._executor, cache._settings)
+    def __init__(self, session: SessionTier[E], config: _Config) -> None:
+        self._session: SessionTier[E] = session
         self._config = config
         self.thread_id = config.thread_id
         self.parameters = schema()
         """The JSON Schema of the arguments."""
 
-    def _context(self) -> _Config:
-        return self._config
-
-    run = operation(run)
+    @property
+    def asynchronous(self) -> bool:
+        """Whether calls are awaited (the tool is on ``AsyncAgentCache``)."""
+        return self._session.asynchronous
 
     def __call__(self, arguments: dict[str, Any] | str) -> Any:
         """Run one call: ``tool({"action": "get", "key": "user_name"})``; a dict reply (awaitable on
-        the async facade). A cache's first call may fail while connecting, before the action runs:
-        that too is a ``backend_unavailable`` reply."""
+        the async facade). It never raises: bad calls and backend failures (a cache's first call may
+        fail while connecting) are error replies."""
         if self.asynchronous:
             return self._call_async(arguments)
         try:
-            return self.run(arguments)
-        except BackendError:
-            return _unavailable()
+            step = _plan(self._session, self._config, arguments)
+            return step.reply(step.call())
+        except (_RefusedError, AgentCacheError) as exc:
+            return _failure(exc)
 
     async def _call_async(self, arguments: dict[str, Any] | str) -> dict[str, Any]:
-        run: Any = self.run  # on the async facade: a coroutine function
         try:
-            reply: dict[str, Any] = await run(arguments)
-        except BackendError:
-            return _unavailable()
-        return reply
+            step = _plan(self._session, self._config, arguments)
+            result: Awaitable[Any] = step.call()
+            return step.reply(await result)
+        except (_RefusedError, AgentCacheError) as exc:
+            return _failure(exc)
 
     def openai_tool(self) -> dict[str, Any]:
         """The OpenAI function tool definition (Chat Completions ``tools=[...]``)."""
@@ -286,28 +316,41 @@ class SessionDataTool(Bound[E]):
         return {"name": self.name, "description": self.description, "inputSchema": self.parameters}
 
 
+@overload
 def session_data(
-    cache: Bound[E],
+    cache: AgentCache,
     thread_id: str,
     *,
     allow_user_parts: bool = False,
     max_keys: int = DEFAULT_MAX_KEYS,
     max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES,
-) -> SessionDataTool[E]:
+) -> SessionDataTool[SyncExecutor]: ...
+@overload
+def session_data(
+    cache: AsyncAgentCache,
+    thread_id: str,
+    *,
+    allow_user_parts: bool = False,
+    max_keys: int = DEFAULT_MAX_KEYS,
+    max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES,
+) -> SessionDataTool[AsyncExecutor]: ...
+def session_data(
+    cache: AgentCache | AsyncAgentCache,
+    thread_id: str,
+    *,
+    allow_user_parts: bool = False,
+    max_keys: int = DEFAULT_MAX_KEYS,
+    max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES,
+) -> SessionDataTool[Any]:
     """The ``session_data`` tool bound to ``cache`` and one thread.
 
     ``allow_user_parts``: whether the model may also set, read and delete ``__user_part_<name>``
     keys (content for the next user message; a str becomes a text part, other JSON a data part).
     ``max_keys`` caps the keys of the thread the tool counts; ``max_value_bytes`` caps one value
     as JSON."""
-    from agentcache.errors import InvalidArgumentError
-
     check_name(thread_id, "thread_id")
     for name, limit in (("max_keys", max_keys), ("max_value_bytes", max_value_bytes)):
         if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
             raise InvalidArgumentError(f"{name} must be a positive int, not {limit!r}")
-    settings = cache._settings
-    config = _Config(
-        settings, thread_id, bool(allow_user_parts), max_keys, min(max_value_bytes, settings.max_value_bytes)
-    )
-    return SessionDataTool(cache, config)
+    limit = min(max_value_bytes, cache.settings.max_value_bytes)
+    return SessionDataTool(cache.session, _Config(thread_id, bool(allow_user_parts), max_keys, limit))

@@ -113,7 +113,7 @@ class Next(NamedTuple):
 
 
 class Await(NamedTuple):
-    """Wait up to ``timeout`` seconds for ``flight`` (a ``flights.Flight``) to land."""
+    """Wait up to ``timeout`` seconds for ``flight`` (a ``core.flights.Flight``) to land."""
 
     flight: Any
     timeout: float

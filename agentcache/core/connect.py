@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import difflib
+import functools
 import hashlib
-from collections.abc import Callable
+import inspect
+from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
@@ -38,6 +41,45 @@ class UrlClient(NamedTuple):
     client: Any
     promote: Callable[[], Any] | None
     detect: bool
+
+
+@functools.cache
+def client_option_names() -> frozenset[str]:
+    """Every keyword the valkey-py clients, pools and connections (sync and asyncio) accept."""
+    import valkey
+    import valkey.asyncio as aio
+    from valkey import connection as sync_conn
+    from valkey.asyncio import connection as aio_conn
+
+    takers: list[Any] = [valkey.Valkey, valkey.ValkeyCluster, aio.Valkey, aio.ValkeyCluster]
+    for module in (sync_conn, aio_conn):
+        takers += [module.AbstractConnection, module.Connection, module.SSLConnection]
+        takers += [module.UnixDomainSocketConnection, module.ConnectionPool]
+    names = {
+        name
+        for taker in takers
+        for name, parameter in inspect.signature(taker.__init__).parameters.items()
+        if parameter.kind not in (parameter.VAR_KEYWORD, parameter.VAR_POSITIONAL) and name != "self"
+    }
+    return frozenset(names)
+
+
+def check_client_options(options: Iterable[str], cache_options: Iterable[str]) -> None:
+    """Refuse a keyword that is neither a cache option nor one the client takes (a misspelt
+    ``sesion_ttl`` would otherwise reach the first connection as a raw TypeError)."""
+    known = client_option_names()
+    ours = sorted(cache_options)
+    unknown = [name for name in options if name not in known]
+    if not unknown:
+        return
+    hints = []
+    for name in unknown:
+        close = difflib.get_close_matches(name, [*ours, *known], n=1, cutoff=0.75)
+        hints.append(f"{name!r} (did you mean {close[0]!r}?)" if close else repr(name))
+    raise InvalidArgumentError(
+        f"unknown option(s) {', '.join(hints)}: the cache's options are {', '.join(ours)}; "
+        "any other keyword must be one the valkey-py client takes (e.g. socket_timeout, ssl_ca_certs)"
+    )
 
 
 def url_client(url: str, *, asynchronous: bool, cluster: bool | None, options: dict[str, Any]) -> UrlClient:

@@ -168,12 +168,14 @@ class SyncExecutor:
 
     def __init__(self, client: Any, promote: Callable[[], Any] | None = None, *, detect: bool = True) -> None:
         self.client = recovering(client)
+        """The client every round trip goes through (the cluster client, once ``promote`` has made one)."""
         self.round_trips = 0
         """Batches sent so far (each is one round trip; to a 3-primary cluster, one per node touched)."""
         self._promote = promote  # builds a cluster client if the first call finds a cluster server
         self._detect = detect
         self._lock = threading.Lock()
         self.closed = False
+        """Set by :meth:`close`: every later call raises CacheClosedError."""
         self.retry_s = 0.0
         """How long a read may keep retrying after connection errors (the ``retry_reads`` option)."""
         self.observers: tuple[Observer, ...] = ()
@@ -317,15 +319,20 @@ class AsyncExecutor:
 
     def __init__(self, client: Any, promote: Callable[[], Any] | None = None, *, detect: bool = True) -> None:
         self.client = recovering(client)
+        """The client every round trip goes through (the cluster client, once ``promote`` has made one)."""
         self.round_trips = 0
         """Batches sent so far (each is one round trip; to a 3-primary cluster, one per node touched)."""
         self._promote = promote
         self._detect = detect
         self._lock = asyncio.Lock()
         self.closed = False
+        """Set by :meth:`close`: every later call raises CacheClosedError."""
         self.retry_s = 0.0
+        """How long a read may keep retrying after connection errors (the ``retry_reads`` option)."""
         self.observers: tuple[Observer, ...] = ()
+        """What sees each operation (the ``observers`` option); set before any method is bound."""
         self.near: NearStore | None = None
+        """The near cache, started on the first call (once the client is settled)."""
         self.fresh: Callable[[], UrlClient] | None = None
         """Makes another client like this one, for another event loop (set by the facade that made
         the client); None: the user's client, which serves only the loop it is first used on."""

@@ -1,7 +1,7 @@
 """The value envelope: a 7-byte header, then msgpack.
 
 The header carries the field's own sliding TTL so the server can refresh expiry on a read without
-a second round trip (see ``tiers/session_get.lua``)::
+a second round trip (see ``tiers/session/session_get.lua``)::
 
     byte 0      format version (1)
     bytes 1-6   sliding TTL in milliseconds, big-endian; 0 = do not slide (no expiry or a fixed deadline)

@@ -106,6 +106,12 @@ class ThreadKeys:
         """The SCAN MATCH pattern of exactly this thread's fields."""
         return self.head + "*"
 
+    def starting(self, start: object) -> str:
+        """What the keys of this thread's fields whose names start with ``start`` start with.
+        Escaping keeps prefixes (each character is escaped on its own, and an escape is always
+        ``%XX``), so a field's name starts with ``start`` exactly when its key starts with this."""
+        return self.head + encode_name(start, "field")
+
     @property
     def anchor(self) -> str:
         """A key in the thread's slot that is never a field (fields are non-empty): routes scripts."""

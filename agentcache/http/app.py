@@ -234,6 +234,12 @@ def serve(
             "or bind to 127.0.0.1"
         )
 
+    if url is not None and data_dir is not None:
+        raise InvalidArgumentError(
+            "--data-dir is for the bundled server; with --url the data lives on that server: drop one of them"
+        )
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+        raise InvalidArgumentError(f"port must be a number from 0 to 65535, not {port!r}")
     configured_rate(rate_limit)  # a bad limit is refused before the server starts
     configured_quota(quota)
     configured_model(model)  # and a model that cannot be made
@@ -244,6 +250,11 @@ def serve(
         cache = (
             AsyncAgentCache.embedded(data_dir, **options) if url is None else AsyncAgentCache.from_url(url, **options)
         )
+        try:
+            await cache.ping()  # an unreachable server is said now, not as a 503 on every request
+        except BaseException:
+            await cache.close()
+            raise
         app = create_app(
             cache,
             owns_cache=True,
@@ -253,9 +264,30 @@ def serve(
             quota=quota,
             docs=docs,
         )
-        await uvicorn.Server(server_config(app, host, port)).serve()
+        server = uvicorn.Server(server_config(app, host, port))
+        announced = asyncio.create_task(_announce(server, cache, url, host, port, keyed=bool(keyed), model=model))
+        try:
+            await server.serve()
+        finally:
+            announced.cancel()
 
     asyncio.run(main())
+
+
+async def _announce(
+    server: Any, cache: AsyncAgentCache, url: str | None, host: str, port: int, *, keyed: bool, model: str | None
+) -> None:
+    """One start-up line, once uvicorn serves (and handles Ctrl-C itself): what runs where."""
+    import asyncio
+
+    while not server.started:
+        await asyncio.sleep(0.02)
+    where = f"Valkey at {url}" if url is not None else f"the bundled Valkey ({cache.server!r})"
+    print(
+        f"agentcache serve: {where}; listening on http://{host}:{port}; "
+        f"keys {'required' if keyed else 'not required (loopback only)'}; model {model or 'none'}",
+        flush=True,
+    )
 
 
 def _metrics() -> tuple[list[Any], Any]:

@@ -9,7 +9,7 @@ key. A poll costs, per section (round trips; ``P`` = primaries):
 - Valkey: ``P + 1`` (``cache.monitor.servers()``);
 - sessions: 3 (``cache.monitor.sessions()`` for counts and the expiry timeline, then
   ``list_active``: the index, and each listed conversation's info);
-- a thread or session looked up (``id=``): 1 for the thread's fields (``cache.monitor.thread``:
+- a thread or session looked up (``id=``): 1 for the thread's fields (``cache.session.peek``:
   nothing is refreshed), 3 for a conversation (``get``, ``info``, one page of messages; 2 while its
   message count and last activity are those the page was sent, ``known=``: then no messages are sent).
 
@@ -39,8 +39,8 @@ from agentcache.stats import memory_warning
 from agentcache.stats_view import ADVICE
 from agentcache.tiers.content.messages import DataPart, ImagePart, Message, TextPart, ToolCallPart, ToolResultPart
 from agentcache.tiers.monitor.history import INTERVAL_S, KEPT_S, Entry
-from agentcache.tiers.monitor.peek import FieldView
 from agentcache.tiers.monitor.servers import NodeHealth
+from agentcache.tiers.session.tier import FieldView
 
 log = logging.getLogger("agentcache.http.dashboard")
 
@@ -50,6 +50,8 @@ NAME_CHARS = 80
 """Longest name (thread, field, tool, model, agent, user)."""
 THUMBNAIL_BYTES = 48 * 1024
 """Largest image sent to the page as a thumbnail (a ``data:`` URL); larger ones by size only."""
+FIELDS_SHOWN = 200
+"""Most fields of a thread sent to the page."""
 SESSIONS_LISTED = 50
 MESSAGES_PAGE = 20
 RASTER = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
@@ -322,7 +324,9 @@ async def _conversation(
 
 
 async def detail_section(cache: AsyncAgentCache, key: str, before: int | None, known: str | None) -> dict[str, Any]:
-    fields, conversation = await asyncio.gather(cache.monitor.thread(key), _conversation(cache, key, before, known))
+    fields, conversation = await asyncio.gather(
+        cache.session.peek(key, limit=FIELDS_SHOWN), _conversation(cache, key, before, known)
+    )
     return {
         "id": cut(key, NAME_CHARS),
         "fields": [field_json(f) for f in fields],

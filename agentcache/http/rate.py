@@ -34,7 +34,7 @@ from agentcache.errors import BackendError, InvalidArgumentError
 from agentcache.facade import AsyncAgentCache
 from agentcache.http.auth import presented
 from agentcache.http.errors import ApiError
-from agentcache.tiers.limits import Quota
+from agentcache.tiers.limits.tier import Quota
 
 log = logging.getLogger("agentcache.http")
 

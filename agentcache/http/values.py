@@ -135,12 +135,9 @@ async def write(
     removes the key (the value is expired at once), as in Distri's store. A value that would not
     read back as written is refused (422) before anything is sent."""
     _readable(value)
-    if key.startswith(USER_PART_PREFIX):
-        part = user_part(value)
-        name = key[len(USER_PART_PREFIX) :]
-        await cache.session.set_user_part(thread_id, name, part, ttl=ttl, expires_at=expires_at, written=value)
-    else:
-        await cache.session.set(thread_id, key, value, ttl=ttl, expires_at=expires_at)
+    await cache.session.set_value(
+        thread_id, key, value, ttl=ttl, expires_at=expires_at, as_part=user_part, written=value
+    )
 
 
 async def read(cache: AsyncAgentCache, thread_id: str, key: str) -> Any:
@@ -170,6 +167,4 @@ async def read_all(cache: AsyncAgentCache, thread_id: str) -> dict[str, Any]:
 
 async def remove(cache: AsyncAgentCache, thread_id: str, key: str) -> bool:
     """Remove ``key`` (a user part from the thread's pending parts too); True if it was there."""
-    if key.startswith(USER_PART_PREFIX):
-        return bool(await cache.session.delete_user_part(thread_id, key[len(USER_PART_PREFIX) :]))
-    return bool(await cache.session.delete(thread_id, key))
+    return bool(await cache.session.delete_value(thread_id, key))

@@ -28,12 +28,17 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 from urllib.parse import quote, unquote
 
-from google.adk.errors.already_exists_error import AlreadyExistsError
-from google.adk.events.event import Event
-from google.adk.sessions import _session_util
-from google.adk.sessions.base_session_service import BaseSessionService, GetSessionConfig, ListSessionsResponse
-from google.adk.sessions.session import Session
-from google.adk.sessions.state import State
+from agentcache.errors import missing_extra
+
+try:
+    from google.adk.errors.already_exists_error import AlreadyExistsError
+    from google.adk.events.event import Event
+    from google.adk.sessions import _session_util
+    from google.adk.sessions.base_session_service import BaseSessionService, GetSessionConfig, ListSessionsResponse
+    from google.adk.sessions.session import Session
+    from google.adk.sessions.state import State
+except ImportError as missing:
+    raise missing_extra(__name__, "adk", missing) from missing
 
 from agentcache.encoding import codec
 from agentcache.encoding.expiry import ttl_ms

@@ -12,10 +12,15 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from langchain_core.caches import RETURN_VAL_TYPE, BaseCache
-from langchain_core.chat_history import BaseChatMessageHistory
-from langchain_core.messages import BaseMessage, message_to_dict, messages_from_dict
-from langchain_core.outputs import ChatGeneration, Generation
+from agentcache.errors import missing_extra
+
+try:
+    from langchain_core.caches import RETURN_VAL_TYPE, BaseCache
+    from langchain_core.chat_history import BaseChatMessageHistory
+    from langchain_core.messages import BaseMessage, message_to_dict, messages_from_dict
+    from langchain_core.outputs import ChatGeneration, Generation
+except ImportError as missing:
+    raise missing_extra(__name__, "langchain", missing) from missing
 
 from agentcache.encoding.expiry import TTL
 from agentcache.errors import InvalidArgumentError

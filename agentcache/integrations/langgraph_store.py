@@ -18,19 +18,24 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import langgraph.store.base as lg_store
-from langgraph.store.base import (
-    BaseStore,
-    GetOp,
-    Item,
-    ListNamespacesOp,
-    Op,
-    PutOp,
-    Result,
-    SearchItem,
-    SearchOp,
-    TTLConfig,
-)
+from agentcache.errors import missing_extra
+
+try:
+    import langgraph.store.base as lg_store
+    from langgraph.store.base import (
+        BaseStore,
+        GetOp,
+        Item,
+        ListNamespacesOp,
+        Op,
+        PutOp,
+        Result,
+        SearchItem,
+        SearchOp,
+        TTLConfig,
+    )
+except ImportError as missing:
+    raise missing_extra(__name__, "langgraph", missing) from missing
 
 from agentcache.errors import InvalidArgumentError, SemanticSearchUnavailable
 from agentcache.facade import AgentCache, AsyncAgentCache

@@ -28,10 +28,16 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import pydantic
-from llama_index.core.bridge.pydantic import Field, PrivateAttr
-from llama_index.core.llms import ChatMessage
-from llama_index.core.storage.chat_store.base import BaseChatStore
-from pydantic_core import PydanticSerializationError
+
+from agentcache.errors import missing_extra
+
+try:
+    from llama_index.core.bridge.pydantic import Field, PrivateAttr
+    from llama_index.core.llms import ChatMessage
+    from llama_index.core.storage.chat_store.base import BaseChatStore
+    from pydantic_core import PydanticSerializationError
+except ImportError as missing:
+    raise missing_extra(__name__, "llama-index", missing) from missing
 
 from agentcache.errors import InvalidArgumentError, SessionExists, SessionExpired, SessionNotFound
 from agentcache.facade import AgentCache, AsyncAgentCache

@@ -11,7 +11,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from agents.memory.session_settings import SessionSettings, coerce_session_settings, resolve_session_limit
+from agentcache.errors import missing_extra
+
+try:
+    from agents.memory.session_settings import SessionSettings, coerce_session_settings, resolve_session_limit
+except ImportError as missing:
+    raise missing_extra(__name__, "openai-agents", missing) from missing
 
 from agentcache.errors import InvalidArgumentError
 from agentcache.facade import AgentCache, AsyncAgentCache

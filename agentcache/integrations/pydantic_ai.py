@@ -16,8 +16,14 @@ from collections.abc import Sequence
 from typing import Any
 
 import pydantic
-from pydantic_ai import Agent, AgentRunResult
-from pydantic_ai.messages import ModelMessage, ModelMessagesTypeAdapter, ModelRequest, ModelResponse
+
+from agentcache.errors import missing_extra
+
+try:
+    from pydantic_ai import Agent, AgentRunResult
+    from pydantic_ai.messages import ModelMessage, ModelMessagesTypeAdapter, ModelRequest, ModelResponse
+except ImportError as missing:
+    raise missing_extra(__name__, "pydantic-ai", missing) from missing
 
 from agentcache.errors import InvalidArgumentError
 from agentcache.facade import AgentCache, AsyncAgentCache

@@ -24,10 +24,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from strands.session.repository_session_manager import RepositorySessionManager
-from strands.session.session_repository import SessionRepository
-from strands.types.exceptions import SessionException
-from strands.types.session import Session, SessionAgent, SessionMessage, SessionType
+from agentcache.errors import missing_extra
+
+try:
+    from strands.session.repository_session_manager import RepositorySessionManager
+    from strands.session.session_repository import SessionRepository
+    from strands.types.exceptions import SessionException
+    from strands.types.session import Session, SessionAgent, SessionMessage, SessionType
+except ImportError as missing:
+    raise missing_extra(__name__, "strands", missing) from missing
 
 from agentcache.encoding.expiry import TTL
 from agentcache.errors import InvalidArgumentError, SessionExists, SessionExpired, SessionNotFound

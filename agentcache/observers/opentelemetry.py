@@ -13,8 +13,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from opentelemetry import trace
-from opentelemetry.trace import ProxyTracerProvider, SpanKind, Status, StatusCode
+from agentcache.errors import missing_extra
+
+try:
+    from opentelemetry import trace
+    from opentelemetry.trace import ProxyTracerProvider, SpanKind, Status, StatusCode
+except ImportError as missing:
+    raise missing_extra(__name__, "opentelemetry", missing) from missing
 
 from agentcache.core.observe import Record
 

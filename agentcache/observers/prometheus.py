@@ -12,7 +12,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
+from agentcache.errors import missing_extra
+
+try:
+    from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
+except ImportError as missing:
+    raise missing_extra(__name__, "prometheus", missing) from missing
 
 from agentcache.core.observe import Record
 

@@ -8,19 +8,23 @@ client's own, uncached. A hit returns the SDK's own types (``Message``, stream e
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Literal, TypeVar
 
-from anthropic import Anthropic, AsyncAnthropic
-from anthropic._models import construct_type  # how the SDK itself builds what it receives
-from anthropic.types import Message, RawMessageStreamEvent
+from agentcache.errors import missing_extra
+
+try:
+    from anthropic import Anthropic, AsyncAnthropic
+    from anthropic._models import construct_type  # how the SDK itself builds what it receives
+    from anthropic.types import Message, RawMessageStreamEvent
+except ImportError as missing:
+    raise missing_extra(__name__, "anthropic", missing) from missing
 
 from agentcache.encoding.expiry import TTL
 from agentcache.providers.endpoints import Endpoint, Proxy, built, check_pair
 from agentcache.providers.streams import dump
-from agentcache.tiers.conversations.context import Context
-from agentcache.tiers.llm.models import OutputSchema, ToolSpec
+from agentcache.tiers.content.requests import Transcript, anthropic_request
+from agentcache.tiers.content.specs import OutputSchema, ToolSpec
 
 C = TypeVar("C", Anthropic, AsyncAnthropic)
 
@@ -85,25 +89,10 @@ class AnthropicModel:
         return self._async_client
 
     def request(
-        self, context: Context, tools: Sequence[ToolSpec], output: OutputSchema | None, params: Mapping[str, Any]
+        self, context: Transcript, tools: Sequence[ToolSpec], output: OutputSchema | None, params: Mapping[str, Any]
     ) -> dict[str, Any]:
-        request: dict[str, Any] = {
-            "model": self.model,
-            "max_tokens": self.max_tokens,
-            **context.to_anthropic(),
-            **params,
-        }
-        if tools:
-            request["tools"] = [
-                {"name": t.name, "description": t.description, "input_schema": t.parameters} for t in tools
-            ]
-        if output is not None:
-            ask = (
-                "Reply with only a JSON object, no prose and no code fence, that follows this JSON schema:\n"
-                + json.dumps(output.schema, sort_keys=True)
-            )
-            request["system"] = f"{request['system']}\n\n{ask}" if request.get("system") else ask
-        return request
+        """The Messages call's keyword arguments for this turn (no I/O)."""
+        return anthropic_request(self.model, self.max_tokens, context, tools, output, params)
 
     def call(self, request: dict[str, Any]) -> dict[str, Any]:
         return dump(self.client.messages.create(**request))  # type: ignore[no-any-return]

@@ -12,16 +12,21 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Literal, TypeVar
 
-from openai import AsyncOpenAI, OpenAI
-from openai._models import construct_type  # how the SDK itself builds what it receives
-from openai.types.chat import ChatCompletion, ChatCompletionChunk
-from openai.types.responses import Response, ResponseStreamEvent
+from agentcache.errors import missing_extra
+
+try:
+    from openai import AsyncOpenAI, OpenAI
+    from openai._models import construct_type  # how the SDK itself builds what it receives
+    from openai.types.chat import ChatCompletion, ChatCompletionChunk
+    from openai.types.responses import Response, ResponseStreamEvent
+except ImportError as missing:
+    raise missing_extra(__name__, "openai", missing) from missing
 
 from agentcache.encoding.expiry import TTL
 from agentcache.providers.endpoints import Endpoint, Proxy, built, check_pair
 from agentcache.providers.streams import dump
-from agentcache.tiers.conversations.context import Context
-from agentcache.tiers.llm.models import OutputSchema, ToolSpec
+from agentcache.tiers.content.requests import Transcript, chat_request
+from agentcache.tiers.content.specs import OutputSchema, ToolSpec
 
 C = TypeVar("C", OpenAI, AsyncOpenAI)
 
@@ -99,23 +104,10 @@ class OpenAIChatModel:
         return self._async_client
 
     def request(
-        self, context: Context, tools: Sequence[ToolSpec], output: OutputSchema | None, params: Mapping[str, Any]
+        self, context: Transcript, tools: Sequence[ToolSpec], output: OutputSchema | None, params: Mapping[str, Any]
     ) -> dict[str, Any]:
-        request: dict[str, Any] = {"model": self.model, "messages": context.to_openai_chat(), **params}
-        if tools:
-            request["tools"] = [
-                {
-                    "type": "function",
-                    "function": {"name": t.name, "description": t.description, "parameters": t.parameters},
-                }
-                for t in tools
-            ]
-        if output is not None:
-            request["response_format"] = {
-                "type": "json_schema",
-                "json_schema": {"name": output.name, "schema": output.schema},
-            }
-        return request
+        """The Chat Completions call's keyword arguments for this turn (no I/O)."""
+        return chat_request(self.model, context, tools, output, params)
 
     def call(self, request: dict[str, Any]) -> dict[str, Any]:
         return dump(self.client.chat.completions.create(**request))  # type: ignore[no-any-return]

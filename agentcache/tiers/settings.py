@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from agentcache.core.flights import Flights
 from agentcache.core.near import NearStore
 from agentcache.encoding.keys import llm_policies_key, policies_key, stats_key
 from agentcache.stats import StatsBuffer
-from agentcache.tiers.tool.flights import Flights
-from agentcache.tiers.tool.policies import PolicyCache
+
+REFRESH_SECONDS = 1.0
+"""How long a cache trusts a TTL policy it read: a policy change reaches every worker within about that
+long (at once in the worker that made it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,10 +45,34 @@ class ModelPrice:
         return (input_tokens * self.input_per_million + output_tokens * self.output_per_million) / 1_000_000
 
 
+class PolicyCache:
+    """The TTL policies (of tools, of models) one cache last read, with when it read them; the
+    shelf's policies (``tiers/shelf/policies.py``) read and write them. Thread-safe."""
+
+    def __init__(self, key: str, refresh_seconds: float = REFRESH_SECONDS) -> None:
+        self.key = key
+        self.refresh_seconds = refresh_seconds
+        self._known: dict[str, tuple[int | None, float]] = {}
+        self._lock = threading.Lock()
+
+    def known(self, name: str) -> tuple[int | None, bool]:
+        """The policy TTL (ms, 0 = never; None = no policy) last read, and whether it is fresh."""
+        entry = self._known.get(name)
+        if entry is None:
+            return None, False
+        return entry[0], time.monotonic() - entry[1] < self.refresh_seconds
+
+    def remember(self, name: str, ms: int | None) -> int | None:
+        """Note ``name``'s policy TTL as just read (or written); returns it."""
+        with self._lock:
+            self._known[name] = (ms, time.monotonic())
+        return ms
+
+
 @dataclass(frozen=True, slots=True)
 class Shelf:
-    """Entries kept the tool tier's way (tool results, LLM responses): where their TTL policies
-    live and the TTL without one."""
+    """One kind of entry on the shared shelf (``tiers/shelf/``: tool results, LLM responses): where
+    their TTL policies live and the TTL without one."""
 
     policies: PolicyCache
     default_ms: int

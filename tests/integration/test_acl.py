@@ -153,6 +153,11 @@ async def exercise(cache: Any, asynchronous: bool, models: FakeModelServer) -> s
     await run(s.set_user_part("t", "note", "seen", ttl=NO_EXPIRY))  # the set of part keys loses its expiry
     assert await call("SessionTier.clear_user_parts", s.clear_user_parts("t")) == 1
     assert await call("SessionTier.destroy_thread", s.destroy_thread("t")) == 1
+    await call("SessionTier.set_value", s.set_value("t", "__user_part_p", "seen"))  # routed to the user parts
+    assert await call("SessionTier.set_capped", s.set_capped("t", "f", 1, max_fields=2)) is True
+    assert [v.field for v in await call("SessionTier.peek", s.peek("t"))] == ["__user_part_p", "f"]
+    assert await call("SessionTier.delete_value", s.delete_value("t", "__user_part_p")) is True
+    assert await call("SessionTier.clear_fields", s.clear_fields("t")) == 1
 
     tool = cache.tool
     await call("ToolTier.set_policy", tool.set_policy("search", ttl=60))

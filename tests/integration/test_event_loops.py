@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import inspect
 import threading
 import time
 from collections.abc import Callable
@@ -18,7 +17,6 @@ import pytest
 import valkey.asyncio
 
 from agentcache import AsyncAgentCache, CacheClosedError, EventLoopError
-from agentcache.core.executors import AsyncExecutor, SyncExecutor
 from agentcache.testing import unique_prefix
 
 TOPOLOGIES = ["standalone", "cluster", "cluster3", "memory"]
@@ -175,17 +173,3 @@ async def test_a_wrapped_client_serves_one_loop_and_says_so_at_once(server_urls:
         assert await cache.session.get("t", "k") == 1, "its own loop goes on"
     finally:
         await cache.close()
-
-
-def test_the_executors_keep_one_shape() -> None:
-    """The two executors have the same methods with the same parameters (the per-loop machinery is
-    module functions beside AsyncExecutor, so the twins stay twins)."""
-
-    def shape(cls: type) -> dict[str, list[str]]:
-        return {
-            name: list(inspect.signature(member).parameters)
-            for name, member in vars(cls).items()
-            if inspect.isfunction(member)
-        }
-
-    assert shape(SyncExecutor) == shape(AsyncExecutor)

@@ -6,22 +6,13 @@ and Strands' OpenAI models) find the loopback model server through its own envir
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from tests.fake_models import FakeModelServer
-
-README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-TAGS = "langgraph|langgraph-store|openai-agents|langchain|adk|pydantic-ai|llama-index|strands|observers"
-BLOCKS = re.findall(rf"```python \{{({TAGS})\}}\n(.*?)```", README, flags=re.S)
-
-
-def test_every_framework_has_an_example() -> None:
-    assert sorted(name for name, _ in BLOCKS) == sorted(TAGS.split("|")), "one example per tag"
+from tests.unit.test_framework_readme import BLOCKS
 
 
 @pytest.mark.parametrize(("framework", "code"), BLOCKS, ids=[name for name, _ in BLOCKS])

@@ -408,28 +408,3 @@ def test_a_gzip_bomb_is_413_with_nothing_stored_and_costs_about_the_limit(server
         assert http.post(f"/api/v1/sessions/{thread_id}/values", content=just_over).status_code == 413
     read = httpx.get(f"{server.base}/api/v1/sessions/{thread_id}/values", headers={"x-api-key": USER})
     assert list(read.json()["values"]) == ["big"]  # nothing of the bomb, nor of the body just over
-
-
-@pytest.mark.parametrize(
-    "written",
-    [
-        "a plain string is a text part",
-        {"part_type": "text", "data": "Distri's text"},
-        {"part_type": "text", "text": "the seed document's text"},
-        {"part_type": "data", "flag": 1, "data": 1, "other": True},  # 1 is not True: both come back as sent
-        {"part_type": "image", "data": {"type": "bytes", "bytes": "QR==", "mime_type": "image/png"}},  # not canonical
-        {"part_type": "image", "bytes": PNG, "mime_type": "image/png", "name": None},
-        {"part_type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}, "__metadata": {"save": False}},
-    ],
-)
-def test_a_user_part_reads_back_exactly_as_written_and_its_content_is_stored_once(written: Any) -> None:
-    import msgpack
-
-    from agentcache.http.values import user_part
-    from agentcache.tiers.content.parts import as_written, to_stored
-
-    part = user_part(written)
-    stored = msgpack.unpackb(msgpack.packb(to_stored(part, written)), raw=False)
-    assert json.dumps(as_written(stored)) == json.dumps(written)
-    extra = len(msgpack.packb(to_stored(part, written))) - len(msgpack.packb(to_stored(part)))
-    assert extra < 200  # the JSON around the content: an image's base64 is not stored a second time

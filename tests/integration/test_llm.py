@@ -8,18 +8,15 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from pydantic import BaseModel
 
 from agentcache import (
     IGNORED_PARAMETERS,
     AgentCache,
-    CanonicalArgsError,
     InvalidArgumentError,
     InvalidNameError,
     ModelPrice,
     ValueTooLargeError,
 )
-from agentcache.tiers.llm.request import canonical_request, request_digest
 from tests.helpers import command, cost, make_cache
 
 MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Capital of France?"}]
@@ -74,26 +71,6 @@ def test_canonical_request_ignores_order_noise_and_the_documented_parameters(cac
     # ignore= overrides the list: with nothing ignored, the user id counts
     assert not cache.llm.check({**REQUEST, "user": "u1"}, ignore=()).hit
     assert cache.llm.check({**REQUEST, "seed": 7}, ignore={"seed"}).hit
-
-
-def test_canonical_form_is_stable_and_typed_errors_come_first() -> None:
-    assert canonical_request({"model": "m", "n": 1.0, "x": (1, 2)}) == {"model": "m", "n": 1, "x": [1, 2]}
-    assert request_digest({"a": 1, "b": 2}) == request_digest({"b": 2, "a": 1})
-
-    class Msg(BaseModel):
-        role: str
-        content: str | None = None
-
-    as_model = canonical_request({"model": "m", "messages": [Msg(role="user", content="hi")]})
-    assert as_model == canonical_request({"model": "m", "messages": [{"role": "user", "content": "hi"}]})
-    bad: Any
-    for bad in ({"messages": []}, {"model": ""}, {"model": 3}, "not a dict"):
-        with pytest.raises(InvalidArgumentError):
-            canonical_request(bad)
-    with pytest.raises(CanonicalArgsError, match="iterators"):
-        canonical_request({"model": "m", "messages": iter([])})
-    with pytest.raises(CanonicalArgsError, match="JSON"):
-        canonical_request({"model": "m", "temperature": float("nan")})
 
 
 def test_bad_input_sends_nothing(cache: Any) -> None:

@@ -198,7 +198,7 @@ def test_the_http_api_serves_metrics(url: str) -> None:
         assert put.is_success, put.text
         assert client.get("/metrics", headers={"Authorization": "Bearer u"}).status_code == 403
         text = client.get("/metrics", headers={"Authorization": "Bearer a"}).text
-    assert 'agentcache_operations_total{operation="set",outcome="ok",tier="session"} 1.0' in text
+    assert 'agentcache_operations_total{operation="set_value",outcome="ok",tier="session"} 1.0' in text
 
 
 def test_bad_observers_are_refused() -> None:

@@ -60,20 +60,6 @@ def test_readme_examples_run_after_the_first_quickstart_command(index: int) -> N
     assert done.returncode == 0, f"README.md python block {index + 1} failed:\n{done.stderr}"
 
 
-def quickstart_commands() -> list[str]:
-    section = README.split("## Quickstart", 1)[1].split("\n## ", 1)[0]
-    block = re.search(r"```(?:bash|sh)\n(.*?)```", section, flags=re.S)
-    assert block, "the quickstart has a shell block"
-    return [line.strip() for line in block.group(1).splitlines() if line.strip() and not line.startswith("#")]
-
-
-def test_quickstart_has_two_commands_and_ci_runs_the_test_one() -> None:
-    commands = quickstart_commands()
-    assert len(commands) == 2
-    assert "agentcache demo" in commands[0]
-    assert commands[1] in (ROOT / ".ci" / "run").read_text()
-
-
 def test_demo_runs() -> None:
     done = subprocess.run([sys.executable, "-m", "agentcache.cli", "demo"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
@@ -107,15 +93,6 @@ def test_compose_file_validates(profile: list[str]) -> None:
             timeout=60,
         )
         assert done.returncode == 0, done.stderr
-
-
-def test_cli_version_and_unknown_benchmark() -> None:
-    from agentcache.cli import main
-
-    assert main(["bench", "no-such-benchmark"]) == 2
-    with pytest.raises(SystemExit) as caught:
-        main(["--version"])
-    assert caught.value.code == 0
 
 
 def test_session_benchmark_smoke(tmp_path: Path) -> None:

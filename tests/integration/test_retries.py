@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import math
 import threading
 import time
 from typing import Any
@@ -11,10 +10,7 @@ from typing import Any
 import pytest
 import valkey
 
-from agentcache import AgentCache, AsyncAgentCache, BackendError, BundledValkey, InvalidArgumentError
-from agentcache.core.clients import backend_error
-from agentcache.core.commands import cmd
-from agentcache.core.executors import retry_pause
+from agentcache import AgentCache, AsyncAgentCache, BackendError, BundledValkey
 
 
 def restart_later(server: BundledValkey, seconds: float) -> threading.Thread:
@@ -122,20 +118,3 @@ def test_connections_killed_mid_load(facade: str) -> None:
             stored = check.session.get_all("t")
         for field, value in acknowledged.items():
             assert stored[field] >= value  # the last acknowledged write, or a later one that landed
-
-
-@pytest.mark.parametrize("bad", [-1, "5", math.nan, math.inf, True, 10**6])
-def test_retry_reads_is_checked(bad: Any) -> None:
-    with pytest.raises(InvalidArgumentError, match="retry_reads"):
-        AgentCache.in_memory(retry_reads=bad)
-
-
-def test_only_connection_errors_of_reads_are_retried() -> None:
-    batch = [cmd("GET", "k")]
-    dropped = backend_error(batch, ConnectionError("reset"), connection=True)
-    refused = backend_error(batch, ValueError("WRONGTYPE"))
-    later = time.monotonic() + 10
-    assert retry_pause(later, 1, dropped) is not None
-    assert retry_pause(later, 1, refused) is None  # the server answered: sending again changes nothing
-    assert retry_pause(0.0, 1, dropped) is None  # not a read
-    assert retry_pause(time.monotonic() + 0.001, 9, dropped) is None  # the deadline would pass

@@ -131,7 +131,7 @@ def test_a_batch_of_several_commands_is_one_pipeline_and_resends_only_unknown_sc
 
     from agentcache.core.commands import cmd
     from agentcache.encoding import codec
-    from agentcache.tiers.session import SESSION_GET
+    from agentcache.tiers.session.tier import SESSION_GET
 
     key = cache.session.key("t", "f")
     cache.session.set("t", "f", "v")

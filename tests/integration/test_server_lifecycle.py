@@ -182,14 +182,6 @@ def test_appendfsync(tmp_path: Path, fsync: Any) -> None:
         assert node.port == cache.server.ports[0]
 
 
-def test_appendfsync_is_checked_before_anything_starts(tmp_path: Path) -> None:
-    with pytest.raises(InvalidArgumentError, match="everysec"):
-        AgentCache.embedded(data_dir=tmp_path, appendfsync="no")  # type: ignore[arg-type]
-    with pytest.raises(InvalidArgumentError, match="data_dir"):
-        AgentCache.embedded(appendfsync="always")
-    assert list(tmp_path.iterdir()) == []
-
-
 def test_the_server_is_described(tmp_path: Path) -> None:
     with AgentCache.embedded() as cache:
         server = cache.server
@@ -216,18 +208,3 @@ def test_temporary_directories_are_under_the_temp_dir() -> None:
     with BundledValkey("cluster", primaries=3) as server:
         roots = {node.directory.parent for node in server.nodes}
         assert len(roots) == 1 and roots.pop().parent == Path(tempfile.gettempdir())
-
-
-@pytest.mark.parametrize(
-    "options",
-    [
-        {"replicas": -1},
-        {"replicas": 1.5},
-        {"mode": "standalone", "replicas": 1},
-        {"node_timeout_ms": 50},
-        {"node_timeout_ms": "1000"},
-    ],
-)
-def test_bad_cluster_options_are_typed_errors(options: dict[str, Any]) -> None:
-    with pytest.raises(InvalidArgumentError):
-        BundledValkey(**options)

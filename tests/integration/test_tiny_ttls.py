@@ -13,17 +13,10 @@ from typing import Any
 
 import pytest
 
-from agentcache.encoding.expiry import ttl_ms
 from tests.conftest import FACADES, TOPOLOGIES
 from tests.helpers import make_cache
 
 TINY = [1e-10, 0.0004, timedelta(microseconds=1)]
-
-
-@pytest.mark.parametrize("ttl", [1e-10, 0.0004, 0.0009999, timedelta(microseconds=1)])
-def test_a_positive_ttl_is_at_least_one_millisecond(ttl: Any) -> None:
-    assert ttl_ms(ttl) == 1
-    assert ttl_ms(0.0010001) == 2  # and rounds up above it, never down to "forever"
 
 
 def gone_soon(read: Callable[[], Any]) -> bool:

@@ -18,24 +18,28 @@ from agentcache.errors import (
     shown,
 )
 from agentcache.tiers.conversations.lifecycle import Seconds, to_ms
-from agentcache.tiers.conversations.refs import _Tier
+from agentcache.tiers.conversations.refs import Tier
 from agentcache.tiers.settings import Settings
 
 # --- settings checks ----------------------------------------------------------------------------
 
 
-def _optional_ms(value: Seconds | None, what: str) -> int | None:
+def optional_ms(value: Seconds | None, what: str) -> int | None:
+    """``value`` in milliseconds, or None when it is None (a setting left as it is)."""
     return None if value is None else to_ms(value, what)
 
 
-def _check_bool(value: object, what: str) -> bool | None:
+def check_bool(value: object, what: str) -> bool | None:
+    """``value`` if it is True, False or None; InvalidTimeoutConfig naming ``what`` otherwise."""
     if value is not None and not isinstance(value, bool):
         raise InvalidTimeoutConfig(f"{what} must be True or False, not {shown(value)}")
     return value
 
 
 @dataclass(frozen=True, slots=True)
-class _Settings:
+class TimeoutSettings:
+    """The lifecycle settings one conversation is created with, in milliseconds."""
+
     timeout_ms: int
     auto_renew: bool
     max_duration_ms: int
@@ -49,21 +53,21 @@ def _agent_defaults(s: Settings, agent_id: str) -> Generator[Batch, Replies, dic
     }
 
 
-def _resolve(
-    t: _Tier,
+def resolve_settings(
+    t: Tier,
     agent_id: str,
     timeout: int | None,
     auto_renew: bool | None,
     max_duration: int | None,
     warning: int | None,
-) -> Generator[Batch, Replies, _Settings]:
+) -> Generator[Batch, Replies, TimeoutSettings]:
     """Per session, then per agent (one round trip, only when something is left open), then the cache's."""
     agent: dict[str, int] = {}
     if None in (timeout, auto_renew, max_duration, warning):
         agent = yield from _agent_defaults(t.settings, agent_id)
     life = t.life
     chosen = timeout if timeout is not None else agent.get("timeout", life.default_timeout_ms)
-    return _Settings(
+    return TimeoutSettings(
         timeout_ms=life.check_timeout(chosen),
         auto_renew=auto_renew if auto_renew is not None else bool(agent.get("auto", life.auto_renew)),
         max_duration_ms=max_duration if max_duration is not None else agent.get("maxdur", life.max_duration_ms),
@@ -72,7 +76,7 @@ def _resolve(
 
 
 def configure_agent(
-    t: _Tier,
+    t: Tier,
     agent_id: str,
     *,
     timeout: Seconds | None = None,
@@ -86,15 +90,15 @@ def configure_agent(
     One round trip."""
     agent = check_name(agent_id, "agent_id")
     values: list[Any] = []
-    timeout_ms = _optional_ms(timeout, "timeout")
+    timeout_ms = optional_ms(timeout, "timeout")
     if timeout_ms is not None:
         values += ["timeout", t.life.check_timeout(timeout_ms)]
-    if _check_bool(auto_renew, "auto_renew") is not None:
+    if check_bool(auto_renew, "auto_renew") is not None:
         values += ["auto", int(bool(auto_renew))]
-    duration_ms = _optional_ms(max_duration, "max_duration")
+    duration_ms = optional_ms(max_duration, "max_duration")
     if duration_ms is not None:
         values += ["maxdur", t.life.check_max_duration(duration_ms)]
-    warning_ms = _optional_ms(warning_threshold, "warning_threshold")
+    warning_ms = optional_ms(warning_threshold, "warning_threshold")
     if warning_ms is not None:
         values += ["warn", warning_ms]
     if not values:
@@ -102,7 +106,7 @@ def configure_agent(
     yield [cmd("HSET", agent_config_key(t.settings.prefix, agent), *values)]
 
 
-def agent_config(t: _Tier, agent_id: str) -> Operation[dict[str, Any]]:
+def agent_config(t: Tier, agent_id: str) -> Operation[dict[str, Any]]:
     """The defaults ``configure_agent`` stored for ``agent_id`` (only those that were set). One round trip."""
     stored = yield from _agent_defaults(t.settings, check_name(agent_id, "agent_id"))
     out: dict[str, Any] = {}

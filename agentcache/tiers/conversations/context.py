@@ -1,5 +1,5 @@
-"""Context assembly: what to send to the model on this turn, read in one round trip, and its
-conversion to each model API's message format without importing any SDK.
+"""Context assembly: what to send to the model on this turn, read in one round trip. Its
+conversion to each model API's message format (no SDK imported) is ``content/requests.py``'s.
 
 The system prompt is the conversation's (or the one passed), followed by the dynamic sections in
 this format, one block per section in the order given::
@@ -18,30 +18,20 @@ is stored with the next user message; a transient one until it is replaced, remo
 
 from __future__ import annotations
 
-import base64
-import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from agentcache.core.commands import Operation, cmd
 from agentcache.encoding.keys import session_thread, user_parts_key
-from agentcache.errors import InvalidArgumentError, SerializationError, shown
-from agentcache.tiers.content.messages import (
-    DataPart,
-    ImagePart,
-    Message,
-    Part,
-    TextPart,
-    ToolCallPart,
-    ToolResultPart,
-    to_json_value,
-)
-from agentcache.tiers.conversations.index import MAX_COUNT, _check_limit
-from agentcache.tiers.conversations.refs import _Ref
-from agentcache.tiers.conversations.replies import ReadReply, _decode_messages
+from agentcache.errors import InvalidArgumentError, shown
+from agentcache.tiers.content.messages import DataPart, Message, Part, TextPart, ToolCallPart, ToolResultPart
+from agentcache.tiers.content.requests import anthropic_messages, chat_messages, json_text, responses_input, result_text
+from agentcache.tiers.conversations.index import MAX_COUNT, check_limit
+from agentcache.tiers.conversations.refs import Ref
+from agentcache.tiers.conversations.replies import ReadReply, decode_messages
 from agentcache.tiers.conversations.scripts import CONV_READ
-from agentcache.tiers.session import USER_PART, parts_of
+from agentcache.tiers.session.tier import USER_PART, parts_of
 
 
 def render_sections(sections: Mapping[str, Any] | None) -> list[str]:
@@ -63,12 +53,7 @@ def render_system(system: str | None, blocks: list[str]) -> str | None:
 
 
 def _json(value: Any, what: str) -> str:
-    try:
-        return json.dumps(to_json_value(value, what), ensure_ascii=False, sort_keys=True)
-    except SerializationError:
-        raise
-    except (TypeError, ValueError) as exc:
-        raise SerializationError(f"{what} cannot be written as JSON: {exc}") from exc
+    return json_text(value, what)  # as the model APIs get it, so trimming counts what is sent
 
 
 def _chars(message: Message) -> int:
@@ -81,7 +66,7 @@ def _chars(message: Message) -> int:
         elif isinstance(part, ToolCallPart):
             total += len(part.name) + len(_json(part.arguments, "tool arguments"))
         elif isinstance(part, ToolResultPart):
-            total += len(_result_text(part))
+            total += len(result_text(part))
     return total
 
 
@@ -111,7 +96,7 @@ def _with_parts(history: list[Message], parts: list[Part]) -> list[Message]:
 
 
 def context(
-    r: _Ref,
+    r: Ref,
     *,
     system: str | None = None,
     dynamic_sections: Mapping[str, Any] | None = None,
@@ -129,7 +114,7 @@ def context(
 
 
 def gather(
-    r: _Ref,
+    r: Ref,
     *,
     system: str | None = None,
     dynamic_sections: Mapping[str, Any] | None = None,
@@ -139,7 +124,7 @@ def gather(
     """:func:`context`'s pieces apart: the rendered system prompt, the trimmed history and the
     pending user parts (a model turn puts them on its own new user message). One round trip."""
     if limit is not None:
-        _check_limit(limit)
+        check_limit(limit)
     if max_chars is not None and (
         not isinstance(max_chars, int) or isinstance(max_chars, bool) or not 0 <= max_chars <= MAX_COUNT
     ):
@@ -158,42 +143,8 @@ def gather(
     page = ReadReply.parse(raw, "range", r.id)
     parts = list(parts_of(items, session_thread(s.prefix, r.id), r.id).values())
     chosen = system if system is not None else (None if stored_system is None else stored_system.decode())
-    history = trim(_decode_messages(page.messages, r.id), max_chars)
+    history = trim(decode_messages(page.messages, r.id), max_chars)
     return render_system(chosen, blocks), history, parts
-
-
-# --- the model APIs' formats ----------------------------------------------------------------------
-
-
-def _result_text(part: ToolResultPart) -> str:
-    return part.content if isinstance(part.content, str) else _json(part.content, "tool result")
-
-
-def _data_url(part: ImagePart) -> str:
-    if part.url is not None:
-        return part.url
-    assert part.data is not None
-    return f"data:{part.mime_type or 'application/octet-stream'};base64,{base64.b64encode(part.data).decode('ascii')}"
-
-
-def _data_text(part: DataPart) -> str:
-    return _json(part.data, "data part")
-
-
-def _content(
-    message: Message, text: Callable[[str], dict[str, Any]], image: Callable[[ImagePart], dict[str, Any]]
-) -> list[dict[str, Any]]:
-    """A user message's content blocks in one API's shapes: ``text`` for text (and data, as JSON),
-    ``image`` for images."""
-    blocks: list[dict[str, Any]] = []
-    for part in message.parts:
-        if isinstance(part, TextPart):
-            blocks.append(text(part.text))
-        elif isinstance(part, ImagePart):
-            blocks.append(image(part))
-        elif isinstance(part, DataPart):
-            blocks.append(text(_data_text(part)))
-    return blocks
 
 
 @dataclass(frozen=True)
@@ -210,104 +161,14 @@ class Context:
 
     def to_openai_chat(self) -> list[dict[str, Any]]:
         """OpenAI Chat Completions ``messages`` (system first; images as data URLs)."""
-        out: list[dict[str, Any]] = [] if self.system is None else [{"role": "system", "content": self.system}]
-        for message in self.messages:
-            if message.role == "tool":
-                for part in message.parts:
-                    if isinstance(part, ToolResultPart):
-                        out.append({"role": "tool", "tool_call_id": part.tool_call_id, "content": _result_text(part)})
-            elif message.role == "assistant":
-                entry: dict[str, Any] = {"role": "assistant", "content": message.text or None}
-                if message.tool_calls:
-                    entry["tool_calls"] = [
-                        {
-                            "id": call.id,
-                            "type": "function",
-                            "function": {"name": call.name, "arguments": _json(call.arguments, "tool arguments")},
-                        }
-                        for call in message.tool_calls
-                    ]
-                out.append(entry)
-            elif message.role == "system":
-                out.append({"role": "system", "content": message.text})
-            else:
-                content = _content(
-                    message,
-                    lambda text: {"type": "text", "text": text},
-                    lambda image: {"type": "image_url", "image_url": {"url": _data_url(image)}},
-                )
-                out.append({"role": "user", "content": content})
-        return out
+        return chat_messages(self)
 
     def to_openai_responses(self) -> list[dict[str, Any]]:
         """OpenAI Responses ``input`` items (the system prompt as a system message first)."""
-        out: list[dict[str, Any]] = [] if self.system is None else [{"role": "system", "content": self.system}]
-        for message in self.messages:
-            if message.role == "tool":
-                for part in message.parts:
-                    if isinstance(part, ToolResultPart):
-                        output = _result_text(part)
-                        out.append({"type": "function_call_output", "call_id": part.tool_call_id, "output": output})
-            elif message.role == "assistant":
-                if message.text:
-                    out.append({"role": "assistant", "content": message.text})
-                for call in message.tool_calls:
-                    arguments = _json(call.arguments, "tool arguments")
-                    out.append({"type": "function_call", "call_id": call.id, "name": call.name, "arguments": arguments})
-            elif message.role == "system":
-                out.append({"role": "system", "content": message.text})
-            else:
-                content = _content(
-                    message,
-                    lambda text: {"type": "input_text", "text": text},
-                    lambda image: {"type": "input_image", "image_url": _data_url(image), "detail": "auto"},
-                )
-                out.append({"role": "user", "content": content})
-        return out
+        return responses_input(self)
 
     def to_anthropic(self) -> dict[str, Any]:
         """Anthropic Messages ``{"system": ..., "messages": [...]}``: system messages of the history
         join the system prompt, tool results go in user turns, and consecutive turns of one role
         merge (the API wants them alternating)."""
-        system = [self.system] if self.system else []
-        turns: list[dict[str, Any]] = []
-        for message in self.messages:
-            if message.role == "system":
-                system.append(message.text)
-                continue
-            role = "assistant" if message.role == "assistant" else "user"
-            blocks: list[dict[str, Any]] = []
-            for part in message.parts:
-                if isinstance(part, TextPart):
-                    blocks.append({"type": "text", "text": part.text})
-                elif isinstance(part, ImagePart):
-                    blocks.append({"type": "image", "source": _anthropic_source(part)})
-                elif isinstance(part, DataPart):
-                    blocks.append({"type": "text", "text": _data_text(part)})
-                elif isinstance(part, ToolCallPart):
-                    blocks.append({"type": "tool_use", "id": part.id, "name": part.name, "input": part.arguments})
-                else:
-                    blocks.append(
-                        {
-                            "type": "tool_result",
-                            "tool_use_id": part.tool_call_id,
-                            "content": _result_text(part),
-                            "is_error": part.is_error,
-                        }
-                    )
-            if turns and turns[-1]["role"] == role:
-                turns[-1]["content"].extend(blocks)
-            else:
-                turns.append({"role": role, "content": blocks})
-        out: dict[str, Any] = {"messages": turns}
-        if system:
-            out["system"] = "\n\n".join(system)
-        return out
-
-
-def _anthropic_source(part: ImagePart) -> dict[str, Any]:
-    if part.url is not None:
-        return {"type": "url", "url": part.url}
-    assert part.data is not None
-    media = part.mime_type or "image/png"
-    return {"type": "base64", "media_type": media, "data": base64.b64encode(part.data).decode("ascii")}
+        return anthropic_messages(self)

@@ -4,7 +4,7 @@ bind the operations to the cache's executor and build a handle from what an oper
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any, Protocol, overload
 
 from agentcache.core.binding import Bound, E, opening, operation
@@ -38,10 +38,10 @@ from agentcache.tiers.conversations.ops import (
     to_dict,
     update_timeout,
 )
-from agentcache.tiers.conversations.refs import Opened, _Ref, _Tier
+from agentcache.tiers.conversations.refs import Opened, Ref, Tier
 from agentcache.tiers.conversations.state import ConversationState
-from agentcache.tiers.conversations.turns import DEFAULT_MAX_STEPS, json_, run, streamed
-from agentcache.tiers.llm.models import ChatModel
+from agentcache.tiers.conversations.turns import TurnOptions, json_, signature_of, streamed
+from agentcache.tiers.conversations.turns import run as run_turn
 from agentcache.tiers.settings import Settings
 
 
@@ -55,12 +55,15 @@ class _AsyncCache(Protocol):
     def conversations(self) -> ConversationTier[AsyncExecutor]: ...
 
 
-def _open(owner: Bound[Any], opened: Opened) -> Conversation[Any]:
-    """The handle on a conversation an operation opened, on the owner's executor."""
-    return Conversation(owner._executor, opened.ref, opened.system, opened.metadata)
+class _Opens(Bound[E]):
+    """A handle whose operations can open conversations (``create``, ``fork``...)."""
+
+    def _open(self, opened: Opened) -> Conversation[E]:
+        """The handle on a conversation an operation opened, on this handle's executor."""
+        return Conversation(self._executor, opened.ref, opened.system, opened.metadata)
 
 
-class Conversation(Bound[E]):
+class Conversation(_Opens[E]):
     """A handle on one conversation. Holds no history: every call reads or writes the server.
 
     On :class:`~agentcache.AsyncAgentCache` every method is awaited. ``len(conv)`` works on the sync
@@ -69,7 +72,7 @@ class Conversation(Bound[E]):
 
     TIER = "conversations"
 
-    def __init__(self, executor: E, ref: _Ref, system: str | None, metadata: dict[str, Any]) -> None:
+    def __init__(self, executor: E, ref: Ref, system: str | None, metadata: dict[str, Any]) -> None:
         Bound.__init__(self, executor, ref.tier.settings)
         self._ref = ref
         self.id = ref.id
@@ -83,7 +86,7 @@ class Conversation(Bound[E]):
         self.state: ConversationState[E] = ConversationState(executor, ref.tier.settings, ref.id)
         """The session tier bound to this conversation's id (see :class:`ConversationState`)."""
 
-    def _context(self) -> _Ref:
+    def _context(self) -> Ref:
         return self._ref
 
     add_message = operation(add_message)
@@ -98,32 +101,20 @@ class Conversation(Bound[E]):
     update_timeout = operation(update_timeout)
     end = operation(end)
     delete = operation(delete_conversation)
-    fork = opening(fork, _open)
+    fork = opening(fork, _Opens._open)
     to_dict = operation(to_dict, reads=True)
     context = operation(context, reads=True)
-    run = operation(run)
+    run = operation(run_turn)
     json = operation(json_)
 
-    def stream(
-        self,
-        prompt: str | Message,
-        *,
-        model: ChatModel,
-        system: str | None = None,
-        tools: Sequence[Callable[..., Any]] | Mapping[str, Callable[..., Any]] = (),
-        max_steps: int = DEFAULT_MAX_STEPS,
-        llm_cache: bool = True,
-        dynamic_sections: Mapping[str, Any] | None = None,
-        stamp: Callable[[Message], Message] | None = None,
-        **params: Any,
-    ) -> Any:
+    @signature_of(run_turn)  # the operation: in this class body, ``run`` is the descriptor above
+    def stream(self, prompt: str | Message, **options: Any) -> Any:
         """:meth:`run`, streamed: yields ``TextDelta`` events as the reply comes, a ``ToolCallEvent``
         per tool the model asks for, and ``Done`` (with the :class:`TurnResult`) once the turn is
         stored. A cached response replays its stream. Leaving early, a failure or a cut stream add
-        nothing. An iterator on AgentCache; ``async for`` on AsyncAgentCache."""
-        options = dict(params, model=model, system=system, tools=tools, max_steps=max_steps, llm_cache=llm_cache)
-        steps = streamed(self._ref, prompt, {**options, "dynamic_sections": dynamic_sections, "stamp": stamp})
-        return self._executor.stream(steps)
+        nothing. An iterator on AgentCache; ``async for`` on AsyncAgentCache. Takes :meth:`run`'s
+        arguments."""
+        return self._executor.stream(streamed(self._ref, prompt, TurnOptions.from_keywords(options)))
 
     def __len__(self) -> int:
         """The history's length (sync facade only: on the async one, ``await conv.length()``)."""
@@ -174,7 +165,7 @@ class ConversationLog(Bound[E]):
     clear = operation(clear_log)
 
 
-class ConversationTier(Bound[E]):
+class ConversationTier(_Opens[E]):
     """``cache.conversations``: create, find, list and configure conversations."""
 
     TIER = "conversations"
@@ -183,14 +174,14 @@ class ConversationTier(Bound[E]):
         Bound.__init__(self, executor, settings)
         self.lifecycle = lifecycle
         """The limits in force (from ConversationConfig, the environment, or the built-in defaults)."""
-        self._tier = _Tier(settings, lifecycle)
+        self._tier = Tier(settings, lifecycle)
 
-    def _context(self) -> _Tier:
+    def _context(self) -> Tier:
         return self._tier
 
-    create = opening(create, _open)
-    get = opening(get, _open, reads=True)
-    restore = opening(restore, _open)
+    create = opening(create, _Opens._open)
+    get = opening(get, _Opens._open, reads=True)
+    restore = opening(restore, _Opens._open)
     delete = operation(delete)
     list_active = operation(list_active, reads=True)
     expiring = operation(expiring, reads=True)

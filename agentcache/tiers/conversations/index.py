@@ -22,18 +22,18 @@ from agentcache.errors import (
 )
 from agentcache.tiers.conversations.lifecycle import Seconds, to_ms
 from agentcache.tiers.conversations.models import DEFAULT_PAGE, SessionInfo, SessionPage
-from agentcache.tiers.conversations.refs import _Ref, _Tier
-from agentcache.tiers.conversations.replies import IndexEntries, ReadReply, _dt, _info
+from agentcache.tiers.conversations.refs import Ref, Tier
+from agentcache.tiers.conversations.replies import IndexEntries, ReadReply, datetime_of, session_info
 from agentcache.tiers.conversations.scripts import CONV_INDEX, CONV_INDEX_READ, CONV_READ
 
 
-def _index_cmd(keys: list[str], *args: object) -> Command:
+def index_cmd(keys: list[str], *args: object) -> Command:
     """A CONV_INDEX call whose error reply becomes None: the index never fails a write."""
     return CONV_INDEX(keys, *args)._replace(optional=True)
 
 
 @dataclass(frozen=True, slots=True)
-class _Move:
+class Move:
     """How a write moves the deadline, and so the index: ``gt`` (extend: never lower) or ``set``
     (absolute), to min(now + timeout, cap) (cap 0: none)."""
 
@@ -42,30 +42,31 @@ class _Move:
     cap_ms: int
 
 
-def _cap(cap_ms: int) -> float:
+def effective_cap(cap_ms: int) -> float:
+    """A deadline cap as a bound to compare: 0 (no cap) is infinity."""
     return cap_ms if cap_ms > 0 else float("inf")
 
 
-def _fix_for(r: _Ref, sent: _Move | None, did: _Move | None, deadline: int) -> Command | None:
+def index_fix(r: Ref, sent: Move | None, did: Move | None, deadline: int) -> Command | None:
     """The correcting index update when the one sent (``sent``, from the handle's settings) is not
     what the script did (``did``, from the settings it read): None when they agree."""
     if sent == did:
         return None
     if did is None:  # the deadline did not move, but the update sent may have raised the score
-        return _index_cmd(r.indexes, "set", r.id, deadline, "set", 3)
+        return index_cmd(r.indexes, "set", r.id, deadline, "set", 3)
     raised = sent is not None and (
-        sent.how == "set" or sent.timeout_ms > did.timeout_ms or _cap(sent.cap_ms) > _cap(did.cap_ms)
+        sent.how == "set" or sent.timeout_ms > did.timeout_ms or effective_cap(sent.cap_ms) > effective_cap(did.cap_ms)
     )
     how = "gt" if did.how == "gt" and not raised else "set"
-    return _index_cmd(r.indexes, "set", r.id, deadline, how, 3)
+    return index_cmd(r.indexes, "set", r.id, deadline, how, 3)
 
 
-def _moves(mode: str, auto: bool, timeout_ms: int, cap_ms: int, new_timeout: bool) -> _Move | None:
+def deadline_move(mode: str, auto: bool, timeout_ms: int, cap_ms: int, new_timeout: bool) -> Move | None:
     """How ``mode`` moves the deadline with these settings."""
     if mode == "renew" or (mode in ("append", "attach", "heartbeat") and auto):
-        return _Move("gt", timeout_ms, cap_ms)
+        return Move("gt", timeout_ms, cap_ms)
     if mode == "timeout" and new_timeout:
-        return _Move("set", timeout_ms, cap_ms)
+        return Move("set", timeout_ms, cap_ms)
     return None
 
 
@@ -75,14 +76,15 @@ def _moves(mode: str, auto: bool, timeout_ms: int, cap_ms: int, new_timeout: boo
 MAX_COUNT = 2**53  # a count or cursor the server's Lua (doubles) holds exactly
 
 
-def _check_limit(limit: object, what: str = "limit") -> int:
+def check_limit(limit: object, what: str = "limit") -> int:
+    """``limit`` if it is a positive int the server's Lua holds exactly; InvalidArgumentError otherwise."""
     if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_COUNT:
         raise InvalidArgumentError(f"{what} must be a positive int (at most 2**53), not {shown(limit)}")
     return limit
 
 
 def _verified(
-    t: _Tier, ids: Sequence[str], keep: Callable[[SessionInfo], bool]
+    t: Tier, ids: Sequence[str], keep: Callable[[SessionInfo], bool]
 ) -> Generator[Batch, Replies, list[SessionInfo]]:
     """Check index entries against the conversations themselves: one round trip."""
     if not ids:
@@ -92,7 +94,7 @@ def _verified(
     for sid, raw in zip(ids, replies, strict=True):
         if raw[0] == b"ok":
             reply = ReadReply.parse(raw, "info", sid)
-            info = _info(sid, reply.fields, reply.now, reply.length)
+            info = session_info(sid, reply.fields, reply.now, reply.length)
             if info.status in ("active", "near_expiration") and keep(info):
                 infos.append(info)
     return infos
@@ -114,7 +116,7 @@ def _merged(replies: Replies, limit: int) -> IndexEntries:
 
 
 def list_active(
-    t: _Tier,
+    t: Tier,
     agent_id: str | None = None,
     user_id: str | None = None,
     limit: int = DEFAULT_PAGE,
@@ -128,7 +130,7 @@ def list_active(
     s = t.settings
     agent = None if agent_id is None else check_name(agent_id, "agent_id")
     user = None if user_id is None else check_name(user_id, "user_id")
-    _check_limit(limit)
+    check_limit(limit)
     score, after = "", ""
     if cursor is not None:
         if not isinstance(cursor, str) or ":" not in cursor or not cursor.split(":", 1)[0].isdigit():
@@ -147,14 +149,14 @@ def list_active(
     return SessionPage(infos, last)
 
 
-def expiring(t: _Tier, within: Seconds | None = None, limit: int = DEFAULT_PAGE) -> Operation[list[SessionInfo]]:
+def expiring(t: Tier, within: Seconds | None = None, limit: int = DEFAULT_PAGE) -> Operation[list[SessionInfo]]:
     """Live conversations that expire within ``within`` (default: the warning threshold), soonest first.
 
     For expiration warnings. Two round trips, like :func:`list_active`."""
     within_ms = t.life.warning_threshold_ms if within is None else to_ms(within, "within")
-    _check_limit(limit)
+    check_limit(limit)
     indexes = [index_all(t.settings.prefix, b) for b in range(INDEX_BUCKETS)]
     found = _merged((yield [CONV_INDEX_READ([index], "expiring", within_ms, limit) for index in indexes]), limit)
-    horizon = _dt(found.now + within_ms)
+    horizon = datetime_of(found.now + within_ms)
     infos = yield from _verified(t, found.ids, lambda i: i.expires_at <= horizon)
     return sorted(infos, key=lambda i: i.expires_at)

@@ -18,7 +18,7 @@ from agentcache.core.commands import Operation
 from agentcache.errors import SessionExists, SessionExpired, SessionNotFound
 from agentcache.tiers.content.messages import Message
 from agentcache.tiers.conversations.ops import add_messages, clear, create, get, messages, pop_last
-from agentcache.tiers.conversations.refs import _Ref, _Tier
+from agentcache.tiers.conversations.refs import Ref, Tier
 
 _GONE = (SessionNotFound, SessionExpired)
 
@@ -27,14 +27,14 @@ _GONE = (SessionNotFound, SessionExpired)
 class Log:
     """One log: its conversation's id, how to start it, and the conversation once opened."""
 
-    tier: _Tier
+    tier: Tier
     session_id: str
     start: dict[str, Any]
     """``create`` keywords (agent_id, user_id, timeout, ...)."""
-    ref: _Ref | None = field(default=None, repr=False)
+    ref: Ref | None = field(default=None, repr=False)
 
 
-def _open(log: Log) -> Operation[_Ref | None]:
+def _open(log: Log) -> Operation[Ref | None]:
     """The log's conversation if it is live, else None (and forgotten)."""
     if log.ref is None:
         try:

@@ -7,15 +7,13 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field
 
 from agentcache.tiers.content.messages import Message
 
 Status = Literal["active", "near_expiration", "expired", "ended"]
 SNAPSHOT_FORMAT = "agentcache.conversation/1"
 DEFAULT_PAGE = 100
-
-_MESSAGES: TypeAdapter[list[Message]] = TypeAdapter(list[Message])
 
 
 class SessionInfo(BaseModel):

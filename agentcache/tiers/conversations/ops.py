@@ -48,26 +48,33 @@ from agentcache.errors import (
     shown,
 )
 from agentcache.tiers.content.messages import Message, from_json_value, to_json_value
-from agentcache.tiers.conversations.agents import _check_bool, _optional_ms, _resolve, _Settings
-from agentcache.tiers.conversations.index import MAX_COUNT, _cap, _check_limit, _fix_for, _index_cmd, _moves
+from agentcache.tiers.conversations.agents import TimeoutSettings, check_bool, optional_ms, resolve_settings
+from agentcache.tiers.conversations.index import (
+    MAX_COUNT,
+    check_limit,
+    deadline_move,
+    effective_cap,
+    index_cmd,
+    index_fix,
+)
 from agentcache.tiers.conversations.lifecycle import Seconds, to_ms
 from agentcache.tiers.conversations.models import SNAPSHOT_FORMAT, MessagePage, SessionInfo
-from agentcache.tiers.conversations.refs import Opened, _indexes, _Ref, _Tier
+from agentcache.tiers.conversations.refs import Opened, Ref, Tier, index_keys
 from agentcache.tiers.conversations.replies import (
     CreateReply,
     IndexAdd,
     ReadReply,
     WriteReply,
-    _decode_messages,
-    _decode_metadata,
-    _dt,
-    _gone,
-    _info,
-    _status,
-    _text,
+    datetime_of,
+    decode_messages,
+    decode_metadata,
+    raise_gone,
+    session_info,
+    status_of,
+    text_of,
 )
 from agentcache.tiers.conversations.scripts import CONV_CREATE, CONV_READ, CONV_WRITE
-from agentcache.tiers.session import remove_fields
+from agentcache.tiers.session.tier import remove_fields
 from agentcache.tiers.settings import Settings
 
 
@@ -90,30 +97,30 @@ def _new_id() -> str:
 
 
 def _write(
-    r: _Ref, mode: str, *args: object, new_timeout: int | None = None, more_keys: tuple[str, ...] = ()
+    r: Ref, mode: str, *args: object, new_timeout: int | None = None, more_keys: tuple[str, ...] = ()
 ) -> Generator[Batch, Replies, WriteReply]:
     """One write script, with the index update the handle's settings call for beside it; the reply,
     checked. One round trip, plus one to correct the index only when the reply shows the update
     was wrong (settings changed elsewhere, or the conversation is not live)."""
     timeout = r.timeout_ms if new_timeout is None else new_timeout
-    sent = _moves(mode, r.auto_renew, timeout, r.cap_ms, new_timeout is not None)
+    sent = deadline_move(mode, r.auto_renew, timeout, r.cap_ms, new_timeout is not None)
     batch: Batch = [CONV_WRITE([*r.keys.both, *more_keys], mode, r.tier.life.grace_ms, *args)]
     if sent is not None:
-        batch.append(_index_cmd(r.indexes, "add", r.id, sent.timeout_ms, sent.cap_ms, sent.how))
+        batch.append(index_cmd(r.indexes, "add", r.id, sent.timeout_ms, sent.cap_ms, sent.how))
     replies = yield batch
     reply = WriteReply.parse(replies[0])
     index = IndexAdd.parse(replies[1]) if sent is not None else None
     fix: Command | None = None
     if reply.ok:
         r.timeout_ms, r.auto_renew, r.cap_ms = reply.timeout_ms, reply.auto_renew, reply.cap_ms
-        did = _moves(mode, r.auto_renew, r.timeout_ms, r.cap_ms, new_timeout is not None)
-        fix = _fix_for(r, sent, did, reply.deadline)
+        did = deadline_move(mode, r.auto_renew, r.timeout_ms, r.cap_ms, new_timeout is not None)
+        fix = index_fix(r, sent, did, reply.deadline)
     elif reply.status == b"refused":
         r.cap_ms = reply.cap_ms
-        if sent is not None and _cap(sent.cap_ms) > _cap(r.cap_ms):
-            fix = _index_cmd(r.indexes, "set", r.id, reply.deadline, "set", 3)
+        if sent is not None and effective_cap(sent.cap_ms) > effective_cap(r.cap_ms):
+            fix = index_cmd(r.indexes, "set", r.id, reply.deadline, "set", 3)
     elif index is not None and any(index.changed):  # not live: take back its entry
-        fix = _index_cmd(r.indexes, "drop", r.id, index.score)
+        fix = index_cmd(r.indexes, "drop", r.id, index.score)
     if fix is not None and not (sent is not None and index is None):  # the index failed: leave it
         yield [fix]
     if reply.status not in (b"ok", b"refused"):
@@ -125,14 +132,14 @@ def _write(
 
 
 def _create(
-    t: _Tier,
+    t: Tier,
     session_id: str,
     agent_id: str,
     user_id: str,
     system: str | None,
     metadata: dict[str, Any],
     encoded: list[bytes],
-    chosen: _Settings,
+    chosen: TimeoutSettings,
 ) -> Operation[Opened]:
     """One round trip: the create script, and the index update beside it (an entry only where there
     is none, so an active conversation's entry is never touched). More only when needed: one to
@@ -141,7 +148,7 @@ def _create(
     s = t.settings
     keys = conversation_keys(s.prefix, session_id)
     meta = codec.encode(metadata, 0, s.max_value_bytes)
-    ref = _Ref(t, session_id, agent_id, user_id, keys, chosen.timeout_ms, 0, chosen.auto_renew)
+    ref = Ref(t, session_id, agent_id, user_id, keys, chosen.timeout_ms, 0, chosen.auto_renew)
     first = min(chosen.timeout_ms, chosen.max_duration_ms)
     args = (
         t.life.grace_ms,
@@ -157,34 +164,34 @@ def _create(
         session_id,
         *encoded,
     )
-    replies = yield [CONV_CREATE(keys.both, *args), _index_cmd(ref.indexes, "add", session_id, first, 0, "nx")]
+    replies = yield [CONV_CREATE(keys.both, *args), index_cmd(ref.indexes, "add", session_id, first, 0, "nx")]
     reply, index = CreateReply.parse(replies[0]), IndexAdd.parse(replies[1])
     if reply.status != b"ok":
         fix = _unclaim(t, ref, reply, index)
         if fix is not None:
             yield [fix]
-        _gone(reply.raw, session_id)
+        raise_gone(reply.raw, session_id)
     ref.cap_ms = reply.now + chosen.max_duration_ms
     if index is not None and not all(index.changed):  # an entry was there already: set ours
-        yield [_index_cmd(ref.indexes, "set", session_id, reply.deadline, "set", 3)]
+        yield [index_cmd(ref.indexes, "set", session_id, reply.deadline, "set", 3)]
     if reply.replaced:  # it replaced an expired or ended conversation: its state goes with it
         yield from remove_fields(s, session_id)
     return Opened(ref, system, metadata)
 
 
-def _unclaim(t: _Tier, ref: _Ref, reply: CreateReply, index: IndexAdd | None) -> Command | None:
+def _unclaim(t: Tier, ref: Ref, reply: CreateReply, index: IndexAdd | None) -> Command | None:
     """After a create found ``ref.id`` active: take the id out of the indexes of the attempted owner
     that are not the live conversation's, and give an entry the create added to one of the live
     conversation's own indexes (it had none) the live deadline. None when there is nothing to do."""
     if reply.status != b"exists":  # pragma: no cover - the create script replies ok or exists
         return None
-    live = _indexes(t.settings.prefix, reply.agent_id, reply.user_id, ref.id)
+    live = index_keys(t.settings.prefix, reply.agent_id, reply.user_id, ref.id)
     added = [False] * 3 if index is None else index.changed
     keep = [key for key, new in zip(ref.indexes, added, strict=True) if key in live and new]
     drop = [key for key in ref.indexes if key not in live]
     if not keep and not drop:
         return None
-    return _index_cmd([*keep, *drop], "set", ref.id, reply.deadline, "set", len(keep))
+    return index_cmd([*keep, *drop], "set", ref.id, reply.deadline, "set", len(keep))
 
 
 def _check_metadata(metadata: object) -> dict[str, Any]:
@@ -204,7 +211,7 @@ def _check_system(system: object) -> str | None:
 
 
 def create(
-    t: _Tier,
+    t: Tier,
     *,
     agent_id: str,
     user_id: str,
@@ -235,47 +242,47 @@ def create(
     encoded = _encode_messages(t.settings, [] if messages is None else messages)
     meta = _check_metadata(metadata)
     codec.encode(meta, 0, t.settings.max_value_bytes)  # fail before anything is sent
-    timeout_ms = _optional_ms(timeout, "timeout")
+    timeout_ms = optional_ms(timeout, "timeout")
     if timeout_ms is not None:
         t.life.check_timeout(timeout_ms)
-    duration_ms = _optional_ms(max_duration, "max_duration")
+    duration_ms = optional_ms(max_duration, "max_duration")
     if duration_ms is not None:
         t.life.check_max_duration(duration_ms)
-    chosen = yield from _resolve(
+    chosen = yield from resolve_settings(
         t,
         agent,
         timeout_ms,
-        _check_bool(auto_renew, "auto_renew"),
+        check_bool(auto_renew, "auto_renew"),
         duration_ms,
-        _optional_ms(warning_threshold, "warning_threshold"),
+        optional_ms(warning_threshold, "warning_threshold"),
     )
     return (yield from _create(t, sid, agent, user, system, meta, encoded, chosen))
 
 
-def _read_info(t: _Tier, session_id: str) -> Generator[Batch, Replies, tuple[dict[str, bytes], int, int]]:
+def _read_info(t: Tier, session_id: str) -> Generator[Batch, Replies, tuple[dict[str, bytes], int, int]]:
     keys = conversation_keys(t.settings.prefix, session_id)
     (raw,) = yield [CONV_READ(keys.both, "info")]
     reply = ReadReply.parse(raw, "info", session_id)
     return reply.fields, reply.now, reply.length
 
 
-def _handle(t: _Tier, session_id: str, fields: dict[str, bytes]) -> Opened:
+def _handle(t: Tier, session_id: str, fields: dict[str, bytes]) -> Opened:
     created, maxdur = int(fields["created"]), int(fields["maxdur"])
-    ref = _Ref(
+    ref = Ref(
         t,
         session_id,
-        _text(fields.get("agent")),
-        _text(fields.get("user")),
+        text_of(fields.get("agent")),
+        text_of(fields.get("user")),
         conversation_keys(t.settings.prefix, session_id),
         int(fields["timeout"]),
         created + maxdur,
         fields.get("auto") == b"1",
     )
     system = fields.get("system")
-    return Opened(ref, None if system is None else system.decode(), _decode_metadata(fields.get("meta"), session_id))
+    return Opened(ref, None if system is None else system.decode(), decode_metadata(fields.get("meta"), session_id))
 
 
-def get(t: _Tier, session_id: str) -> Operation[Opened]:
+def get(t: Tier, session_id: str) -> Operation[Opened]:
     """The conversation ``session_id``. One round trip; does not count as activity.
 
     Raises :class:`SessionNotFound` (404) if it never existed or was deleted (or expired longer
@@ -284,15 +291,15 @@ def get(t: _Tier, session_id: str) -> Operation[Opened]:
     """
     sid = check_name(session_id, "session_id")
     fields, now, _ = yield from _read_info(t, sid)
-    status = _status(fields, now)
+    status = status_of(fields, now)
     if status == "expired":
-        _gone([b"expired", fields["deadline"]], sid)
+        raise_gone([b"expired", fields["deadline"]], sid)
     if status == "ended":
-        _gone([b"ended", fields["ended"]], sid)
+        raise_gone([b"ended", fields["ended"]], sid)
     return _handle(t, sid, fields)
 
 
-def restore(t: _Tier, data: dict[str, Any], session_id: str | None = None) -> Operation[Opened]:
+def restore(t: Tier, data: dict[str, Any], session_id: str | None = None) -> Operation[Opened]:
     """A new conversation from a snapshot (:meth:`Conversation.to_dict`), under its id or ``session_id``.
 
     The history, system prompt, metadata, owner and settings come back; the clocks start again.
@@ -315,7 +322,7 @@ def restore(t: _Tier, data: dict[str, Any], session_id: str | None = None) -> Op
         if not isinstance(auto, bool):
             raise InvalidArgumentError(f"settings 'auto_renew' must be true or false, not {shown(auto)}")
         timeout_ms = to_ms(settings["timeout"], "timeout")
-        chosen = _Settings(
+        chosen = TimeoutSettings(
             timeout_ms=t.life.check_timeout(timeout_ms),
             auto_renew=auto,
             max_duration_ms=t.life.check_max_duration(to_ms(settings["max_duration"], "max_duration")),
@@ -331,7 +338,7 @@ def restore(t: _Tier, data: dict[str, Any], session_id: str | None = None) -> Op
     return (yield from _create(t, sid, agent, user, system, meta, encoded, chosen))
 
 
-def _delete(t: _Tier, session_id: str, agent_id: str | None, user_id: str | None) -> Operation[bool]:
+def _delete(t: Tier, session_id: str, agent_id: str | None, user_id: str | None) -> Operation[bool]:
     """UNLINK the conversation's keys, drop its index entries, destroy its state. A handle knows the
     owner, so the index update rides along. By id alone, the owner and the entry's score are read
     in the same round trip, and a second one removes the entries that still have that score: a
@@ -340,19 +347,19 @@ def _delete(t: _Tier, session_id: str, agent_id: str | None, user_id: str | None
     keys = conversation_keys(s.prefix, session_id)
     batch: Batch = [cmd("HMGET", keys.meta, "agent", "user"), cmd("UNLINK", *keys.both)]
     if agent_id is not None and user_id is not None:
-        batch.append(_index_cmd(_indexes(s.prefix, agent_id, user_id, session_id), "remove", session_id))
+        batch.append(index_cmd(index_keys(s.prefix, agent_id, user_id, session_id), "remove", session_id))
     else:
         batch.append(cmd("ZSCORE", index_all(s.prefix, index_bucket(session_id)), session_id, optional=True))
     replies = yield batch
     owner, removed, score = replies
     if agent_id is None and owner[0] is not None and score is not None:
-        owners = _indexes(s.prefix, owner[0].decode(), owner[1].decode(), session_id)
-        yield [_index_cmd(owners, "drop", session_id, score)]
+        owners = index_keys(s.prefix, owner[0].decode(), owner[1].decode(), session_id)
+        yield [index_cmd(owners, "drop", session_id, score)]
     yield from remove_fields(s, session_id)
     return bool(removed)
 
 
-def delete(t: _Tier, session_id: str) -> Operation[bool]:
+def delete(t: Tier, session_id: str) -> Operation[bool]:
     """Remove the conversation now (history, meta, its state, its index entries), whatever its status.
 
     True if it existed. Afterwards it reads as :class:`SessionNotFound`. Two round trips (one when
@@ -363,7 +370,7 @@ def delete(t: _Tier, session_id: str) -> Operation[bool]:
 # --- one conversation ---------------------------------------------------------------------------
 
 
-def add_messages(r: _Ref, messages: Sequence[Message], *, attach_user_parts: bool = True) -> Operation[int]:
+def add_messages(r: Ref, messages: Sequence[Message], *, attach_user_parts: bool = True) -> Operation[int]:
     """Append ``messages`` atomically, in order; returns the history's new length.
 
     Counts as activity: with auto-renew the conversation's expiry moves to now + timeout (never past
@@ -381,73 +388,74 @@ def add_messages(r: _Ref, messages: Sequence[Message], *, attach_user_parts: boo
     return int(reply.result)
 
 
-def add_message(r: _Ref, message: Message, *, attach_user_parts: bool = True) -> Operation[int]:
+def add_message(r: Ref, message: Message, *, attach_user_parts: bool = True) -> Operation[int]:
     """Append one message; see :meth:`add_messages`."""
     return (yield from add_messages(r, [message], attach_user_parts=attach_user_parts))
 
 
-def messages(r: _Ref, limit: int | None = None, before: int | None = None) -> Operation[MessagePage]:
+def messages(r: Ref, limit: int | None = None, before: int | None = None) -> Operation[MessagePage]:
     """The history, oldest first: the newest ``limit`` messages (all if None) before the cursor ``before``.
 
     The page's ``cursor`` is what to pass as ``before`` to read further back (None: nothing older).
     One round trip; reading is not activity."""
     if limit is not None:
-        _check_limit(limit)
+        check_limit(limit)
     if before is not None and (not isinstance(before, int) or isinstance(before, bool) or not 0 <= before <= MAX_COUNT):
         raise InvalidArgumentError(f"before must be a cursor from a previous page (an int >= 0), not {shown(before)}")
     (raw,) = yield [CONV_READ(r.keys.both, "range", "" if limit is None else limit, "" if before is None else before)]
     page = ReadReply.parse(raw, "range", r.id)
-    return MessagePage(_decode_messages(page.messages, r.id), page.start if page.start > 0 else None)
+    return MessagePage(decode_messages(page.messages, r.id), page.start if page.start > 0 else None)
 
 
-def length(r: _Ref) -> Operation[int]:
+def length(r: Ref) -> Operation[int]:
     """How many messages the history holds. One round trip."""
     (raw,) = yield [CONV_READ(r.keys.both, "len")]
     return ReadReply.parse(raw, "len", r.id).length
 
 
-def clear(r: _Ref) -> Operation[int]:
+def clear(r: Ref) -> Operation[int]:
     """Remove every message (the conversation stays); returns how many were removed. One round trip."""
     reply = yield from _write(r, "clear")
     return int(reply.result)
 
 
-def pop_last(r: _Ref) -> Operation[Message | None]:
+def pop_last(r: Ref) -> Operation[Message | None]:
     """Remove and return the newest message (None if the history is empty). One round trip."""
     reply = yield from _write(r, "pop")
     raw = reply.result
-    return None if raw is None or raw == 0 else _decode_messages([raw], r.id)[0]
+    return None if raw is None or raw == 0 else decode_messages([raw], r.id)[0]
 
 
-def info(r: _Ref) -> Operation[SessionInfo]:
+def info(r: Ref) -> Operation[SessionInfo]:
     """Status, clocks and settings, by the server's clock. Works on an expired or ended conversation
     during the grace period; raises :class:`SessionNotFound` after it. One round trip."""
     fields, now, count = yield from _read_info(r.tier, r.id)
-    return _info(r.id, fields, now, count)
+    return session_info(r.id, fields, now, count)
 
 
-def heartbeat(r: _Ref) -> Operation[datetime]:
+def heartbeat(r: Ref) -> Operation[datetime]:
     """Record activity without a message (with auto-renew, that renews); returns the expiry. One round trip."""
     reply = yield from _write(r, "heartbeat")
-    return _dt(reply.deadline)
+    return datetime_of(reply.deadline)
 
 
-def renew(r: _Ref) -> Operation[datetime]:
+def renew(r: Ref) -> Operation[datetime]:
     """Push the expiry to now + timeout, capped at ``created_at + max_duration``; returns the new expiry.
 
     Raises :class:`RenewalRefused` (422) once the cap is reached: create a new conversation then.
     One round trip."""
     reply = yield from _write(r, "renew")
     if reply.status == b"refused":
+        ends = datetime_of(reply.deadline).isoformat()
         raise RenewalRefused(
-            f"conversation {r.id!r} has reached its max_duration (it ends at {_dt(reply.deadline).isoformat()}) "
+            f"conversation {r.id!r} has reached its max_duration (it ends at {ends}) "
             "and cannot be renewed; start a new conversation (fork() keeps the history)"
         )
-    return _dt(reply.deadline)
+    return datetime_of(reply.deadline)
 
 
 def update_timeout(
-    r: _Ref,
+    r: Ref,
     timeout: Seconds | None = None,
     *,
     auto_renew: bool | None = None,
@@ -456,24 +464,24 @@ def update_timeout(
     """Change the inactivity timeout (expiry becomes now + timeout, within ``max_duration``), and/or
     auto-renew and the warning threshold; returns the expiry. A timeout outside the configured
     limits raises :class:`InvalidTimeoutConfig` (400) before anything is sent. One round trip."""
-    timeout_ms = _optional_ms(timeout, "timeout")
+    timeout_ms = optional_ms(timeout, "timeout")
     if timeout_ms is not None:
         r.tier.life.check_timeout(timeout_ms)
-    auto = _check_bool(auto_renew, "auto_renew")
-    warning_ms = _optional_ms(warning_threshold, "warning_threshold")
+    auto = check_bool(auto_renew, "auto_renew")
+    warning_ms = optional_ms(warning_threshold, "warning_threshold")
     if timeout_ms is None and auto is None and warning_ms is None:
         raise InvalidTimeoutConfig("update_timeout needs a timeout, auto_renew or warning_threshold")
     args = ("" if timeout_ms is None else timeout_ms, "" if auto is None else int(auto), warning_ms or "")
     reply = yield from _write(r, "timeout", *args, new_timeout=timeout_ms)
-    return _dt(reply.deadline)
+    return datetime_of(reply.deadline)
 
 
-def end(r: _Ref) -> Operation[bool]:
+def end(r: Ref) -> Operation[bool]:
     """End the conversation: its history and state are removed; it reads as :class:`SessionEnded` (410)
     for the grace period, then as not found. True if it was live (False: it had expired or ended).
 
     One round trip, plus one per SCAN step to remove its state (one on a cluster-mode server)."""
-    replies = yield [CONV_WRITE(r.keys.both, "end", r.tier.life.grace_ms), _index_cmd(r.indexes, "remove", r.id)]
+    replies = yield [CONV_WRITE(r.keys.both, "end", r.tier.life.grace_ms), index_cmd(r.indexes, "remove", r.id)]
     reply = WriteReply.parse(replies[0])
     if reply.status == b"missing":
         reply.raise_gone(r.id)
@@ -481,25 +489,27 @@ def end(r: _Ref) -> Operation[bool]:
     return reply.ok
 
 
-def delete_conversation(r: _Ref) -> Operation[bool]:
+def delete_conversation(r: Ref) -> Operation[bool]:
     """Remove the conversation now, whatever its status: history, meta, state and index entries."""
     return (yield from _delete(r.tier, r.id, r.agent_id, r.user_id))
 
 
-def _dump(r: _Ref) -> Generator[Batch, Replies, tuple[dict[str, bytes], list[Message]]]:
+def _dump(r: Ref) -> Generator[Batch, Replies, tuple[dict[str, bytes], list[Message]]]:
     (raw,) = yield [CONV_READ(r.keys.both, "dump")]
     dump = ReadReply.parse(raw, "dump", r.id)
-    return dump.fields, _decode_messages(dump.messages, r.id)
+    return dump.fields, decode_messages(dump.messages, r.id)
 
 
-def fork(r: _Ref, session_id: str | None = None) -> Operation[Opened]:
+def fork(r: Ref, session_id: str | None = None) -> Operation[Opened]:
     """A new conversation with a copy of this one's history, system prompt, metadata and settings.
 
     The two then diverge; this one is not changed. Its state (``conv.state``) is not copied and its
     clocks start now. Two round trips (read a consistent copy, then create)."""
     sid = _new_id() if session_id is None else check_name(session_id, "session_id")
     fields, history = yield from _dump(r)
-    chosen = _Settings(int(fields["timeout"]), fields.get("auto") == b"1", int(fields["maxdur"]), int(fields["warn"]))
+    chosen = TimeoutSettings(
+        int(fields["timeout"]), fields.get("auto") == b"1", int(fields["maxdur"]), int(fields["warn"])
+    )
     s = r.tier.settings
     encoded = [codec.encode(m.model_dump(), 0, s.max_value_bytes) for m in history]
     system = fields.get("system")
@@ -510,7 +520,7 @@ def fork(r: _Ref, session_id: str | None = None) -> Operation[Opened]:
             r.agent_id,
             r.user_id,
             None if system is None else system.decode(),
-            _decode_metadata(fields.get("meta"), r.id),
+            decode_metadata(fields.get("meta"), r.id),
             encoded,
             chosen,
         )
@@ -527,7 +537,7 @@ def _json_messages(history: list[Message], session_id: str) -> list[dict[str, An
     return out
 
 
-def to_dict(r: _Ref) -> Operation[dict[str, Any]]:
+def to_dict(r: Ref) -> Operation[dict[str, Any]]:
     """A JSON-serializable snapshot: ``Conversation.from_dict`` restores it exactly.
 
     Image bytes are base64 text; any other bytes (metadata, data parts, tool arguments) the tagged
@@ -537,14 +547,14 @@ def to_dict(r: _Ref) -> Operation[dict[str, Any]]:
     fields, history = yield from _dump(r)
     system = fields.get("system")
     try:
-        metadata = to_json_value(_decode_metadata(fields.get("meta"), r.id), "metadata")
+        metadata = to_json_value(decode_metadata(fields.get("meta"), r.id), "metadata")
     except SerializationError as exc:
         raise SerializationError(f"conversation {r.id!r}: {exc}") from exc
     return {
         "format": SNAPSHOT_FORMAT,
         "id": r.id,
-        "agent_id": _text(fields.get("agent")),
-        "user_id": _text(fields.get("user")),
+        "agent_id": text_of(fields.get("agent")),
+        "user_id": text_of(fields.get("user")),
         "system": None if system is None else system.decode(),
         "metadata": metadata,
         "messages": _json_messages(history, r.id),
@@ -554,5 +564,5 @@ def to_dict(r: _Ref) -> Operation[dict[str, Any]]:
             "max_duration": int(fields["maxdur"]) / 1000,
             "warning_threshold": int(fields["warn"]) / 1000,
         },
-        "created_at": _dt(fields["created"]).isoformat(),
+        "created_at": datetime_of(fields["created"]).isoformat(),
     }

@@ -20,16 +20,18 @@ from agentcache.tiers.settings import Settings
 
 
 @dataclass(frozen=True, slots=True)
-class _Tier:
+class Tier:
+    """What the tier's operations receive first: the cache's settings and the lifecycle limits."""
+
     settings: Settings
     life: Lifecycle
 
 
 @dataclass(slots=True)
-class _Ref:
+class Ref:
     """One conversation as its handle knows it. The settings are refreshed by every write's reply."""
 
-    tier: _Tier
+    tier: Tier
     id: str
     agent_id: str
     user_id: str
@@ -40,10 +42,10 @@ class _Ref:
 
     @property
     def indexes(self) -> list[str]:
-        return _indexes(self.tier.settings.prefix, self.agent_id, self.user_id, self.id)
+        return index_keys(self.tier.settings.prefix, self.agent_id, self.user_id, self.id)
 
 
-def _indexes(prefix: str, agent_id: str, user_id: str, session_id: str) -> list[str]:
+def index_keys(prefix: str, agent_id: str, user_id: str, session_id: str) -> list[str]:
     """The index sorted sets a conversation is listed in: those of its bucket (one slot: one script
     updates all three)."""
     bucket = index_bucket(session_id)
@@ -55,6 +57,6 @@ class Opened:
     """What an operation that opens a conversation (create, get, restore, fork) returns: the
     tier's handles turn it into a :class:`~agentcache.Conversation` (operations build no handles)."""
 
-    ref: _Ref
+    ref: Ref
     system: str | None
     metadata: dict[str, Any]

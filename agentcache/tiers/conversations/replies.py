@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from agentcache.encoding import codec
 from agentcache.errors import (
@@ -23,7 +23,9 @@ from agentcache.errors import (
 )
 from agentcache.tiers.content.messages import Message
 from agentcache.tiers.content.parts import message_data
-from agentcache.tiers.conversations.models import _MESSAGES, SessionInfo, Status
+from agentcache.tiers.conversations.models import SessionInfo, Status
+
+_MESSAGES: TypeAdapter[list[Message]] = TypeAdapter(list[Message])
 
 # --- the scripts' replies -----------------------------------------------------------------------
 
@@ -63,7 +65,7 @@ class WriteReply:
         return self.status == b"ok"
 
     def raise_gone(self, session_id: str) -> None:
-        _gone(self.raw, session_id)
+        raise_gone(self.raw, session_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +88,7 @@ class CreateReply:
         if reply[0] == b"ok":
             return cls(b"ok", reply, int(reply[1]), int(reply[2]), int(reply[3]), reply[4] == 1)
         if reply[0] == b"exists":
-            return cls(b"exists", reply, deadline=int(reply[1]), agent_id=_text(reply[2]), user_id=_text(reply[3]))
+            return cls(b"exists", reply, deadline=int(reply[1]), agent_id=text_of(reply[2]), user_id=text_of(reply[3]))
         return cls(reply[0], reply)  # pragma: no cover - the create script replies ok or exists
 
 
@@ -95,7 +97,7 @@ class ReadReply:
     """``conv_read``, by mode: info (``fields``, ``length``), len (``length``), range (``start``:
     the index of the first message returned, ``messages``), dump (``fields``, ``messages``). A
     conversation that is not there, or whose history holds fewer messages than it counts
-    (``HistoryLost``), raises its error (:func:`_gone`) in :meth:`parse`."""
+    (``HistoryLost``), raises its error (:func:`raise_gone`) in :meth:`parse`."""
 
     now: int
     fields: dict[str, bytes]
@@ -106,7 +108,7 @@ class ReadReply:
     @classmethod
     def parse(cls, reply: Sequence[Any], mode: str, session_id: str) -> ReadReply:
         if reply[0] != b"ok":
-            _gone(reply, session_id)
+            raise_gone(reply, session_id)
         now = int(reply[1])
         if mode == "info":
             return cls(now, _fields(reply[2]), length=int(reply[3]))
@@ -148,11 +150,12 @@ class IndexEntries:
 # --- what they carry ----------------------------------------------------------------------------
 
 
-def _dt(ms: int | bytes) -> datetime:
+def datetime_of(ms: int | bytes) -> datetime:
+    """A server timestamp (milliseconds since the epoch) as an aware UTC datetime."""
     return datetime.fromtimestamp(int(ms) / 1000, UTC)
 
 
-def _gone(reply: Sequence[Any], session_id: str) -> None:
+def raise_gone(reply: Sequence[Any], session_id: str) -> None:
     """Raise the error a non-ok script reply stands for."""
     code = reply[0]
     if code == b"missing":
@@ -161,13 +164,13 @@ def _gone(reply: Sequence[Any], session_id: str) -> None:
             "period ago; create a new one"
         )
     if code == b"expired":
-        at = _dt(reply[1])
+        at = datetime_of(reply[1])
         raise SessionExpired(
             f"conversation {session_id!r} expired at {at.isoformat()}; create a new one (or renew before the timeout)",
             at,
         )
     if code == b"ended":
-        at = _dt(reply[1])
+        at = datetime_of(reply[1])
         raise SessionEnded(f"conversation {session_id!r} was ended at {at.isoformat()}; create a new one", at)
     if code == b"lost":
         expected, found = int(reply[1]), int(reply[2])
@@ -187,11 +190,13 @@ def _fields(flat: Sequence[bytes]) -> dict[str, bytes]:
     return {key.decode(): value for key, value in zip(flat[::2], flat[1::2], strict=True)}
 
 
-def _text(value: bytes | None) -> str:
+def text_of(value: bytes | None) -> str:
+    """A stored text field, decoded ('' when it is missing)."""
     return "" if value is None else value.decode()
 
 
-def _status(fields: dict[str, bytes], now: int) -> Status:
+def status_of(fields: dict[str, bytes], now: int) -> Status:
+    """A conversation's status from its meta fields, at the server's time ``now``."""
     if fields.get("status") == b"ended":
         return "ended"
     deadline = int(fields["deadline"])
@@ -200,20 +205,21 @@ def _status(fields: dict[str, bytes], now: int) -> Status:
     return "near_expiration" if deadline - now <= int(fields["warn"]) else "active"
 
 
-def _info(session_id: str, fields: dict[str, bytes], now: int, length: int) -> SessionInfo:
-    status = _status(fields, now)
+def session_info(session_id: str, fields: dict[str, bytes], now: int, length: int) -> SessionInfo:
+    """The :class:`SessionInfo` of a conversation from its meta fields and history length."""
+    status = status_of(fields, now)
     deadline = int(fields["deadline"])
     ended = fields.get("ended")
     count = fields.get("count")  # None: stored before conversations counted their messages
     live = status in ("active", "near_expiration")
     return SessionInfo(
         id=session_id,
-        agent_id=_text(fields.get("agent")),
-        user_id=_text(fields.get("user")),
+        agent_id=text_of(fields.get("agent")),
+        user_id=text_of(fields.get("user")),
         status=status,
-        created_at=_dt(fields["created"]),
-        last_activity=_dt(fields["last"]),
-        expires_at=_dt(int(ended) if ended is not None else deadline),
+        created_at=datetime_of(fields["created"]),
+        last_activity=datetime_of(fields["last"]),
+        expires_at=datetime_of(int(ended) if ended is not None else deadline),
         time_remaining=timedelta(milliseconds=max(0, deadline - now) if status not in ("expired", "ended") else 0),
         timeout=timedelta(milliseconds=int(fields["timeout"])),
         auto_renew=fields.get("auto") == b"1",
@@ -221,13 +227,14 @@ def _info(session_id: str, fields: dict[str, bytes], now: int, length: int) -> S
         warning_threshold=timedelta(milliseconds=int(fields["warn"])),
         renewal_count=int(fields.get("renewals", 0)),
         message_count=length,
-        ended_at=_dt(ended) if ended is not None else None,
-        metadata=_decode_metadata(fields.get("meta"), session_id),
+        ended_at=datetime_of(ended) if ended is not None else None,
+        metadata=decode_metadata(fields.get("meta"), session_id),
         lost_messages=max(0, int(count) - length) if count is not None and live else 0,
     )
 
 
-def _decode_metadata(raw: bytes | None, session_id: str) -> dict[str, Any]:
+def decode_metadata(raw: bytes | None, session_id: str) -> dict[str, Any]:
+    """A conversation's stored metadata (an empty dict when none was stored)."""
     if raw is None:
         return {}
     try:
@@ -237,7 +244,8 @@ def _decode_metadata(raw: bytes | None, session_id: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _decode_messages(raws: Sequence[bytes], session_id: str) -> list[Message]:
+def decode_messages(raws: Sequence[bytes], session_id: str) -> list[Message]:
+    """Stored messages, decoded and validated; SerializationError naming the conversation otherwise."""
     try:
         return _MESSAGES.validate_python([message_data(codec.decode(raw)) for raw in raws])
     except (SerializationError, ValidationError) as exc:

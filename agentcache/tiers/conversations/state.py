@@ -14,7 +14,7 @@ from agentcache.core.binding import Bound, E, operation
 from agentcache.core.commands import Operation
 from agentcache.encoding.expiry import TTL, Deadline
 from agentcache.encoding.keys import session_key
-from agentcache.tiers import session
+from agentcache.tiers.session import tier as session
 from agentcache.tiers.settings import Settings
 
 M = TypeVar("M", bound=BaseModel)
@@ -29,7 +29,7 @@ class _Thread:
 def set_(
     t: _Thread, field: str, value: Any, *, ttl: TTL | None = None, expires_at: Deadline | None = None
 ) -> Operation[None]:
-    """Store ``value`` in ``field`` (see :meth:`SessionTier.set <agentcache.tiers.session.set_>`)."""
+    """Store ``value`` in ``field`` (see :meth:`SessionTier.set <agentcache.tiers.session.tier.set_>`)."""
     return (yield from session.set_(t.settings, t.id, field, value, ttl=ttl, expires_at=expires_at))
 
 

@@ -20,9 +20,10 @@ the events on.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Literal
+from dataclasses import dataclass, field, fields
+from typing import Any, Concatenate, Literal, ParamSpec, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -32,13 +33,17 @@ from agentcache.tiers.content.formats import ToolCall, assemble, finished, reply
 from agentcache.tiers.content.messages import Message, Part, TextPart, ToolCallPart
 from agentcache.tiers.conversations.context import Context, gather
 from agentcache.tiers.conversations.ops import add_messages
-from agentcache.tiers.conversations.refs import _Ref
+from agentcache.tiers.conversations.refs import Ref
 from agentcache.tiers.llm import tier as llm
 from agentcache.tiers.llm.models import ChatModel, OutputSchema, ToolSpec, tool_spec
 from agentcache.tiers.llm.request import API_KEY
 from agentcache.tiers.tool import tier as tool
 
 DEFAULT_MAX_STEPS = 8
+
+P = ParamSpec("P")
+R = TypeVar("R")
+Tools = Sequence[Callable[..., Any]] | Mapping[str, Callable[..., Any]]  # functions, or name -> function
 
 
 # --- what a turn gives back ---------------------------------------------------------------------
@@ -132,24 +137,24 @@ def _output(schema: object) -> tuple[type[BaseModel], OutputSchema]:
     return schema, OutputSchema(schema.__name__, schema.model_json_schema())
 
 
-class Turn:
-    """One turn's state between its steps; every step that talks to Valkey is an operation."""
+@dataclass(frozen=True, kw_only=True)
+class TurnOptions:
+    """The options of a turn, as :func:`run`, :func:`json_` and ``Conversation.stream`` take them
+    (keywords, the model parameters last): a new option is a field here (checked in
+    ``__post_init__``) and a keyword of :func:`run` and :func:`json_`."""
 
-    def __init__(
-        self,
-        r: _Ref,
-        prompt: object,
-        *,
-        model: object,
-        system: str | None,
-        tools: object,
-        max_steps: int,
-        llm_cache: bool,
-        dynamic_sections: Mapping[str, Any] | None,
-        schema: object,
-        params: dict[str, Any],
-        stamp: Callable[[Message], Message] | None = None,
-    ) -> None:
+    model: ChatModel
+    system: str | None = None
+    tools: Tools = ()
+    max_steps: int = DEFAULT_MAX_STEPS
+    llm_cache: bool = True
+    dynamic_sections: Mapping[str, Any] | None = None
+    stamp: Callable[[Message], Message] | None = None
+    params: Mapping[str, Any] = field(default_factory=dict)
+    """The model parameters (``temperature``, ``max_tokens``...): the keywords that are not options."""
+
+    def __post_init__(self) -> None:
+        max_steps, llm_cache, stamp = self.max_steps, self.llm_cache, self.stamp
         if not isinstance(max_steps, int) or isinstance(max_steps, bool) or not 1 <= max_steps <= 1000:
             raise InvalidArgumentError(f"max_steps must be an int from 1 to 1000, not {shown(max_steps)}")
         if not isinstance(llm_cache, bool):
@@ -157,22 +162,35 @@ class Turn:
         if stamp is not None and not callable(stamp):
             raise InvalidArgumentError(f"stamp must be a function Message -> Message, not {shown(stamp)}")
         for reserved in (API_KEY, "stream", "messages", "model", "tools"):
-            if reserved in params:
+            if reserved in self.params:
                 raise InvalidArgumentError(f"{reserved!r} is set by the turn; pass the model parameters only")
+
+    @classmethod
+    def from_keywords(cls, keywords: Mapping[str, Any]) -> TurnOptions:
+        """The options of a call's keywords: those named like a field, and the rest as ``params``."""
+        names = {f.name for f in fields(cls)} - {"params"}
+        options = {name: value for name, value in keywords.items() if name in names}
+        return cls(**options, params={name: value for name, value in keywords.items() if name not in names})
+
+
+class Turn:
+    """One turn's state between its steps; every step that talks to Valkey is an operation."""
+
+    def __init__(self, r: Ref, prompt: object, options: TurnOptions, schema: object = None) -> None:
         self.r = r
         self.user = _prompt(prompt)
-        self.model = _check_model(model)
-        self.specs, self.functions = _tools(tools)
+        self.model = _check_model(options.model)
+        self.specs, self.functions = _tools(options.tools)
         self.schema: type[BaseModel] | None = None
         self.output: OutputSchema | None = None
         if schema is not None:
             self.schema, self.output = _output(schema)
-        self.system_arg = system
-        self.sections = dynamic_sections
-        self.max_steps = max_steps
-        self.cache = llm_cache
-        self.params = params
-        self.stamp = stamp
+        self.system_arg = options.system
+        self.sections = options.dynamic_sections
+        self.max_steps = options.max_steps
+        self.cache = options.llm_cache
+        self.params = dict(options.params)
+        self.stamp = options.stamp
         self.system: str | None = None
         self.history: list[Message] = []
         self.parts: list[Part] = []
@@ -280,22 +298,6 @@ class Turn:
         return stamped
 
 
-def _turn(r: _Ref, prompt: object, options: dict[str, Any], schema: object = None) -> Turn:
-    return Turn(
-        r,
-        prompt,
-        model=options.pop("model"),
-        system=options.pop("system", None),
-        tools=options.pop("tools", ()),
-        max_steps=options.pop("max_steps", DEFAULT_MAX_STEPS),
-        llm_cache=options.pop("llm_cache", True),
-        dynamic_sections=options.pop("dynamic_sections", None),
-        schema=schema,
-        stamp=options.pop("stamp", None),
-        params=options,
-    )
-
-
 def _run(turn: Turn) -> Operation[TurnResult]:
     yield from turn.begin()
     while True:
@@ -307,13 +309,13 @@ def _run(turn: Turn) -> Operation[TurnResult]:
 
 
 def run(
-    r: _Ref,
+    r: Ref,
     /,
     prompt: str | Message,
     *,
     model: ChatModel,
     system: str | None = None,
-    tools: Sequence[Callable[..., Any]] | Mapping[str, Callable[..., Any]] = (),
+    tools: Tools = (),
     max_steps: int = DEFAULT_MAX_STEPS,
     llm_cache: bool = True,
     dynamic_sections: Mapping[str, Any] | None = None,
@@ -331,19 +333,28 @@ def run(
     stored, returning the message to store (e.g. with an id and a time in its metadata).
     Round trips: 1 (context) + 2 per model call (LLM tier claim and store; 1 on a hit) + 1 per tool
     call + 1 (append)."""
-    options = dict(params, model=model, system=system, tools=tools, max_steps=max_steps, llm_cache=llm_cache)
-    return (yield from _run(_turn(r, prompt, {**options, "dynamic_sections": dynamic_sections, "stamp": stamp})))
+    options = TurnOptions(
+        model=model,
+        system=system,
+        tools=tools,
+        max_steps=max_steps,
+        llm_cache=llm_cache,
+        dynamic_sections=dynamic_sections,
+        stamp=stamp,
+        params=params,
+    )
+    return (yield from _run(Turn(r, prompt, options)))
 
 
 def json_(
-    r: _Ref,
+    r: Ref,
     /,
     prompt: str | Message,
     *,
     schema: type[BaseModel],
     model: ChatModel,
     system: str | None = None,
-    tools: Sequence[Callable[..., Any]] | Mapping[str, Callable[..., Any]] = (),
+    tools: Tools = (),
     max_steps: int = DEFAULT_MAX_STEPS,
     llm_cache: bool = True,
     dynamic_sections: Mapping[str, Any] | None = None,
@@ -353,9 +364,35 @@ def json_(
     """:meth:`run` asking for a reply that follows ``schema`` (a pydantic model); the validated
     instance is ``result.output``. A reply that does not validate raises
     :class:`~agentcache.ModelError` and adds nothing."""
-    options = dict(params, model=model, system=system, tools=tools, max_steps=max_steps, llm_cache=llm_cache)
-    options.update(dynamic_sections=dynamic_sections, stamp=stamp)
-    return (yield from _run(_turn(r, prompt, options, schema)))
+    options = TurnOptions(
+        model=model,
+        system=system,
+        tools=tools,
+        max_steps=max_steps,
+        llm_cache=llm_cache,
+        dynamic_sections=dynamic_sections,
+        stamp=stamp,
+        params=params,
+    )
+    return (yield from _run(Turn(r, prompt, options, schema)))
+
+
+def signature_of(
+    template: Callable[Concatenate[Any, P], Any],
+) -> Callable[[Callable[..., R]], Callable[Concatenate[Any, P], R]]:
+    """A decorator giving a function taking ``(first, *args, **keywords)`` the parameters of
+    ``template`` after its first, for type checkers and :func:`inspect.signature` alike: how
+    ``Conversation.stream`` takes exactly :func:`run`'s arguments without repeating them."""
+
+    def give(fn: Callable[..., R]) -> Callable[Concatenate[Any, P], R]:
+        own, shared = inspect.signature(fn), inspect.signature(template)
+        first = next(iter(own.parameters.values()))
+        fn.__signature__ = shared.replace(  # type: ignore[attr-defined]
+            parameters=[first, *list(shared.parameters.values())[1:]], return_annotation=own.return_annotation
+        )
+        return fn
+
+    return give
 
 
 StreamStep = Operation[Any] | Open | Next | Event
@@ -365,13 +402,13 @@ def _opened(model: ChatModel, request: dict[str, Any]) -> Open:
     return Open(lambda: model.stream(request), lambda: model.stream_async(request))
 
 
-def streamed(r: _Ref, prompt: object, options: dict[str, Any]) -> Generator[StreamStep, Any, None]:
+def streamed(r: Ref, prompt: object, options: TurnOptions) -> Generator[StreamStep, Any, None]:
     """The steps of a streamed turn, for an executor's ``stream``: operations to run, streams to
     open and pull, and the events for the caller. Bad arguments raise here, before any I/O."""
-    return _streamed(r, _turn(r, prompt, dict(options)))
+    return _streamed(r, Turn(r, prompt, options))
 
 
-def _streamed(r: _Ref, turn: Turn) -> Generator[StreamStep, Any, None]:
+def _streamed(r: Ref, turn: Turn) -> Generator[StreamStep, Any, None]:
     """A cached response replays its stored chunks; a streamed miss is stored once it has ended."""
     yield turn.begin()
     s, api = r.tier.settings, turn.model.api

@@ -1,9 +1,10 @@
 """The LLM tier: model responses, cached by their canonical request and computed once when many ask.
 
 A response lives at ``<prefix>:llm:<model>:<digest>``, the digest being that of the canonical
-request (``request.py``). It is stored the tool tier's way and shares its single flight: while one
-caller computes a missing response the key holds that caller's claim, so :func:`get_or_compute`
-calls the model once however many threads, tasks and processes ask.
+request (``request.py``), as an entry on the shared shelf (``tiers/shelf/``), like a tool result, and
+with the same single flight: while one caller computes a missing response the key holds that
+caller's claim, so :func:`get_or_compute` calls the model once however many threads, tasks and
+processes ask.
 
 An entry holds the response (the API's JSON data), the chunks of the stream it came from if it was
 streamed (so a streamed request replays the same chunks), its token counts, and its cost from the
@@ -21,34 +22,20 @@ With the cache option ``llm_cache_sampled=False`` they always go to the model an
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from agentcache.core.binding import Bound, E, operation
 from agentcache.core.commands import Call as CallStep
 from agentcache.core.commands import Operation
-from agentcache.core.near import forgetting
-from agentcache.encoding import codec
 from agentcache.encoding.expiry import TTL
 from agentcache.encoding.keys import encode_name, llm_head, llm_pattern
 from agentcache.errors import InvalidArgumentError, SerializationError, shown
 from agentcache.tiers.llm.request import canonical_request, ignored, request_digest, samples
 from agentcache.tiers.settings import Settings
-from agentcache.tiers.tool.policies import ToolPolicy
-from agentcache.tiers.tool.tier import (
-    DEFAULT_LOCK_TIMEOUT,
-    TOOL_INVALIDATE,
-    Stored,
-    _lock_ms,
-    computed_once,
-    entry_read,
-    put,
-    put_policy,
-    read_policy,
-    remove_matching,
-    remove_policy,
-)
+from agentcache.tiers.shelf.entries import Stored, decode_entry, encode_entry, entry_read, put, remove, remove_matching
+from agentcache.tiers.shelf.flight import DEFAULT_LOCK_TIMEOUT, computed_once, lock_timeout_ms
+from agentcache.tiers.shelf.policies import ToolPolicy, put_policy, read_policy, remove_policy
 
 
 class LlmResult(Stored):
@@ -68,7 +55,7 @@ class LlmResult(Stored):
         stored_ms: int = 0,
         expires_ms: int = 0,
     ) -> None:
-        self.hit = hit
+        super().__init__(hit, stored_ms, expires_ms)
         self.response = response
         """The response as stored (the API's JSON data)."""
         self.chunks = chunks
@@ -77,8 +64,6 @@ class LlmResult(Stored):
         self.output_tokens = output_tokens
         self.cost = cost
         """What the response cost by the cache's price table (None without a price): what a hit saves."""
-        self._stored_ms = stored_ms
-        self._expires_ms = expires_ms
 
     def __repr__(self) -> str:
         if not self.hit:
@@ -137,19 +122,16 @@ def _chunks(chunks: object) -> list[Any] | None:
 
 
 def _entry(s: Settings, model: str, response: Any, chunks: list[Any] | None, tokens: tuple[int, int], ms: int) -> bytes:
-    now = int(time.time() * 1000)
+    """A response as stored: the shelf's entry (response, when stored, when it expires), then its
+    cost, tokens and stream chunks."""
     price = s.options.llm_prices.get(model)
     cost = None if price is None else price.cost(*tokens)
-    return codec.encode(
-        [response, now, now + ms if ms else 0, cost, tokens[0], tokens[1], chunks], 0, s.max_value_bytes
-    )
+    return encode_entry(s, response, ms, cost, tokens[0], tokens[1], chunks)
 
 
 def _result(raw: bytes, model: str) -> LlmResult:
     try:
-        entry = codec.decode(raw)
-        if not (isinstance(entry, list) and len(entry) == 7):
-            raise SerializationError("it is not an LLM response")
+        entry = decode_entry(raw, 7, "an LLM response")
     except SerializationError as exc:
         raise SerializationError(f"cached response of model {model!r}: {exc}") from exc
     response, stored_ms, expires_ms, cost, input_tokens, output_tokens, chunks = entry
@@ -210,7 +192,7 @@ def fetch_or_compute(
     """:func:`get_or_compute` for a :class:`~agentcache.core.commands.Call` (a sync and an async
     form of the model call); the whole :class:`LlmResult` (``hit``: whether it was cached)."""
     req = Request(s, request, ignore)
-    lock_ms = _lock_ms(lock_timeout)
+    claim_ms = lock_timeout_ms(lock_timeout)
     if not req.cached:
         response = yield compute
         counts = tokens_of(response)
@@ -219,7 +201,7 @@ def fetch_or_compute(
     def make(response: Any, ms: int) -> bytes:
         return _entry(s, req.model, response, None, tokens_of(response), ms)
 
-    data, computed = yield from computed_once(s, s.llm_shelf, req.model, req.key, compute, make, ttl, lock_ms)
+    data, computed = yield from computed_once(s, s.llm_shelf, req.model, req.key, compute, make, ttl, claim_ms)
     result = _result(data, req.model)
     if computed:
         s.stats.count("llm/writes", f"llm/writes/{req.model}")
@@ -237,7 +219,7 @@ def get_or_compute(
     ignore: Iterable[str] | None = None,
 ) -> Operation[Any]:
     """The cached response to ``request``, or ``fn()``'s (the model call, returning the response as
-    JSON-like data), called once however many ask: the tool tier's single flight (callers in this
+    JSON-like data), called once however many ask: the shelf's single flight (callers in this
     process wait for the first; callers in other processes wait on its claim in Valkey). If ``fn``
     raises, nothing is cached and the next caller calls it. A hit is one round trip."""
     if not callable(fn):
@@ -248,9 +230,7 @@ def get_or_compute(
 
 def invalidate(s: Settings, request: Mapping[str, Any], *, ignore: Iterable[str] | None = None) -> Operation[bool]:
     """Remove the cached response to ``request``; True if there was one. One round trip."""
-    key = Request(s, request, ignore).key
-    (removed,) = yield from forgetting(s.near, [TOOL_INVALIDATE([key])], [key])
-    return bool(removed)
+    return (yield from remove(s, Request(s, request, ignore).key))
 
 
 def invalidate_model(s: Settings, model: str) -> Operation[int]:

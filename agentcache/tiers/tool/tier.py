@@ -1,9 +1,10 @@
 """The tool tier: results of tool calls, shared by every worker, computed once when many ask at once.
 
 A result lives at ``<prefix>:tool:<tool>:<digest>``, the digest being that of the call's canonical
-arguments (``canonical.py``). While one caller computes a missing result, the key holds that
-caller's lock instead (``claim.lua``), so :func:`get_or_compute` is single-flight across threads,
-tasks and processes: the others wait with a bounded backoff and then read the result.
+arguments (``canonical.py``), as an entry on the shared shelf (``tiers/shelf/``). While one caller
+computes a missing result, the key holds that caller's claim instead, so :func:`get_or_compute` is
+single-flight across threads, tasks and processes: the others wait with a bounded backoff and then
+read the result.
 
 TTL of a stored result, first that applies: ``ttl=`` on the call, the tool's policy
 (:func:`set_policy`, kept in Valkey), the cache's ``tool_ttl`` option, else none.
@@ -11,29 +12,24 @@ TTL of a stored result, first that applies: ``ttl=`` on the call, the tool's pol
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import inspect
 import math
-import random
-import secrets
-import time
-from collections.abc import Callable, Generator, Iterable
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterable
 from typing import Any, Generic, ParamSpec, Protocol, TypeVar, overload
 
 from agentcache.core.binding import Bound, E, operation
-from agentcache.core.commands import Await, Command, Operation, Pause, Replies, Step, cmd, lua, one, scan_all
 from agentcache.core.commands import Call as CallStep
-from agentcache.core.near import forgetting
+from agentcache.core.commands import Operation
 from agentcache.encoding import codec
 from agentcache.encoding.expiry import TTL, ttl_ms
 from agentcache.encoding.keys import encode_name, tool_head, tool_pattern
-from agentcache.errors import BackendError, InvalidArgumentError, SerializationError, shown
-from agentcache.tiers.settings import Settings, Shelf
+from agentcache.errors import InvalidArgumentError, SerializationError, shown
+from agentcache.tiers.settings import Settings
+from agentcache.tiers.shelf.entries import Stored, decode_entry, encode_entry, entry_read, put, remove, remove_matching
+from agentcache.tiers.shelf.flight import DEFAULT_LOCK_TIMEOUT, computed_once, lock_timeout_ms
+from agentcache.tiers.shelf.policies import ToolPolicy, put_policy, read_policy, remove_policy
 from agentcache.tiers.tool.canonical import digest
-from agentcache.tiers.tool.flights import Flight
-from agentcache.tiers.tool.policies import ToolPolicy, as_policy, encode_policy, policy_ms
 
 M = TypeVar("M")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -53,46 +49,6 @@ class CachedFunction(Protocol, Generic[P, R_co]):
     def invalidate(self, *args: P.args, **kwargs: P.kwargs) -> Any: ...
 
 
-DEFAULT_LOCK_TIMEOUT = 30.0
-FIRST_WAIT = 0.002  # a waiter's first pause (seconds); each next one doubles, up to MAX_WAIT
-MAX_WAIT = 0.025  # so a waiter checks at most 40-80 times a second and returns within ~25 ms of the result
-CLAIM_MARK = b"\x00"  # first byte of a claim; a stored result starts with the codec's version byte (1)
-
-# A tool-result key holds either a result (a codec envelope: first byte 1) or, while one caller
-# computes it, a lock: byte 0 and that caller's token. Readers treat a lock as a miss.
-TOOL_CLAIM = lua(__package__, "claim", name="tool_claim")
-TOOL_RELEASE = lua(__package__, "release", name="tool_release")
-TOOL_INVALIDATE = lua(__package__, "invalidate", name="tool_invalidate")
-TOOL_RESTORE = lua(__package__, "restore", name="tool_restore")
-
-
-class Stored:
-    """What a lookup of a stored entry found: ``hit``, when it was stored and how long it has left."""
-
-    __slots__ = ("_expires_ms", "_stored_ms", "hit")
-
-    hit: bool
-    _stored_ms: int
-    _expires_ms: int
-
-    @property
-    def stored_at(self) -> datetime | None:
-        """When the entry was stored (the storing worker's clock); None on a miss."""
-        return datetime.fromtimestamp(self._stored_ms / 1000, UTC) if self.hit else None
-
-    @property
-    def ttl(self) -> float | None:
-        """Seconds the entry has left (by the storing worker's clock); None if it never expires or
-        on a miss. Valkey expires it on the server's clock."""
-        if not (self.hit and self._expires_ms):
-            return None
-        return max(0.0, (self._expires_ms - time.time() * 1000) / 1000)
-
-    def __bool__(self) -> bool:
-        """True on a hit, so ``if tier.check(...):`` reads as it should."""
-        return self.hit
-
-
 class ToolResult(Stored):
     """What :func:`check` found. On a miss only ``hit`` (False) is set."""
 
@@ -101,12 +57,10 @@ class ToolResult(Stored):
     def __init__(
         self, hit: bool, value: Any = None, stored_ms: int = 0, expires_ms: int = 0, cost: float | None = None
     ) -> None:
-        self.hit = hit
+        super().__init__(hit, stored_ms, expires_ms)
         self.value = value
         self.cost = cost
         """The ``cost=`` it was stored with: what a hit saves."""
-        self._stored_ms = stored_ms
-        self._expires_ms = expires_ms
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, ToolResult) and self._fields() == other._fields()
@@ -145,29 +99,16 @@ def _cost(cost: object) -> float | None:
     raise InvalidArgumentError(f"cost must be a non-negative finite number (what one call costs), not {shown(cost)}")
 
 
-def _lock_ms(lock_timeout: object) -> int:
-    if isinstance(lock_timeout, int | float) and not isinstance(lock_timeout, bool) and 0 < lock_timeout < 1e9:
-        return max(1, math.ceil(lock_timeout * 1000))
-    raise InvalidArgumentError(
-        f"lock_timeout must be a positive number of seconds (longer than the function runs), not {shown(lock_timeout)}"
-    )
-
-
 def _entry(s: Settings, value: Any, cost: float | None, ttl_ms: int) -> bytes:
-    """A result as stored: the value, when it was stored and when it expires (ms, this worker's
-    clock; 0 = never), and its cost. Carrying the expiry lets :func:`check` be a plain GET."""
-    now = int(time.time() * 1000)
-    return codec.encode([value, now, now + ttl_ms if ttl_ms else 0, cost], 0, s.max_value_bytes)
+    """A result as stored: the shelf's entry (value, when stored, when it expires), then its cost."""
+    return encode_entry(s, value, ttl_ms, cost)
 
 
 def _unpack(raw: bytes, tool: str) -> list[Any]:
     try:
-        entry = codec.decode(raw)
-        if not (isinstance(entry, list) and len(entry) == 4):
-            raise SerializationError("it is not a tool result")
+        return decode_entry(raw, 4, "a tool result")
     except SerializationError as exc:
         raise SerializationError(f"cached result of tool {tool!r}: {exc}") from exc
-    return entry
 
 
 def _value(value: Any, tool: str, model: type[M] | None) -> Any:
@@ -177,15 +118,6 @@ def _value(value: Any, tool: str, model: type[M] | None) -> Any:
         return codec.as_model(value, model)
     except SerializationError as exc:
         raise SerializationError(f"cached result of tool {tool!r}: {exc}") from exc
-
-
-def _set(key: str, data: bytes, ms: int) -> Command:
-    return cmd("SET", key, data, "PX", ms) if ms else cmd("SET", key, data)
-
-
-def _policy_read(shelf: Shelf, name: str) -> Command:
-    """Read a policy alongside a store; if that fails, the store still stands (no policy)."""
-    return cmd("HGET", shelf.policies.key, name, optional=True)
 
 
 def _wrote(s: Settings, tool: str) -> None:
@@ -204,67 +136,6 @@ def check(s: Settings, tool: str, args: Any, *, model: type[M] | None = None) ->
     value, stored_ms, expires_ms, cost = _unpack(raw, tool)
     s.stats.tool_lookup(tool, True, cost)
     return ToolResult(True, _value(value, tool, model), stored_ms, expires_ms, cost)
-
-
-def entry_read(s: Settings, key: str) -> Generator[list[Command], Replies, bytes | None]:
-    """The entry stored at ``key`` (None: missing, or a claim): from the near cache if it has it,
-    else one GET (whose reply the near cache may keep)."""
-    near = s.near
-    raw: bytes | None
-    if near is None:
-        raw = (yield [Command(("GET", key)), *s.stats.due()])[0]
-        return None if raw is None or raw[:1] == CLAIM_MARK else raw
-    local = near.get(key)
-    if local is not None:
-        return local
-    ticket = near.ticket()
-    raw = (yield [Command(("GET", key)), *s.stats.due()])[0]
-    if raw is None or raw[:1] == CLAIM_MARK:
-        return None
-    near.admit(key, raw, ticket, expires_ms=_expires_ms(raw))
-    return raw
-
-
-def _expires_ms(raw: bytes) -> int:
-    """A stored entry's expiry (wall clock ms, 0: none): the third item of tool and LLM entries alike,
-    read without decoding the rest (the caller decodes the entry once, for its value)."""
-    expires = codec.list_item(raw, 2)
-    return expires if isinstance(expires, int) else 0
-
-
-def lifetime(shelf: Shelf, name: str, ttl: TTL | None) -> tuple[int, bool]:
-    """The TTL (ms, 0 = none) to store with now, and whether it may be stale (policy not read lately)."""
-    if ttl is not None:
-        return ttl_ms(ttl), False
-    policy, fresh = shelf.policies.known(name)
-    return _policy_ttl(shelf, policy), not fresh
-
-
-def _policy_ttl(shelf: Shelf, policy: int | None) -> int:
-    """The TTL (ms, 0 = none) a policy gives, or the shelf's default without one."""
-    return shelf.default_ms if policy is None else policy
-
-
-def _learned(shelf: Shelf, name: str, reply: bytes | None) -> int:
-    """Remember the policy read alongside a store; the TTL it gives."""
-    return _policy_ttl(shelf, shelf.policies.remember(name, policy_ms(reply)))
-
-
-def put(
-    s: Settings, shelf: Shelf, name: str, key: str, make: Callable[[int], bytes], ttl: TTL | None
-) -> Operation[None]:
-    """Store the entry ``make(ttl_ms)`` at ``key`` with ``name``'s TTL. One round trip, unless the
-    policy was not known and turns out to differ: then a second one fixes this entry's TTL."""
-    ms, stale = lifetime(shelf, name, ttl)
-    data = make(ms)
-    if not stale:
-        yield from forgetting(s.near, [_set(key, data, ms), *s.stats.due()], [key])
-    else:  # read the policy in the same round trip; store again in a second one only if it changed
-        batch = [_policy_read(shelf, name), _set(key, data, ms), *s.stats.due()]
-        replies = yield from forgetting(s.near, batch, [key])
-        actual = _learned(shelf, name, replies[0])
-        if actual != ms:  # the policy changed (or this worker had not read it): fix this entry's TTL
-            yield from forgetting(s.near, [TOOL_RESTORE([key], data, make(actual), actual)], [key])
 
 
 def store(
@@ -308,10 +179,10 @@ def get_or_compute(
         raise InvalidArgumentError(f"fn must be a callable taking no arguments, not {fn!r}")
     key = _key(s, tool, args)
     cost = _cost(cost)
-    lock_ms = _lock_ms(lock_timeout)
+    claim_ms = lock_timeout_ms(lock_timeout)
     codec.check_model(model)
     data, computed = yield from computed_once(
-        s, s.tool_shelf, tool, key, CallStep(fn), lambda value, ms: _entry(s, value, cost, ms), ttl, lock_ms
+        s, s.tool_shelf, tool, key, CallStep(fn), lambda value, ms: _entry(s, value, cost, ms), ttl, claim_ms
     )
     value, _, _, stored_cost = _unpack(data, tool)
     s.stats.tool_lookup(tool, not computed, stored_cost)
@@ -320,123 +191,15 @@ def get_or_compute(
     return _value(value, tool, model)
 
 
-def computed_once(
-    s: Settings,
-    shelf: Shelf,
-    name: str,
-    key: str,
-    compute: CallStep,
-    make: Callable[[Any, int], bytes],
-    ttl: TTL | None,
-    lock_ms: int,
-) -> Generator[Step, Any, tuple[bytes, bool]]:
-    """The entry stored at ``key``, or the one ``make(compute's result, ttl ms)`` builds, computed
-    once however many ask (the single flight shared by the tool and LLM tiers); and whether this
-    caller computed it. Callers in this process wait for the first one (no round trip of their
-    own); callers in other processes meet its claim in Valkey and wait for the result there."""
-    ms, stale = lifetime(shelf, name, ttl)
-    if s.near is not None:
-        local = s.near.get(key)
-        if local is not None:
-            return local, False
-    flight: Flight | None
-    flight, leader = s.flights.join(key)
-    if not leader:  # another caller in this process is on it: wait for it, no round trip
-        yield Await(flight, lock_ms / 1000)
-        if flight.data is not None:
-            return flight.data, False
-        flight = None  # it failed or took too long: go to Valkey, where one caller claims the key
-    data: bytes | None = None
-    try:
-        data, computed = yield from _fetch_or_compute(s, shelf, name, key, compute, make, ms, stale, lock_ms)
-    finally:
-        if flight is not None:
-            s.flights.land(key, flight, data)
-    return data, computed
-
-
-def _fetch_or_compute(
-    s: Settings,
-    shelf: Shelf,
-    name: str,
-    key: str,
-    compute: CallStep,
-    make: Callable[[Any, int], bytes],
-    ms: int,
-    stale: bool,
-    lock_ms: int,
-) -> Generator[Step, Any, tuple[bytes, bool]]:
-    """The stored entry for ``key`` and whether this caller computed it: claim the key in Valkey or
-    wait for whoever holds the claim (in any process), backing off between checks."""
-    lock = CLAIM_MARK + secrets.token_bytes(16)
-    wait = FIRST_WAIT
-    mine = False  # whether the key may hold this caller's claim
-    try:
-        while True:
-            batch = [TOOL_CLAIM([key], lock, lock_ms)]
-            if stale:
-                batch.append(_policy_read(shelf, name))
-            mine = True  # if this round trip fails, the script may still have claimed
-            ticket = None if s.near is None else s.near.ticket()
-            try:
-                replies = yield batch + s.stats.due()
-            except BackendError as exc:
-                if not exc.out_of_memory:
-                    raise
-                # A server out of memory refuses the claim script before it runs, even on a hit
-                # (it may write): a stored result is still served, by a plain GET; a miss fails
-                # before fn runs, since its result could not be stored.
-                mine = False
-                raw = (yield [cmd("GET", key)])[0]
-                if raw is None or raw[:1] == CLAIM_MARK:
-                    raise
-                return raw, False
-            if stale:
-                ms, stale = _learned(shelf, name, replies[1]), False
-            state = replies[0]
-            if state is None:  # claimed: this caller computes
-                break
-            mine = False
-            if isinstance(state, bytes):  # a hit
-                if s.near is not None:
-                    s.near.admit(key, state, ticket, expires_ms=_expires_ms(state))
-                return state, False
-            pause = wait * random.uniform(0.5, 1.0)  # someone else computes: wait, not past their claim lapsing
-            yield Pause(min(pause, max(state, 1) / 1000) if state >= 0 else pause)
-            wait = min(wait * 2, MAX_WAIT)
-        data = make((yield compute), ms)
-        yield from forgetting(s.near, [_set(key, data, ms), *s.stats.due()], [key])
-    except GeneratorExit:
-        raise
-    except BaseException:  # fn raised, a round trip failed, the caller was cancelled or interrupted
-        if mine:  # let a waiter compute now rather than after lock_timeout (only our own claim goes)
-            with contextlib.suppress(BackendError):  # if this fails too, the claim lapses by itself
-                yield [TOOL_RELEASE([key], lock)]
-        raise
-    return data, True
-
-
 def invalidate(s: Settings, tool: str, args: Any) -> Operation[bool]:
     """Remove the cached result of ``tool`` with ``args``; True if there was one. One round trip."""
-    key = _key(s, tool, args)
-    (removed,) = yield from forgetting(s.near, [TOOL_INVALIDATE([key])], [key])
-    return bool(removed)
+    return (yield from remove(s, _key(s, tool, args)))
 
 
 def invalidate_tool(s: Settings, tool: str) -> Operation[int]:
     """Remove every cached result of ``tool``; returns how many. Walks the whole keyspace of every
     primary with SCAN (results of one tool are spread over all slots), two round trips per step."""
     return (yield from remove_matching(s, tool_pattern(s.prefix, tool)))
-
-
-def remove_matching(s: Settings, pattern: str) -> Operation[int]:
-    """Remove every stored entry (not a claim) whose key matches ``pattern``, on every primary."""
-
-    def remove(keys: list[bytes]) -> Operation[int]:
-        names = [k.decode(errors="surrogateescape") for k in keys]
-        return sum((yield from forgetting(s.near, [TOOL_INVALIDATE([key]) for key in keys], names)))
-
-    return (yield from scan_all(pattern, s.scan_count, remove))
 
 
 def set_policy(s: Settings, tool: str, *, ttl: TTL) -> Operation[None]:
@@ -460,23 +223,6 @@ def clear_policy(s: Settings, tool: str) -> Operation[bool]:
 def _tool_name(tool: str) -> str:
     encode_name(tool, "tool name")  # a bad name is refused before anything is sent
     return tool
-
-
-def put_policy(shelf: Shelf, name: str, ttl: TTL) -> Operation[None]:
-    ms = ttl_ms(ttl)
-    yield [cmd("HSET", shelf.policies.key, name, encode_policy(ms))]
-    shelf.policies.remember(name, ms)
-
-
-def read_policy(shelf: Shelf, name: str) -> Operation[ToolPolicy | None]:
-    raw = yield from one(cmd("HGET", shelf.policies.key, name))
-    return as_policy(shelf.policies.remember(name, policy_ms(raw)))
-
-
-def remove_policy(shelf: Shelf, name: str) -> Operation[bool]:
-    removed = yield from one(cmd("HDEL", shelf.policies.key, name))
-    shelf.policies.remember(name, None)
-    return bool(removed)
 
 
 def _binder(fn: Callable[..., Any], ignore: Iterable[str]) -> Callable[..., dict[str, Any]]:
@@ -548,7 +294,7 @@ class ToolTier(Bound[E]):
         if name is not None:
             encode_name(name, "tool name")
         _cost(cost)
-        _lock_ms(lock_timeout)
+        lock_timeout_ms(lock_timeout)
         codec.check_model(model)
         if ttl is not None:
             ttl_ms(ttl)

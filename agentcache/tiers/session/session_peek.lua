@@ -1,6 +1,6 @@
 #!lua flags=no-writes
--- monitor_thread: one SCAN step over a thread's keys, each with its remaining TTL and its value (or,
--- above a size, only the size); nothing is refreshed: an operator looking is not the thread's use.
+-- session_peek: one SCAN step over a thread's keys, each with its remaining TTL and its value (or,
+-- above a size, only the size); nothing is refreshed: looking at a thread is not using it.
 -- KEYS[1]: a key in the thread's slot (routing only).
 -- ARGV: cursor, pattern (the thread's keys), count, the largest value returned (bytes).
 -- -> cursor, then per key: key, milliseconds left (-1: never expires), value (string) or size

@@ -1,7 +1,8 @@
 #!lua flags=allow-oom
 -- session_scan (after slide.lua)
 -- One SCAN step over a thread's keys and the work on what it found, in one round trip.
--- KEYS[1]: a key in the thread's slot (routing only). ARGV: mode, cursor, pattern, count.
+-- KEYS[1]: a key in the thread's slot (routing only). ARGV: mode, cursor, pattern, count, and for
+--   'unlink' optionally a start: keys that start with it are kept.
 -- Modes: 'get' -> cursor, key1, value1, ...  (values refreshed by their own TTL)
 --        'touch' -> cursor, key1, ...          (refreshed by their own TTL)
 --        'keys' -> cursor, key1, ...           (nothing refreshed)
@@ -13,7 +14,14 @@ local found = redis.call('SCAN', ARGV[2], 'MATCH', ARGV[3], 'COUNT', ARGV[4])
 local keys = found[2]
 local out = {found[1]}
 if mode == 'unlink' then
-  local n = 0
+  local keep, n = ARGV[5] or '', 0
+  if keep ~= '' then
+    local left = {}
+    for _, k in ipairs(keys) do
+      if string.sub(k, 1, #keep) ~= keep then left[#left + 1] = k end
+    end
+    keys = left
+  end
   for i = 1, #keys, 1000 do
     n = n + redis.call('UNLINK', unpack(keys, i, math.min(i + 999, #keys)))
   end

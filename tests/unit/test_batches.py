@@ -21,9 +21,9 @@ from agentcache import (
 from agentcache.encoding import codec
 from agentcache.encoding.keys import conversation_keys, index_agent, index_all, index_bucket, index_user
 from agentcache.options import make_settings
-from agentcache.tiers import session
 from agentcache.tiers.conversations import ops
-from agentcache.tiers.conversations.refs import _Ref, _Tier
+from agentcache.tiers.conversations.refs import Ref, Tier
+from agentcache.tiers.session import tier as session
 from agentcache.tiers.settings import Settings
 from agentcache.tiers.tool import tier as tool
 from tests.helpers import drive, names
@@ -39,14 +39,14 @@ def settings() -> Settings:
     return made
 
 
-def tier() -> _Tier:
+def tier() -> Tier:
     made, life = make_settings({"prefix": "p"})
     made.stats.flush_seconds = float("inf")
-    return _Tier(made, life)
+    return Tier(made, life)
 
 
-def ref(*, auto_renew: bool = True, cap_ms: int = 0) -> _Ref:
-    return _Ref(tier(), "s1", "agent", "user", conversation_keys("p", "s1"), 10 * MINUTE, cap_ms, auto_renew)
+def ref(*, auto_renew: bool = True, cap_ms: int = 0) -> Ref:
+    return Ref(tier(), "s1", "agent", "user", conversation_keys("p", "s1"), 10 * MINUTE, cap_ms, auto_renew)
 
 
 def written(

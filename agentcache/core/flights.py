@@ -1,10 +1,11 @@
-"""In-process single-flight: callers of one cache that want the same missing result share one call.
+"""In-process single flight: callers of one cache that want the same missing result share one call.
 
-The first caller of :func:`tool.get_or_compute` for a key leads a :class:`Flight`; later callers in
-the same process (threads of a sync cache, tasks of an async one) wait for it instead of polling
-Valkey, and are woken the moment the leader has the result. Across processes the claim in Valkey
-does the same job (``tier.py``). A flight carries the stored entry's bytes, so each caller decodes
-its own copy: no two callers share a mutable result.
+The first caller for a key (``tiers/shelf/flight.py``: tool results, LLM responses) leads a
+:class:`Flight`; later callers in the same process (threads of a sync cache, tasks of an async one)
+yield :class:`~agentcache.core.commands.Await` on it instead of polling Valkey, and each executor
+waits its own way until the leader lands the result. Across processes the claim in Valkey does the
+same job. A flight carries the stored entry's bytes, so each caller decodes its own copy: no two
+callers share a mutable result.
 """
 
 from __future__ import annotations

@@ -1,0 +1,99 @@
+"""What a new user meets first, checked without a server: misspelt options, the CLI's names and
+numbers (issue 28)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from agentcache import AgentCache, AsyncAgentCache, InvalidArgumentError
+from agentcache.cli import benchmark_names, main
+from agentcache.core.connect import client_option_names
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("facade", [AgentCache, AsyncAgentCache])
+def test_a_misspelt_option_is_refused_by_name_before_anything_is_sent(facade: type[AgentCache]) -> None:
+    with pytest.raises(InvalidArgumentError, match=r"'sesion_ttl' \(did you mean 'session_ttl'\?\)"):
+        facade.from_url("valkey://127.0.0.1:1", sesion_ttl=60)
+    with pytest.raises(InvalidArgumentError, match=r"'nonsense'.*valkey-py client takes"):
+        facade.from_url("valkey://127.0.0.1:1", nonsense=1)
+
+
+def test_client_options_still_reach_the_client() -> None:
+    cache = AgentCache.from_url("valkey://127.0.0.1:1", socket_timeout=2.5, max_connections=3, session_ttl=5)
+    assert cache.client.connection_pool.connection_kwargs["socket_timeout"] == 2.5
+    assert cache.client.connection_pool.max_connections == 3
+    assert {"socket_timeout", "ssl_ca_certs", "username", "read_from_replicas"} <= client_option_names()
+
+
+def test_the_benchmarks_named_are_the_runnable_ones(capsys: pytest.CaptureFixture[str]) -> None:
+    names = benchmark_names(ROOT / "benchmarks")
+    assert {"session", "tool", "llm"} <= set(names)
+    assert not {"harness", "peers", "__init__"} & set(names)
+    for wrong in ("harness", "peers", "__init__", "nosuch"):
+        assert main(["bench", wrong]) == 2
+        assert f"no benchmark {wrong!r}; the benchmarks are: " + ", ".join(names) in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("port", ["99999", "-1", "http"])
+def test_serve_refuses_a_port_that_is_not_one(port: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(["serve", "--port", port])
+    assert stopped.value.code == 2
+    assert "is not a port number" in capsys.readouterr().err
+
+
+def test_serve_refuses_a_data_dir_with_a_url(capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("fastapi")
+    assert main(["serve", "--url", "valkey://127.0.0.1:1", "--data-dir", "/tmp/nowhere"]) == 2
+    assert "--data-dir is for the bundled server" in capsys.readouterr().err
+
+
+def test_help_shows_the_defaults(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["serve", "--help"])
+    shown = capsys.readouterr().out
+    assert "(default: 8787)" in shown and "(default: 127.0.0.1)" in shown
+    with pytest.raises(SystemExit):
+        main(["demo", "--help"])
+    assert "--url" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("module", "extra", "dependency"),
+    [
+        ("agentcache.providers.openai", "openai", "openai"),
+        ("agentcache.providers.anthropic", "anthropic", "anthropic"),
+        ("agentcache.observers.prometheus", "prometheus", "prometheus_client"),
+        ("agentcache.observers.opentelemetry", "opentelemetry", "opentelemetry"),
+        ("agentcache.integrations.langgraph", "langgraph", "langgraph"),
+        ("agentcache.integrations.langgraph_store", "langgraph", "langgraph"),
+        ("agentcache.integrations.langchain", "langchain", "langchain_core"),
+        ("agentcache.integrations.adk", "adk", "google"),
+        ("agentcache.integrations.openai_agents", "openai-agents", "agents"),
+        ("agentcache.integrations.pydantic_ai", "pydantic-ai", "pydantic_ai"),
+        ("agentcache.integrations.llama_index", "llama-index", "llama_index"),
+        ("agentcache.integrations.strands", "strands", "strands"),
+        ("agentcache.http", "http", "fastapi"),
+    ],
+)
+def test_a_module_without_its_extra_names_the_extra(
+    module: str, extra: str, dependency: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    from agentcache.errors import MissingExtraError
+
+    for name in list(sys.modules):  # as if the dependency were not installed, and the module never imported
+        if name in (dependency, module) or name.startswith((dependency + ".", module + ".")):
+            monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, dependency, None)  # None in sys.modules: import raises ModuleNotFoundError
+    with pytest.raises(
+        MissingExtraError, match=rf'needs the {extra} extra .*pip install "valkey-agentcache\[{extra}\]"'
+    ):
+        __import__(module)
+    with pytest.raises(ModuleNotFoundError):  # still what code that catches the old error expects
+        __import__(module)
