@@ -48,6 +48,7 @@ def build_server(cache: AsyncAgentCache, *, thread_id: str | None, allow_user_pa
     is given, else the thread named by each call's ``thread_id`` argument."""
     import mcp_types as types
     from mcp.server.lowlevel import Server
+    from mcp.shared.exceptions import MCPError
 
     fixed = None if thread_id is None else session_data(cache, thread_id, allow_user_parts=allow_user_parts)
     definition = (fixed or session_data(cache, "any", allow_user_parts=allow_user_parts)).mcp_tool()
@@ -97,13 +98,16 @@ def build_server(cache: AsyncAgentCache, *, thread_id: str | None, allow_user_pa
 
     async def read_resource(ctx: Any, params: Any) -> Any:
         uri = str(params.uri)
-        if uri == STATS_URI:
-            data: Any = dataclasses.asdict(await cache.stats())
-        else:
-            thread = _thread_of(uri)
-            if thread_id is not None and thread != thread_id:
-                raise InvalidArgumentError(f"this server serves the thread {thread_id!r} only")
-            data = to_json_value(await cache.session.get_all(thread), uri)
+        try:
+            if uri == STATS_URI:
+                data: Any = dataclasses.asdict(await cache.stats())
+            else:
+                thread = _thread_of(uri)
+                if thread_id is not None and thread != thread_id:
+                    raise InvalidArgumentError(f"this server serves the thread {thread_id!r} only")
+                data = to_json_value(await cache.session.get_all(thread), uri)
+        except InvalidArgumentError as exc:  # the client's mistake: an MCP error, not a traceback on our stderr
+            raise MCPError(code=types.INVALID_PARAMS, message=str(exc)) from None
         text = json.dumps(data, ensure_ascii=False, sort_keys=True)
         return types.ReadResourceResult(
             contents=[types.TextResourceContents(uri=uri, text=text, mime_type="application/json")]

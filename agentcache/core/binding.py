@@ -42,6 +42,11 @@ class Bound(Generic[E]):
         return self._settings
 
 
+def bind_beside(group: Bound[E], other: Bound[E]) -> None:
+    """Bind ``group`` to the executor and settings of ``other`` (e.g. a store made from a cache)."""
+    Bound.__init__(group, other._executor, other._settings)
+
+
 def observed(run: Any, observers: tuple[Observer, ...], tier: str, name: str, asynchronous: bool) -> Any:
     """``run`` inside an observed record (see ``core/observe.py``)."""
     if asynchronous:

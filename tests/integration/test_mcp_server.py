@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,17 +19,21 @@ from agentcache import AgentCache
 from agentcache.testing import unique_prefix
 
 
-async def session_with(url: str, *args: str) -> Any:
+async def session_with(url: str, *args: str, errlog: Any = sys.stderr) -> Any:
     params = StdioServerParameters(command=sys.executable, args=["-m", "agentcache.cli", "mcp", "--url", url, *args])
-    return stdio_client(params)
+    return stdio_client(params, errlog=errlog)
 
 
-def test_tools_resources_and_every_action(server_urls: Any) -> None:
+def test_tools_resources_and_every_action(server_urls: Any, tmp_path: Path) -> None:
     url = server_urls("cluster")
     thread = f"mcp-{unique_prefix()}"
+    errlog = (tmp_path / "stderr").open("w")
 
     async def main() -> None:
-        async with await session_with(url, "--thread", thread) as (read, write), ClientSession(read, write) as client:
+        async with (
+            await session_with(url, "--thread", thread, errlog=errlog) as (read, write),
+            ClientSession(read, write) as client,
+        ):
             await client.initialize()
             tools = (await client.list_tools()).tools
             assert [t.name for t in tools] == ["session_data"]
@@ -56,6 +61,8 @@ def test_tools_resources_and_every_action(server_urls: Any) -> None:
             assert (await call({"action": "clear"}))["removed"] == 0
 
     asyncio.run(main())
+    errlog.close()
+    assert "Traceback" not in (tmp_path / "stderr").read_text()  # a client's mistake is the client's error only
     with AgentCache.from_url(url) as cache:  # the server wrote the library's own session state
         assert cache.session.get_all(thread) == {}
 

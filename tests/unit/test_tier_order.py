@@ -9,6 +9,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+from tests.unit.test_layout import circles
+
 ROOT = Path(__file__).resolve().parents[2]
 TIERS = ROOT / "agentcache" / "tiers"
 
@@ -73,19 +75,4 @@ def test_no_circle_between_tier_folders() -> None:
     graph: dict[str, set[str]] = {}
     for _, here, _, there in tier_imports():
         graph.setdefault(here, set()).add(there)
-    state: dict[str, int] = {}
-    circles: list[list[str]] = []
-
-    def visit(node: str, path: list[str]) -> None:
-        state[node] = 1
-        for target in sorted(graph.get(node, ())):
-            if state.get(target) == 1:
-                circles.append([*path[path.index(target) :], target])
-            elif target not in state:
-                visit(target, [*path, target])
-        state[node] = 2
-
-    for node in sorted(graph):
-        if node not in state:
-            visit(node, [node])
-    assert circles == []
+    assert circles(graph) == []

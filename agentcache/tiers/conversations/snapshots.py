@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from agentcache.core.binding import Bound, E, operation
+from agentcache.core.binding import Bound, E, bind_beside, operation
 from agentcache.core.commands import Operation, cmd
 from agentcache.encoding import codec
 from agentcache.encoding.keys import check_name, conv_snapshot_index, conv_snapshot_key
@@ -203,7 +203,7 @@ class ValkeySnapshotStore(Bound[E]):
     TIER = "conversations"
 
     def __init__(self, cache: Bound[E]) -> None:
-        Bound.__init__(self, cache._executor, cache._settings)
+        bind_beside(self, cache)
 
     save = operation(save)
     load = operation(load, reads=True)
