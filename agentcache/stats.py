@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
@@ -91,62 +92,79 @@ class CacheStats:
 
 
 class StatsBuffer:
-    """One cache's counts not yet shipped to the server. Thread-safe."""
+    """One cache's counts not yet shipped to the server. Thread-safe, and exact under threads.
+
+    A count is appended to a deque without a lock (one ``append`` or ``extend`` of a tuple is
+    atomic: no Python code runs inside it), and taken off it only by ``popleft`` (each item by
+    exactly one taker), so no count is lost or counted twice. Items are a field name (one count)
+    or a ``(name, amount)`` pair. The lock is held only to fold the deque into the totals: when it
+    grows past :data:`FOLD_AT` items (memory stays bounded whatever ``flush_seconds``) and on drain.
+    """
 
     def __init__(self, key: str, flush_seconds: float = FLUSH_SECONDS) -> None:
         self.key = key
         self.flush_seconds = flush_seconds
-        self._counts: dict[str, float] = {}
+        self._counts: dict[str, float] = {}  # folded totals, under the lock
+        self._pending: deque[str | tuple[str, float]] = deque()  # counts not folded yet, lock-free
         self._since: float | None = None  # when the oldest unshipped count was made
         self._lock = threading.Lock()
 
-    def count(self, *fields: str, amount: float = 1) -> None:
-        with self._lock:
-            counts = self._counts
-            for name in fields:
+    def _added(self) -> None:
+        """After an append: start the flush clock, fold a long deque."""
+        if self._since is None:
+            self._since = time.monotonic()
+        if len(self._pending) > FOLD_AT:
+            with self._lock:
+                self._fold()
+
+    def _fold(self) -> None:
+        """Move every pending count into the totals (the lock held)."""
+        counts, take = self._counts, self._pending.popleft
+        while True:
+            try:
+                item = take()
+            except IndexError:
+                return
+            if isinstance(item, str):
+                counts[item] = counts.get(item, 0) + 1
+            else:
+                name, amount = item
                 counts[name] = counts.get(name, 0) + amount
-            if self._since is None:
-                self._since = time.monotonic()
+
+    def count(self, *fields: str, amount: float = 1) -> None:
+        self._pending.extend(fields if amount == 1 and type(amount) is int else [(f, amount) for f in fields])
+        self._added()
 
     def lookup(self, tier: str, hit: bool) -> None:
         count_lookup(hit)
-        name = _LOOKUP_FIELDS[tier, hit]
-        with self._lock:  # count() inlined: this runs on every session get
-            self._counts[name] = self._counts.get(name, 0) + 1
-            if self._since is None:
-                self._since = time.monotonic()
+        self._pending.append(_LOOKUP_FIELDS[tier, hit])  # count() inlined: this runs on every session get
+        if self._since is None or len(self._pending) > FOLD_AT:
+            self._added()
 
     def tool_lookup(self, tool: str, hit: bool, cost: float | None = None) -> None:
         count_lookup(hit)
         metric = "hits" if hit else "misses"
-        own = f"tool/{metric}/{tool}"
-        with self._lock:  # count() inlined: this runs on every check
-            counts = self._counts
-            counts[f"tool/{metric}"] = counts.get(f"tool/{metric}", 0) + 1
-            counts[own] = counts.get(own, 0) + 1
-            if hit and cost:
-                saved = "tool/cost_saved/" + tool
-                counts[saved] = counts.get(saved, 0) + cost
-            if self._since is None:
-                self._since = time.monotonic()
+        if hit and cost:  # count() inlined: this runs on every check
+            self._pending.extend((f"tool/{metric}", f"tool/{metric}/{tool}", ("tool/cost_saved/" + tool, cost)))
+        else:
+            self._pending.extend((f"tool/{metric}", f"tool/{metric}/{tool}"))
+        if self._since is None or len(self._pending) > FOLD_AT:
+            self._added()
 
     def llm_lookup(self, model: str, hit: bool, cost: float | None, input_tokens: int, output_tokens: int) -> None:
         count_lookup(hit)
         metric = "hits" if hit else "misses"
-        with self._lock:
-            counts = self._counts
-            for name in (f"llm/{metric}", f"llm/{metric}/{model}"):
-                counts[name] = counts.get(name, 0) + 1
-            if hit:
-                for name, amount in (
-                    ("llm/cost_saved/", cost),
-                    ("llm/input_tokens_saved/", input_tokens),
-                    ("llm/output_tokens_saved/", output_tokens),
-                ):
-                    if amount:
-                        counts[name + model] = counts.get(name + model, 0) + amount
-            if self._since is None:
-                self._since = time.monotonic()
+        items: list[str | tuple[str, float]] = [f"llm/{metric}", f"llm/{metric}/{model}"]
+        if hit:
+            for name, amount in (
+                ("llm/cost_saved/", cost),
+                ("llm/input_tokens_saved/", input_tokens),
+                ("llm/output_tokens_saved/", output_tokens),
+            ):
+                if amount:
+                    items.append((name + model, amount))
+        self._pending.extend(items)
+        self._added()
 
     def due(self) -> list[Command]:
         """The commands that ship the counts if they have waited long enough, else nothing."""
@@ -158,13 +176,20 @@ class StatsBuffer:
     def drain(self) -> list[Command]:
         """The commands that ship every count now (the counts are gone from the buffer)."""
         with self._lock:
-            counts, self._counts, self._since = self._counts, {}, None
+            # the clock first: a count appended after the fold below finds it unset and starts it again
+            self._since = None
+            self._fold()
+            counts, self._counts = self._counts, {}
         return [  # optional: a failing count must not fail the operation it rides with
             cmd("HINCRBY", self.key, name, amount, optional=True)
             if isinstance(amount, int)
             else cmd("HINCRBYFLOAT", self.key, name, repr(amount), optional=True)
             for name, amount in counts.items()
         ]
+
+
+FOLD_AT = 4096
+"""Pending counts past which the deque is folded into the totals (under the lock)."""
 
 
 _LOOKUP_FIELDS = {

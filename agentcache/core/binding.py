@@ -48,15 +48,16 @@ def bind_beside(group: Bound[E], other: Bound[E]) -> None:
 
 
 def observed(run: Any, observers: tuple[Observer, ...], tier: str, name: str, asynchronous: bool) -> Any:
-    """``run`` inside an observed record (see ``core/observe.py``)."""
+    """``run`` (an executor's, called as ``run(op, retry=...)``) inside an observed record (see
+    ``core/observe.py``)."""
     if asynchronous:
 
-        async def arun(op: Any) -> Any:
+        async def arun(op: Any, *, retry: bool = False) -> Any:
             started = begin(observers, tier, name)
             if started is None:
-                return await run(op)
+                return await run(op, retry=retry)
             try:
-                result = await run(op)
+                result = await run(op, retry=retry)
             except BaseException as exc:
                 end(started, exc)
                 raise
@@ -65,12 +66,12 @@ def observed(run: Any, observers: tuple[Observer, ...], tier: str, name: str, as
 
         return arun
 
-    def srun(op: Any) -> Any:
+    def srun(op: Any, *, retry: bool = False) -> Any:
         started = begin(observers, tier, name)
         if started is None:
-            return run(op)
+            return run(op, retry=retry)
         try:
-            result = run(op)
+            result = run(op, retry=retry)
         except BaseException as exc:
             end(started, exc)
             raise
@@ -108,9 +109,7 @@ class operation(Generic[P, T]):  # noqa: N801 - used like a decorator
     def __get__(self, obj: Bound[Any] | None, owner: type) -> Any:
         if obj is None:
             return self
-        fn, run, settings, then = self.fn, obj._executor.run, obj._context(), self.then
-        if self.reads:
-            run = functools.partial(run, retry=True)
+        fn, run, settings, then, retry = self.fn, obj._executor.run, obj._context(), self.then, self.reads
         observers = obj._executor.observers
         if observers:  # only then is anything measured: without observers, the plain methods below
             run = observed(run, observers, type(obj).TIER, self.name, isinstance(obj._executor, AsyncExecutor))
@@ -120,25 +119,25 @@ class operation(Generic[P, T]):  # noqa: N801 - used like a decorator
 
                 @functools.wraps(fn)
                 async def bound(*args: P.args, **kwargs: P.kwargs) -> Any:  # a coroutine function, as it should look
-                    return await run(fn(settings, *args, **kwargs))
+                    return await run(fn(settings, *args, **kwargs), retry=retry)
 
             else:
 
                 @functools.wraps(fn)
                 async def bound(*args: P.args, **kwargs: P.kwargs) -> Any:
-                    return then(obj, await run(fn(settings, *args, **kwargs)))
+                    return then(obj, await run(fn(settings, *args, **kwargs), retry=retry))
 
         elif then is None:
 
             @functools.wraps(fn)
             def bound(*args: P.args, **kwargs: P.kwargs) -> Any:
-                return run(fn(settings, *args, **kwargs))
+                return run(fn(settings, *args, **kwargs), retry=retry)
 
         else:
 
             @functools.wraps(fn)
             def bound(*args: P.args, **kwargs: P.kwargs) -> Any:
-                return then(obj, run(fn(settings, *args, **kwargs)))
+                return then(obj, run(fn(settings, *args, **kwargs), retry=retry))
 
         bound.__name__ = bound.__qualname__ = self.name
         bound.__signature__ = self.signature

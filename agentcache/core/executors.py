@@ -27,7 +27,7 @@ from agentcache.core.clients import (
     recovering,
     send_failed,
 )
-from agentcache.core.commands import Await, Batch, Call, Command, Next, Open, Operation, Pause, Replies, Step, cmd
+from agentcache.core.commands import Await, Batch, Call, Next, Open, Operation, Pause, Replies, Step, cmd
 from agentcache.core.connect import UrlClient
 from agentcache.core.log import retrying, round_trip_done, round_trip_started, scripts_resent
 from agentcache.core.near import NearStore
@@ -118,10 +118,6 @@ def primaries(client: Any) -> list[Any]:
     if not nodes:
         raise BackendError(["cluster discovery"], RuntimeError("the cluster client knows no primary node"))
     return nodes
-
-
-def _options(command: Command) -> dict[str, Any]:
-    return {} if command.node is None else {"target_nodes": command.node}
 
 
 def _not_awaitable(result: Any) -> Any:
@@ -282,8 +278,11 @@ class SyncExecutor:
         assert len(batch) == 1 or all(c.node is None for c in batch), "a command for a given node goes alone"
         try:  # only the client's calls: whatever it raises while connecting or sending is a lost connection
             if len(batch) == 1:
+                command = batch[0]
                 try:
-                    return [self.client.execute_command(*batch[0].args, **_options(batch[0]))]
+                    if command.node is None:  # the common case: no keyword dict to build
+                        return [self.client.execute_command(*command.args)]
+                    return [self.client.execute_command(*command.args, target_nodes=command.node)]
                 except REPLY_ERRORS as exc:
                     return [exc]
             pipe = self.client.pipeline(transaction=False)
@@ -452,8 +451,11 @@ class AsyncExecutor:
         assert len(batch) == 1 or all(c.node is None for c in batch), "a command for a given node goes alone"
         try:  # only the client's calls: whatever it raises while connecting or sending is a lost connection
             if len(batch) == 1:
+                command = batch[0]
                 try:
-                    return [await self.client.execute_command(*batch[0].args, **_options(batch[0]))]
+                    if command.node is None:  # the common case: no keyword dict to build
+                        return [await self.client.execute_command(*command.args)]
+                    return [await self.client.execute_command(*command.args, target_nodes=command.node)]
                 except REPLY_ERRORS as exc:
                     return [exc]
             pipe = self.client.pipeline(transaction=False)

@@ -24,9 +24,23 @@ LOG.addHandler(logging.NullHandler())  # silent by default, even without any log
 DEBUG = logging.DEBUG
 
 
+_LEVELS: dict[int, bool] = LOG.__dict__["_cache"]
+"""``logging``'s own memo of ``LOG.isEnabledFor(level)``: emptied in place by every change that can
+alter the answer (``setLevel`` on any logger, ``logging.disable``, ``dictConfig``, ...), and filled
+again by the next ``isEnabledFor``. Reading it is what ``isEnabledFor`` does first, minus a call."""
+
+
+def debug_enabled() -> bool:
+    """``LOG.isEnabledFor(DEBUG)``, from logging's memo when it holds the answer."""
+    enabled = _LEVELS.get(DEBUG)
+    if enabled is None:  # emptied by a level change, or never asked: ask (which fills it again)
+        return LOG.isEnabledFor(DEBUG)
+    return enabled and not LOG.disabled  # ``disabled`` is checked before the memo, as isEnabledFor does
+
+
 def round_trip_started() -> float:
     """A start time when round trips are logged, else 0 (and nothing else costs anything)."""
-    return time.perf_counter() if LOG.isEnabledFor(DEBUG) else 0.0
+    return time.perf_counter() if debug_enabled() else 0.0
 
 
 def round_trip_done(batch: Batch, started: float) -> None:

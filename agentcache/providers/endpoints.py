@@ -13,14 +13,20 @@ Completions, Responses and Anthropic Messages requests never share an entry.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
+
+from pydantic import BaseModel
 
 from agentcache.encoding.expiry import TTL
 from agentcache.errors import InvalidArgumentError
 from agentcache.providers.streams import AsyncRecorded, Recorded, Replayed, dump
 from agentcache.tiers.content.formats import Api, assemble, finished
 from agentcache.tiers.llm.request import API_KEY
+
+_VALIDATES_EXTRA = "extra" in inspect.signature(BaseModel.model_validate).parameters
+"""Whether pydantic validates with ``extra=`` given per call (2.12 and later)."""
 
 
 def _listed(kwargs: Mapping[str, Any]) -> dict[str, Any]:
@@ -32,8 +38,27 @@ def _listed(kwargs: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def built(model: type[Any]) -> Callable[[Any], Any]:
-    """The SDK's model from cached JSON data, built as the SDK builds a server's reply (leniently)."""
-    return lambda data: model.construct(**data)
+    """The SDK's model from cached JSON data, as the SDK builds a server's reply.
+
+    The data was dumped from an object the SDK built, so strict validation (one pass in
+    pydantic-core, ~30x faster than the SDK's recursive ``construct``) gives the same object:
+    strict mode coerces nothing but an int in a float field, which ``construct`` makes a float too.
+    Data the SDK's model rejects (a field the server sent in another shape, a new union member, a
+    field the SDK does not know: validation would count it as set) is built with ``construct``,
+    exactly as the SDK built it the first time; so is everything on pydantic before 2.12 (no
+    ``extra=`` on validation)."""
+    construct = model.construct
+    if not _VALIDATES_EXTRA:
+        return lambda data: construct(**data)
+    validate = model.model_validate
+
+    def build(data: Any) -> Any:
+        try:
+            return validate(data, strict=True, extra="forbid")
+        except ValueError:  # pydantic's ValidationError: the SDK's own way takes what its model rejects
+            return construct(**data)
+
+    return build
 
 
 class Endpoint:

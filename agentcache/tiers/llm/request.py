@@ -75,11 +75,11 @@ def _data(value: Any, path: str, depth: int) -> Any:
         for key, item in value.items():
             if not isinstance(key, str):
                 raise CanonicalArgsError(f"the request's {path} has the key {shown(key)}; JSON keys are str")
-            if _given(item):
-                out[key] = _data(item, f"{path}.{key}", depth + 1)
+            if _given(item):  # text, the bulk of a request, is kept as is without a call
+                out[key] = item if type(item) is str else _data(item, f"{path}.{key}", depth + 1)
         return out
     if isinstance(value, list | tuple):
-        return [_data(item, f"{path}[{i}]", depth + 1) for i, item in enumerate(value)]
+        return [item if type(item) is str else _data(item, f"{path}[{i}]", depth + 1) for i, item in enumerate(value)]
     kind = type(value)
     raise CanonicalArgsError(
         f"the request's {path} is a {kind.__module__}.{kind.__qualname__}, which has no JSON form; "
@@ -115,9 +115,13 @@ def canonical_request(request: object, ignore: frozenset[str] = IGNORED_PARAMETE
     return out
 
 
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+"""The canonical JSON text's encoder, made once (``json.dumps`` with options makes one per call)."""
+
+
 def request_digest(canonical: Mapping[str, Any]) -> str:
     """32 hex characters identifying a canonical request."""
-    text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    text = _ENCODER.encode(canonical)
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 

@@ -2,8 +2,11 @@
 
 Callers in this process wait for the first one (``core/flights.py``: no round trip of their own);
 callers in other processes meet its claim in Valkey (``claim.lua``) and check again after a backoff
-growing from 2 ms to 25 ms. If the computation fails, its claim is released (``release.lua``) and a
-waiter computes next; if the computing caller dies, its claim lapses after its lock timeout.
+growing from 2 ms to 25 ms. A key this cache lately saw holding an entry (stored or read here) is
+read with a plain GET first, which is all a hit needs; only if the entry has gone since does the
+caller claim it (one round trip more, on a miss). If the computation fails, its claim is released
+(``release.lua``) and a waiter computes next; if the computing caller dies, its claim lapses after
+its lock timeout.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from agentcache.core.near import forgetting
 from agentcache.encoding.expiry import TTL
 from agentcache.errors import BackendError, InvalidArgumentError, shown
 from agentcache.tiers.settings import Settings, Shelf
-from agentcache.tiers.shelf.entries import expires_ms, set_entry
+from agentcache.tiers.shelf.entries import expires_ms, likely_stored, seen_stored, set_entry, unseen
 from agentcache.tiers.shelf.policies import learned, lifetime, policy_read
 from agentcache.tiers.shelf.scripts import CLAIM, CLAIM_MARK, RELEASE
 
@@ -88,6 +91,14 @@ def _fetch_or_compute(
     """The stored entry for ``key`` and whether this caller computed it: claim the key in Valkey or
     wait for whoever holds the claim (in any process), backing off between checks. ``ms``: the TTL
     to store with, unless ``stale`` (then the policy is read in the first round trip)."""
+    if likely_stored(s, key):  # seen here lately: read it plainly (a hit needs no claim, no script)
+        ticket = None if s.near is None else s.near.ticket()
+        raw = (yield [cmd("GET", key), *s.stats.due()])[0]
+        if raw is not None and raw[:1] != CLAIM_MARK:
+            if s.near is not None:
+                s.near.admit(key, raw, ticket, expires_ms=expires_ms(raw))
+            return raw, False
+        unseen(s, [key])  # gone since (removed elsewhere, evicted): claim it as any miss does
     lock = CLAIM_MARK + secrets.token_bytes(16)
     wait = FIRST_WAIT
     mine = False  # whether the key may hold this caller's claim
@@ -118,14 +129,17 @@ def _fetch_or_compute(
                 break
             mine = False
             if isinstance(state, bytes):  # a hit
+                expires = expires_ms(state)
                 if s.near is not None:
-                    s.near.admit(key, state, ticket, expires_ms=expires_ms(state))
+                    s.near.admit(key, state, ticket, expires_ms=expires)
+                seen_stored(s, key, expires)
                 return state, False
             pause = wait * random.uniform(0.5, 1.0)  # someone else computes: wait, not past their claim lapsing
             yield Pause(min(pause, max(state, 1) / 1000) if state >= 0 else pause)
             wait = min(wait * 2, MAX_WAIT)
         data = make((yield compute), ms)
         yield from forgetting(s.near, [set_entry(key, data, ms), *s.stats.due()], [key])
+        seen_stored(s, key, expires_ms(data))
     except GeneratorExit:
         raise
     except BaseException:  # the computation raised, a round trip failed, the caller was cancelled or interrupted
