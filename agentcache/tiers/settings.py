@@ -95,6 +95,8 @@ class Settings:
     llm_shelf: Shelf = None  # type: ignore[assignment]
     near: NearStore | None = None
     """The near cache (``near_cache=`` option), else None."""
+    seen: dict[str, int] = None  # type: ignore[assignment]
+    """Shelf keys this cache lately saw holding an entry, with its expiry (``shelf/entries.py``)."""
 
     def __post_init__(self) -> None:
         prefix = self.options.prefix
@@ -106,6 +108,8 @@ class Settings:
             object.__setattr__(self, "flights", Flights())
         if self.llm_policies is None:
             object.__setattr__(self, "llm_policies", PolicyCache(llm_policies_key(prefix)))
+        if self.seen is None:
+            object.__setattr__(self, "seen", {})
         object.__setattr__(self, "tool_shelf", Shelf(self.policies, self.options.tool_ttl_ms))
         object.__setattr__(self, "llm_shelf", Shelf(self.llm_policies, self.options.llm_ttl_ms))
 

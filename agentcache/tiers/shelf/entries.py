@@ -8,13 +8,11 @@ response's cost, tokens and stream chunks). Carrying the expiry lets a check be 
 from __future__ import annotations
 
 import time
-import weakref
 from collections.abc import Callable, Generator, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
 from agentcache.core.commands import Command, Operation, Replies, cmd, scan_all
-from agentcache.core.flights import Flights
 from agentcache.core.near import forgetting
 from agentcache.encoding import codec
 from agentcache.encoding.expiry import TTL
@@ -79,23 +77,13 @@ SEEN_MAX = 4096
 """How many keys a cache remembers as holding an entry (:func:`seen_stored`); past that it starts over."""
 SEEN_MARGIN_MS = 1000
 """An entry remembered to expire sooner than this is not counted on (clocks of workers differ)."""
-_SEEN: weakref.WeakKeyDictionary[Flights, dict[str, int]] = weakref.WeakKeyDictionary()
-
-
-def _seen(s: Settings) -> dict[str, int]:
-    """The keys this cache (its flights, one per cache) lately saw holding an entry, with the
-    entry's expiry (wall clock ms, 0: none)."""
-    seen = _SEEN.get(s.flights)
-    if seen is None:
-        seen = _SEEN.setdefault(s.flights, {})
-    return seen
 
 
 def seen_stored(s: Settings, key: str, expires: int) -> None:
     """Remember that ``key`` holds an entry expiring at ``expires`` (wall clock ms, 0: never): a
     single flight there reads it with a plain GET rather than the claim script
     (:func:`~agentcache.tiers.shelf.flight.computed_once`). Only a hint: a wrong one costs a round trip."""
-    seen = _seen(s)
+    seen = s.seen
     if len(seen) >= SEEN_MAX:
         seen.clear()
     seen[key] = expires
@@ -103,15 +91,14 @@ def seen_stored(s: Settings, key: str, expires: int) -> None:
 
 def likely_stored(s: Settings, key: str) -> bool:
     """Whether this cache lately saw ``key`` holding an entry that has not expired since."""
-    expires = _seen(s).get(key)
+    expires = s.seen.get(key)
     return expires is not None and (expires == 0 or expires - time.time() * 1000 > SEEN_MARGIN_MS)
 
 
 def unseen(s: Settings, keys: Iterable[str]) -> None:
     """Forget what :func:`seen_stored` remembered of ``keys`` (removed, or found missing)."""
-    seen = _seen(s)
     for key in keys:
-        seen.pop(key, None)
+        s.seen.pop(key, None)
 
 
 def entry_read(s: Settings, key: str) -> Generator[list[Command], Replies, bytes | None]:
