@@ -10,6 +10,7 @@ Start with :class:`AgentCache` (sync) or :class:`AsyncAgentCache` (asyncio)::
 """
 
 from agentcache.core.near import NearCache, NearStats
+from agentcache.encoding.encryption import Encryption
 from agentcache.encoding.expiry import NO_EXPIRY
 from agentcache.errors import (
     AgentCacheError,
@@ -17,8 +18,10 @@ from agentcache.errors import (
     CacheClosedError,
     CanonicalArgsError,
     CheckpointsLost,
+    CompactionConflict,
     ConversationError,
     DataLostError,
+    DecryptionError,
     EventLoopError,
     FieldNotFoundError,
     HistoryLost,
@@ -44,6 +47,7 @@ from agentcache.server import BundledValkey
 from agentcache.stats import CacheStats, ModelStats, Recommendation, TierStats, ToolStats
 from agentcache.tiers.checkpoints.tier import CheckpointTier, StoredCheckpoint, StoredWrite
 from agentcache.tiers.content.messages import DataPart, ImagePart, Message, TextPart, ToolCallPart, ToolResultPart
+from agentcache.tiers.conversations.compaction import CompactAt, Compacted
 from agentcache.tiers.conversations.context import Context
 from agentcache.tiers.conversations.handles import Conversation, ConversationLog, ConversationTier
 from agentcache.tiers.conversations.lifecycle import ConversationConfig
@@ -56,6 +60,7 @@ from agentcache.tiers.llm.request import IGNORED_PARAMETERS
 from agentcache.tiers.llm.tier import LlmResult, LlmTier
 from agentcache.tiers.monitor.history import Timings
 from agentcache.tiers.monitor.tier import MonitorTier
+from agentcache.tiers.semantic.tier import SemanticOptions, SemanticResult, SemanticTier
 from agentcache.tiers.session.tier import SessionTier
 from agentcache.tiers.settings import ModelPrice
 from agentcache.tiers.shelf.policies import ToolPolicy
@@ -77,6 +82,8 @@ __all__ = [
     "CanonicalArgsError",
     "CheckpointsLost",
     "DataLostError",
+    "DecryptionError",
+    "Encryption",
     "EventLoopError",
     "FieldNotFoundError",
     "InvalidArgumentError",
@@ -98,6 +105,10 @@ __all__ = [
     "IGNORED_PARAMETERS",
     "LlmResult",
     "LlmTier",
+    # semantic
+    "SemanticOptions",
+    "SemanticResult",
+    "SemanticTier",
     "CheckpointTier",
     "NearCache",
     "NearStats",
@@ -123,6 +134,9 @@ __all__ = [
     "Done",
     "TurnResult",
     # conversations
+    "CompactAt",
+    "Compacted",
+    "CompactionConflict",
     "Context",
     "Conversation",
     "ConversationConfig",

@@ -1,6 +1,6 @@
 """The ``agentcache`` command: ``agentcache demo``, ``agentcache mcp`` (the MCP server),
-``agentcache serve`` (the HTTP API), ``agentcache stats`` (the shared statistics) and
-``agentcache bench session|tool|conversations|...``."""
+``agentcache serve`` (the HTTP API), ``agentcache stats`` (the shared statistics), ``agentcache
+rekey`` (re-encryption) and ``agentcache bench session|tool|conversations|...``."""
 
 from __future__ import annotations
 
@@ -83,6 +83,9 @@ def _main(argv: list[str] | None) -> int:
     http.add_argument(
         "--docs", action="store_true", help="serve /openapi.json (admin key) and Swagger UI at /docs (local assets)"
     )
+    http.add_argument(
+        "--access-log", action="store_true", help="log one line per request (off by default: no per-request logging)"
+    )
     http.add_argument("--host", default="127.0.0.1", help="the address to listen on (loopback unless keys are set)")
     http.add_argument("--port", type=_port, default=8787, help="TCP port, 0 to 65535")
     stats = commands.add_parser(
@@ -93,6 +96,22 @@ def _main(argv: list[str] | None) -> int:
     stats.add_argument("--url", required=True, help="the Valkey server, e.g. valkey://localhost:6379")
     stats.add_argument("--prefix", default=None, help="the caches' key prefix (default agentcache)")
     stats.add_argument("--watch", type=float, nargs="?", const=2.0, default=None, help="redraw every N seconds (2)")
+    rekey = commands.add_parser(
+        "rekey",
+        help="re-encrypt what is stored under the current encryption key",
+        description="Seal every stored value again under the first key of AGENTCACHE_ENCRYPTION_KEYS "
+        "(name:base64key,name:base64key: the new key first, the old ones after). Resumable: each step "
+        "prints its cursor (and --state keeps it); values already under the current key are left alone.",
+        formatter_class=_Help,
+    )
+    rekey.add_argument("--url", required=True, help="the Valkey server, e.g. valkey://localhost:6379")
+    rekey.add_argument("--prefix", default=None, help="the caches' key prefix (default agentcache)")
+    rekey.add_argument("--cursor", default=None, help="resume from this cursor (what a stopped run printed)")
+    rekey.add_argument("--state", default=None, help="a file that keeps the cursor: read at start, written each step")
+    rekey.add_argument("--count", type=int, default=500, help="keys examined per step (SCAN COUNT)")
+    rekey.add_argument(
+        "--allow-plaintext", action="store_true", help="also encrypt values stored before encryption was on"
+    )
     bench = commands.add_parser(
         "bench",
         help="run a benchmark from benchmarks/ (e.g. 'session')",
@@ -112,6 +131,8 @@ def _main(argv: list[str] | None) -> int:
         return _serve(options)
     if options.command == "stats":
         return _stats(options)
+    if options.command == "rekey":
+        return _rekey(options)
     module = _benchmark(options.name)
     if module is None:
         return 2
@@ -138,6 +159,7 @@ def _serve(options: argparse.Namespace) -> int:
             model=options.model,
             quota=options.quota,
             docs=options.docs,
+            access_log=options.access_log,
         )
     except AgentCacheError as exc:  # a bad option, or a server that cannot be reached: said before serving
         print(f"agentcache serve: {exc}", file=sys.stderr)
@@ -175,6 +197,47 @@ def _stats(options: argparse.Namespace) -> int:
         return 2
     except KeyboardInterrupt:  # Ctrl-C before the first table: nothing to show
         return 0
+
+
+def _rekey(options: argparse.Namespace) -> int:
+    """Walk the keyspace step by step, printing progress and the cursor to resume from."""
+    from agentcache import AgentCache, Encryption
+    from agentcache.errors import AgentCacheError
+
+    state = Path(options.state) if options.state else None
+    cursor = options.cursor
+    if cursor is None and state is not None and state.exists():
+        cursor = state.read_text().strip() or None
+        if cursor == "done":
+            print(f"agentcache rekey: {state} says the walk is done (remove it to walk again)")
+            return 0
+    extra = {} if options.prefix is None else {"prefix": options.prefix}
+    totals = [0, 0, 0, 0]
+    try:
+        encryption = Encryption.from_env(allow_plaintext=options.allow_plaintext)
+        with AgentCache.from_url(options.url, encryption=encryption, **extra) as cache:
+            print(f"rekey: sealing under key {encryption.current!r} (from {cursor or 'the start'})")
+            while True:
+                step = cache.rekey(cursor, count=options.count)
+                for i, n in enumerate((step.examined, step.rewritten, step.current, step.changed)):
+                    totals[i] += n
+                for key in step.unreadable:
+                    print(f"  unreadable (left alone): {key}", file=sys.stderr)
+                cursor = step.cursor
+                if state is not None:
+                    state.write_text(cursor or "done")
+                print(
+                    f"  examined {totals[0]}, re-encrypted {totals[1]}, already current {totals[2]}, "
+                    f"changed meanwhile {totals[3]}; cursor {cursor or 'done'}",
+                    flush=True,
+                )
+                if cursor is None:
+                    return 0
+    except AgentCacheError as exc:
+        print(f"agentcache rekey: {exc}", file=sys.stderr)
+        if cursor:
+            print(f"resume with: agentcache rekey --cursor {cursor} ...", file=sys.stderr)
+        return 2
 
 
 def _mcp(options: argparse.Namespace) -> int:

@@ -118,8 +118,8 @@ class BackendError(AgentCacheError):
 
 
 ACL_HINT = (
-    "; the server's ACL refused it: give the Valkey user the rule in the README's 'Least privilege' "
-    "section (with your prefix as its key pattern)"
+    "; the server's ACL refused it: give the Valkey user the rule of the documentation's 'Least privilege' "
+    "page, docs/acl.md (with your prefix as its key pattern)"
 )
 
 
@@ -175,6 +175,14 @@ class RenewalRefused(ConversationError):  # noqa: N818
     status_code = 422
 
 
+class CompactionConflict(ConversationError):  # noqa: N818 - named like the other conversation errors
+    """``compact()`` found the history changed under it (messages popped or cleared, another
+    compaction written) every time it tried: nothing was written. Messages appended meanwhile never
+    cause this. Call ``compact()`` again once the history settles."""
+
+    status_code = 409
+
+
 class InvalidTimeoutConfig(ConversationError, InvalidArgumentError):  # noqa: N818
     """A timeout setting is outside the configured limits, or the limits themselves are inconsistent."""
 
@@ -226,6 +234,19 @@ class ModelError(AgentCacheError):
 class SemanticSearchUnavailable(AgentCacheError, NotImplementedError):  # noqa: N818
     """A store search was given a natural-language ``query``: ranking by embeddings needs a semantic
     index, which the store does not have yet. Search with a ``filter`` instead."""
+
+
+class DecryptionError(AgentCacheError):
+    """A stored value cannot be decrypted (``encryption=``): it was sealed under a key that is not in
+    the cache's key list, it was changed on the server (tampered, truncated), it was copied from
+    another key or thread (each value is bound to where it is stored), or it is plaintext where
+    only ciphertext is accepted. Nothing is returned in its place. ``key``: the Valkey key;
+    ``key_name``: the encryption key's name the value names (None when it names none)."""
+
+    def __init__(self, message: str, key: str = "", key_name: str | None = None) -> None:
+        super().__init__(message)
+        self.key = key
+        self.key_name = key_name
 
 
 class MissingExtraError(AgentCacheError, ModuleNotFoundError):

@@ -27,6 +27,8 @@ from agentcache.tiers.conversations.lifecycle import Lifecycle
 from agentcache.tiers.limits.tier import LimitTier
 from agentcache.tiers.llm.tier import LlmTier
 from agentcache.tiers.monitor.tier import MonitorTier
+from agentcache.tiers.rekey.tier import rekey
+from agentcache.tiers.semantic.tier import SemanticTier
 from agentcache.tiers.session.tier import SessionTier
 from agentcache.tiers.settings import Settings
 from agentcache.tiers.store.tier import StoreTier
@@ -57,6 +59,8 @@ class _Facade(Bound[E]):
     """The conversation tier: message history with timeouts, renewal and expiry, fork and snapshots."""
     llm: LlmTier[E]
     """The LLM tier: model responses cached by their canonical request, computed once when many ask."""
+    semantic: SemanticTier[E]
+    """The semantic tier: model responses found by the meaning of their prompt, within a scope."""
     checkpoints: CheckpointTier[E]
     """Framework checkpoints per thread (what the LangGraph checkpointer stores through)."""
     store: StoreTier[E]
@@ -82,6 +86,7 @@ class _Facade(Bound[E]):
         self._setup(self._EXECUTOR(check_client(client, want_async=self._ASYNC)), settings, lifecycle=lifecycle)
 
     ping = operation(ping, reads=True)
+    rekey = operation(rekey)
     stats = operation(stats)
     reset_stats = operation(reset_stats)
 
@@ -98,6 +103,7 @@ class _Facade(Bound[E]):
         self.tool = ToolTier(executor, settings)
         self.conversations = ConversationTier(executor, settings, lifecycle)
         self.llm = LlmTier(executor, settings)
+        self.semantic = SemanticTier(executor, settings)
         self.checkpoints = CheckpointTier(executor, settings)
         self.store = StoreTier(executor, settings)
         self.limits = LimitTier(executor, settings)

@@ -15,6 +15,7 @@ from typing import TypedDict
 
 from agentcache.core.near import NearCache, NearStore
 from agentcache.core.observe import Observer
+from agentcache.encoding.encryption import Encryption, Sealer
 from agentcache.encoding.expiry import TTL, ttl_ms
 from agentcache.encoding.keys import check_prefix
 from agentcache.errors import InvalidArgumentError
@@ -57,6 +58,9 @@ class CacheOptions(TypedDict, total=False):
     observers: Sequence[Observer]
     """What sees every operation: tracing and metrics (``agentcache.observers.opentelemetry``,
     ``agentcache.observers.prometheus``); default none, and then nothing is measured."""
+    encryption: Encryption | None
+    """Encrypt every stored value at rest with AES-256-GCM (:class:`~agentcache.Encryption`: named
+    keys, the first encrypts; the ``encryption`` extra); default none. See docs/encryption.md."""
 
 
 OPTION_NAMES = tuple(CacheOptions.__annotations__)
@@ -104,7 +108,19 @@ def make_settings(options: CacheOptions | dict[str, object]) -> tuple[Settings, 
     if near is not None and not isinstance(near, NearCache):
         raise InvalidArgumentError(f"near_cache must be a NearCache(...), not {type(near).__name__}")
     store = None if near is None else NearStore(near, checked.prefix)
-    return Settings(checked, near=store), resolve(options.get("conversation_config"))  # type: ignore[arg-type]
+    sealer = _sealer(options.get("encryption"))
+    return Settings(checked, near=store, sealer=sealer), resolve(options.get("conversation_config"))  # type: ignore[arg-type]
+
+
+def _sealer(encryption: object) -> Sealer | None:
+    """The ciphers of ``encryption=`` (MissingExtraError without the ``encryption`` extra)."""
+    if encryption is None:
+        return None
+    if not isinstance(encryption, Encryption):
+        raise InvalidArgumentError(
+            f"encryption must be Encryption(keys={{name: key}}), not {type(encryption).__name__}"
+        )
+    return Sealer(encryption)
 
 
 def _observers(observers: object) -> tuple[Observer, ...]:

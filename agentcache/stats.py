@@ -79,6 +79,20 @@ class ModelStats(TierStats):
 
 
 @dataclass(frozen=True, slots=True)
+class SemanticStats(TierStats):
+    """Counts of the semantic tier (all models, or one): ``uncertain`` lookups found their best match
+    in the band below the threshold (served only if a judge accepted it: then counted as hits too);
+    ``similarity`` counts the best match's similarity of every lookup that found one, by its lower
+    bound rounded down to 0.01; ``cost_saved`` by the cache's ``llm_prices``; ``refused``: lookups
+    whose candidates the guard refused (misses too)."""
+
+    uncertain: int = 0
+    refused: int = 0
+    cost_saved: float = 0.0
+    similarity: dict[float, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class CacheStats:
     """``cache.stats()``: per tier, per tool and per model."""
 
@@ -87,6 +101,8 @@ class CacheStats:
     tools: dict[str, ToolStats] = field(default_factory=dict)
     llm: TierStats = field(default_factory=TierStats)
     models: dict[str, ModelStats] = field(default_factory=dict)
+    semantic: SemanticStats = field(default_factory=SemanticStats)
+    semantic_models: dict[str, SemanticStats] = field(default_factory=dict)
     near: NearStats | None = None
     """This process's near cache (``near_cache=``): local hits and misses, reports, flushes; None without one."""
 
@@ -166,6 +182,20 @@ class StatsBuffer:
         self._pending.extend(items)
         self._added()
 
+    def semantic_lookup(
+        self, model: str, hit: bool, uncertain: bool, similarity: float | None, cost: float | None
+    ) -> None:
+        metric = "hits" if hit else "misses"
+        items: list[str | tuple[str, float]] = [f"semantic/{metric}", f"semantic/{metric}/{model}"]
+        if uncertain:
+            items += ["semantic/uncertain", f"semantic/uncertain/{model}"]
+        if similarity is not None:
+            items.append(f"semantic/similarity/{max(0.0, similarity) * 100 // 1 / 100:.2f}")
+        if hit and cost:
+            items += [("semantic/cost_saved", cost), ("semantic/cost_saved/" + model, cost)]
+        self._pending.extend(items)
+        self._added()
+
     def due(self) -> list[Command]:
         """The commands that ship the counts if they have waited long enough, else nothing."""
         since = self._since
@@ -210,8 +240,12 @@ def parse(raw: dict[Any, Any]) -> CacheStats:
     """The :class:`CacheStats` in a reply to HGETALL of the stats hash."""
     tiers: dict[str, dict[str, Any]] = {"session": {}, "tool": {}, "llm": {}}
     named: dict[str, dict[str, dict[str, Any]]] = {"tool": {}, "llm": {}}
+    semantic: dict[str, dict[str, Any]] = {}
     for name, value in raw.items():
         parts = (name.decode() if isinstance(name, bytes) else name).split("/", 2)
+        if parts[0] == "semantic":
+            _semantic_count(semantic, parts, value)
+            continue
         if parts[1:2] and parts[1] not in _METRICS:
             continue  # written by a newer version: not ours to read
         if len(parts) == 2 and parts[0] in tiers and parts[1] in _TIER_METRICS:
@@ -225,7 +259,26 @@ def parse(raw: dict[Any, Any]) -> CacheStats:
         tools={name: ToolStats(**counts) for name, counts in sorted(named["tool"].items())},
         llm=TierStats(**tiers["llm"]),
         models={name: ModelStats(**counts) for name, counts in sorted(named["llm"].items())},
+        semantic=SemanticStats(**semantic.pop("", {})),
+        semantic_models={name: SemanticStats(**counts) for name, counts in sorted(semantic.items())},
     )
+
+
+_SEMANTIC_METRICS = frozenset(("hits", "misses", "writes", "uncertain", "refused", "cost_saved"))
+
+
+def _semantic_count(into: dict[str, dict[str, Any]], parts: list[str], value: bytes) -> None:
+    """Fold one ``semantic/...`` field of the stats hash into ``into`` (model, or "" for all)."""
+    if len(parts) == 3 and parts[1] == "similarity":
+        try:
+            bucket = float(parts[2])
+        except ValueError:
+            return
+        into.setdefault("", {}).setdefault("similarity", {})[bucket] = int(_number(value))
+    elif len(parts) in (2, 3) and parts[1] in _SEMANTIC_METRICS:
+        number = _number(value)
+        model = parts[2] if len(parts) == 3 else ""
+        into.setdefault(model, {})[parts[1]] = number if parts[1] == "cost_saved" else int(number)
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,7 +36,7 @@ def _bytes(n: int) -> str:
 
 def memory(client: Any) -> list[NodeMemory] | None:
     """``INFO memory`` of the server, or of each primary of a cluster; None if it cannot be read
-    (the README's least-privilege user may not run INFO, an ``@dangerous`` command)."""
+    (the least-privilege user of docs/acl.md may not run INFO, an ``@dangerous`` command)."""
     try:
         if hasattr(client, "get_primaries"):
             return [node_memory(n.name, client.info("memory", target_nodes=n)) for n in client.get_primaries()]

@@ -18,6 +18,7 @@ import importlib.metadata
 import math
 import os
 import platform
+import statistics
 import sys
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
@@ -84,8 +85,12 @@ class Summary:
     min_us: float
     floor: str | None = None
     ratio_to_floor: float | None = None
+    """The median over rounds of (this candidate's median in the round / its floor's in the same
+    round) when the race's rounds are known (see :func:`summarize`), else the ratio of the medians."""
     round_trips: int | None = None
     labels: dict[str, Any] = field(default_factory=dict)
+    ratio_of_medians: float | None = None
+    """This candidate's median over its floor's, over the whole race."""
 
 
 # --- progress -----------------------------------------------------------------------------------
@@ -191,14 +196,32 @@ def percentile(sorted_ns: Sequence[int], fraction: float) -> float:
     return float(sorted_ns[rank - 1])
 
 
-def median(sorted_ns: Sequence[int]) -> float:
+def median(sorted_ns: Sequence[float]) -> float:
     n = len(sorted_ns)
     middle = n // 2
     return float(sorted_ns[middle]) if n % 2 else (sorted_ns[middle - 1] + sorted_ns[middle]) / 2
 
 
-def summarize(candidates: Sequence[Candidate], samples: Sequence[list[int]], labels: dict[str, Any]) -> list[Summary]:
-    """Median, p99 and ratio to each candidate's floor (the floor being another candidate of the race)."""
+def paired_ratio(samples: list[int], floor: list[int], rounds: int) -> float:
+    """The median over the race's rounds of the ratio of two candidates' medians in each round
+    (:func:`race` runs ``ceil(n / rounds)`` samples of each per round, in order): noise that hits
+    one round hits both sides of its ratio."""
+    ratios = []
+    mine, theirs = math.ceil(len(samples) / rounds), math.ceil(len(floor) / rounds)
+    for index in range(rounds):
+        a = sorted(samples[index * mine : (index + 1) * mine])
+        b = sorted(floor[index * theirs : (index + 1) * theirs])
+        if a and b:
+            ratios.append(median(a) / median(b))
+    return statistics.median(ratios) if ratios else math.nan
+
+
+def summarize(
+    candidates: Sequence[Candidate], samples: Sequence[list[int]], labels: dict[str, Any], rounds: int | None = None
+) -> list[Summary]:
+    """Median, p99 and ratio to each candidate's floor (the floor being another candidate of the
+    race): with ``rounds`` (the race's), the median of the rounds' paired ratios, else the ratio of
+    the medians."""
     rows: list[Summary] = []
     for candidate, raw in zip(candidates, samples, strict=True):
         ordered = sorted(raw)
@@ -216,9 +239,13 @@ def summarize(candidates: Sequence[Candidate], samples: Sequence[list[int]], lab
             )
         )
     by_name = {row.candidate: row for row in rows}
+    index = {candidate.name: i for i, candidate in enumerate(candidates)}
     for row in rows:
         if row.floor is not None and row.floor in by_name:
-            row.ratio_to_floor = row.median_us / by_name[row.floor].median_us
+            row.ratio_of_medians = row.ratio_to_floor = row.median_us / by_name[row.floor].median_us
+            if rounds is not None:
+                mine, theirs = samples[index[row.candidate]], samples[index[row.floor]]
+                row.ratio_to_floor = paired_ratio(mine, theirs, max(1, rounds))
     return rows
 
 

@@ -14,12 +14,19 @@ Replies are deterministic and steered by the last user message:
   seconds before answering.
 
 ``calls`` counts requests per API; ``requests`` keeps their bodies.
+
+``/v1/embeddings`` answers OpenAI's embeddings API (float or base64): each text's vector counts its
+lowercased words hashed into ``dimensions`` (default 16) buckets, not normalised, so texts that share
+words are close; an input containing ``FAIL`` gets HTTP 500.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import re
+import struct
 import threading
 import time
 from collections import Counter
@@ -103,12 +110,16 @@ def _usage(body: dict[str, Any], plan: Plan) -> tuple[int, int]:
 class _Handler(BaseHTTPRequestHandler):
     server: FakeModelServer
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body are two writes: without this the body waits ~40 ms for an ACK
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet
         pass
 
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+        if self.path.split("?")[0] == "/v1/embeddings":
+            self._embeddings(body)
+            return
         api = {"/v1/chat/completions": "chat", "/v1/responses": "responses", "/v1/messages": "anthropic"}.get(
             self.path.split("?")[0]
         )
@@ -154,6 +165,33 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(raw)))
         self.end_headers()
         self.wfile.write(raw)
+
+    # --- OpenAI Embeddings -----------------------------------------------------------------------
+
+    def _embeddings(self, body: dict[str, Any]) -> None:
+        texts = body.get("input", [])
+        texts = [texts] if isinstance(texts, str) else texts
+        with self.server.lock:
+            self.server.calls["embeddings"] += 1
+            self.server.requests.append(("embeddings", body))
+        if any("FAIL" in str(text) for text in texts):
+            self._json(500, {"error": {"message": "the fake model failed"}})
+            return
+        size = int(body.get("dimensions") or 16)
+        data = []
+        for index, text in enumerate(texts):
+            vector = [0.0] * size
+            for word in re.findall(r"\w+", str(text).lower()):
+                digest = hashlib.sha256(word.encode()).digest()
+                vector[int.from_bytes(digest[:4], "big") % size] += 3.0 if digest[4] % 2 else -3.0
+            encoded: Any = vector
+            if body.get("encoding_format") == "base64":
+                encoded = base64.b64encode(struct.pack(f"<{size}f", *vector)).decode()
+            data.append({"object": "embedding", "index": index, "embedding": encoded})
+        tokens = sum(len(str(text).split()) for text in texts)
+        model = body.get("model", "fake")
+        usage = {"prompt_tokens": tokens, "total_tokens": tokens}
+        self._json(200, {"object": "list", "data": data, "model": model, "usage": usage})
 
     # --- OpenAI Chat Completions ---------------------------------------------------------------
 

@@ -16,7 +16,7 @@ a :class:`Command` to each with ``node=``; ``[None]`` on one server).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, TypeVar
 
@@ -168,3 +168,28 @@ def scan_all(
             if cursor == 0:
                 break
     return total
+
+
+def together(ops: Sequence[Operation[Any]]) -> Operation[list[Any]]:
+    """Run operations that only send batches side by side: each round trip carries the next batch
+    of every one still running. Returns their results in order."""
+    results: list[Any] = [None] * len(ops)
+    sends: dict[int, Any] = dict.fromkeys(range(len(ops)))
+    while sends:
+        batches: dict[int, Batch] = {}
+        for i, sent in sends.items():
+            try:
+                step = ops[i].send(sent)
+            except StopIteration as stop:
+                results[i] = stop.value
+                continue
+            assert isinstance(step, list), "operations run together send batches only"
+            batches[i] = step
+        if not batches:
+            break
+        replies: Replies = yield [command for batch in batches.values() for command in batch]
+        sends, at = {}, 0
+        for i, batch in batches.items():
+            sends[i] = replies[at : at + len(batch)]
+            at += len(batch)
+    return results

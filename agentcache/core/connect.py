@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
-from agentcache.core.commands import without_shebang
+from agentcache.core.commands import lua, without_shebang
 from agentcache.errors import AgentCacheError, InvalidArgumentError
 
 SCHEMES = ("valkey://", "valkeys://", "redis://", "rediss://", "unix://")
@@ -140,7 +140,12 @@ def _plain(args: tuple[Any, ...]) -> tuple[Any, ...]:
         sha = args[1].decode() if isinstance(args[1], bytes) else str(args[1])
         if sha in _PLAIN_SHA:
             return (args[0], _PLAIN_SHA[sha], *args[2:])
+    elif name == "GETEX" and len(args) == 4 and str(args[2]).upper() == "PX":  # fakeredis: PX in whole seconds
+        return ("EVAL", without_shebang(GETEX_PX.source), 1, args[1], args[3])
     return args
+
+
+GETEX_PX = lua(__package__, "getex_px")
 
 
 def _reading_flags_as_comments(base: Any) -> Any:

@@ -27,9 +27,9 @@ from agentcache.core.clients import (
     recovering,
     send_failed,
 )
-from agentcache.core.commands import Await, Batch, Call, Next, Open, Operation, Pause, Replies, Step, cmd
+from agentcache.core.commands import Await, Batch, Call, Command, Next, Open, Operation, Pause, Replies, Step, cmd
 from agentcache.core.connect import UrlClient
-from agentcache.core.log import retrying, round_trip_done, round_trip_started, scripts_resent
+from agentcache.core.log import debug_enabled, retrying, round_trip_done, round_trip_started, scripts_resent
 from agentcache.core.near import NearStore
 from agentcache.core.observe import Observer, count_batch
 from agentcache.errors import AgentCacheError, BackendError, CacheClosedError, EventLoopError, InvalidArgumentError
@@ -87,6 +87,19 @@ def _merge(batch: Batch, replies: Replies, resent: Batch, again: Replies) -> Rep
     return merged
 
 
+def plain(execute: Callable[..., Any], command: Command) -> Any:
+    """``execute`` (a client's ``execute_command``) called for one command that runs no script.
+
+    The executors send a batch of one such command this way, straight from ``run`` (when round
+    trips are not logged and a failed one is not retried): what ``_round_trip`` and ``_send`` add
+    (a retry loop, resending scripts the server lacked, a pipeline) it does not need, and on the
+    asyncio facade each would be one more coroutine per call. Observers count it as any round trip."""
+    count_batch([command])
+    if command.node is None:  # no keyword dict to build
+        return execute(*command.args)
+    return execute(*command.args, target_nodes=command.node)
+
+
 CLUSTER_INFO = cmd("CLUSTER", "INFO")
 
 
@@ -106,7 +119,7 @@ def cluster_enabled(replies: Replies) -> bool:
 
 DETECT_HINT = (
     " (asked to learn whether the server runs in cluster mode); grant the Valkey user +cluster|info "
-    "(see the README's 'Least privilege' rule) or say cluster=True or cluster=False"
+    "(see the least-privilege rule in docs/acl.md) or say cluster=True or cluster=False"
 )
 
 
@@ -201,7 +214,22 @@ class SyncExecutor:
         try:
             while True:
                 try:
-                    result = self._round_trip(step, deadline) if type(step) is list else self._perform(step)
+                    if type(step) is not list:
+                        result = self._perform(step)
+                    elif len(step) == 1 and step[0].script is None and not deadline and not debug_enabled():
+                        command = step[0]  # the common case, without _round_trip and _send: see plain()
+                        self.round_trips += 1
+                        try:
+                            result = [plain(self.client.execute_command, command)]
+                        except REPLY_ERRORS as exc:
+                            result = [exc]
+                            _triage(step, result)  # raises, or None for an optional command
+                        except AgentCacheError:
+                            raise
+                        except Exception as exc:  # not BaseException: an interrupt stays one
+                            raise send_failed(step, exc) from exc
+                    else:
+                        result = self._round_trip(step, deadline)
                 except BaseException as exc:  # a failed round trip, the user's error, an interrupt:
                     step = op.throw(exc)  # thrown in at the yield, so the operation can clean up
                 else:
@@ -368,7 +396,22 @@ class AsyncExecutor:
         try:
             while True:
                 try:
-                    result = await (self._round_trip(step, deadline) if type(step) is list else self._perform(step))
+                    if type(step) is not list:
+                        result = await self._perform(step)
+                    elif len(step) == 1 and step[0].script is None and not deadline and not debug_enabled():
+                        command = step[0]  # the common case, without a coroutine of ours: see plain()
+                        (self._home or self).round_trips += 1
+                        try:
+                            result = [await plain(self.client.execute_command, command)]
+                        except REPLY_ERRORS as exc:
+                            result = [exc]
+                            _triage(step, result)  # raises, or None for an optional command
+                        except AgentCacheError:
+                            raise
+                        except Exception as exc:  # not BaseException: a cancellation stays one
+                            raise send_failed(step, exc) from exc
+                    else:
+                        result = await self._round_trip(step, deadline)
                 except BaseException as exc:  # a failed round trip, the user's error, a cancellation:
                     step = op.throw(exc)  # thrown in at the yield, so the operation can clean up
                 else:

@@ -5,6 +5,8 @@
     <prefix>:tool-policy                             hash: tool -> TTL policy
     <prefix>:llm:<model>:<digest>                    LLM response (or, while computed, its lock)
     <prefix>:llm-policy                              hash: model -> TTL policy
+    <prefix>:sem:<model>:<caller>:{<scope>}:<part>   semantic index of one scope (see the semantic tier)
+    <prefix>:sem-emb:<embedder>:<digest>             a text's embedding, with a TTL
     <prefix>:stats                                   hash: hit/miss/write counts per tier and tool
     <prefix>:conv:{<session>}:meta | :msgs           conversation (same hash tag as the session thread)
     <prefix>:conv-index:{<prefix>}:all|agent:|user:  sorted sets of deadlines (one slot for all three)
@@ -129,6 +131,47 @@ def tier_heads(prefix: str) -> tuple[str, str, str]:
     """What every tool-result, LLM-response and session-field key starts with (the near cache
     tracks these prefixes)."""
     return f"{prefix}:tool:", f"{prefix}:llm:", f"{prefix}:session:"
+
+
+def sealed_kind(prefix: str, key: str) -> str | None:
+    """What ``agentcache rekey`` finds at ``key`` under ``prefix`` (``encryption=``): ``value`` (a
+    string key holding one sealed value: a session field, a tool result, an LLM response, a
+    snapshot), ``part`` (a user part), ``messages`` (a conversation's message list), ``meta`` (a
+    conversation's meta hash, whose ``meta``, ``system`` and ``summary`` fields are sealed),
+    ``checkpoints`` / ``writes`` (a thread's checkpoint entries / pending writes hash, every field
+    sealed but ``#writes``), ``item`` (a store item's hash, field ``v`` sealed), ``semantic`` (a
+    semantic scope's entries hash, ``<head>r``, every field sealed), ``embedding`` (a cached
+    embedding, sealed bytes); None for keys that hold no agent data (policies, statistics,
+    indexes, locks, a semantic scope's vectors and band codes...)."""
+    tool, llm, session = tier_heads(prefix)
+    if key.startswith(session):
+        field = key[key.find("}:", len(session)) + 2 :]
+        return "part" if field.startswith("__user_part_") else "value"
+    if key.startswith((tool, llm, f"{prefix}:conv-snapshot:")):
+        return "value"
+    if key.startswith(f"{prefix}:conv:{{"):
+        return "messages" if key.endswith("}:msgs") else "meta" if key.endswith("}:meta") else None
+    tail = _after_tag(key, f"{prefix}:{CHECKPOINT_FRAMEWORK}:{{")
+    if tail is not None:
+        return {":cp": "checkpoints", ":w": "writes"}.get(tail)
+    if key.startswith(f"{prefix}:sem-emb:"):
+        return "embedding"
+    tail = _after_tag(key, f"{prefix}:sem:")
+    if tail is not None:
+        return "semantic" if tail == ":r" else None
+    tail = _after_tag(key, f"{prefix}:store:{{")
+    return "item" if tail is not None and tail.startswith(":i:") else None
+
+
+def _after_tag(key: str, head: str) -> str | None:
+    """What follows the hash tag of a key starting with ``head`` (an escaped name holds no '}')."""
+    close = key.find("}", len(head)) if key.startswith(head) else -1
+    return None if close < 0 else key[close + 1 :]
+
+
+def prefix_pattern(prefix: str) -> str:
+    """The SCAN MATCH pattern of every key under ``prefix`` (a prefix holds no glob character)."""
+    return f"{prefix}:*"
 
 
 def _thread_head(prefix: str, thread_id: object) -> str:
@@ -295,6 +338,40 @@ def llm_pattern(prefix: str, model: object) -> str:
     return llm_head(prefix, model) + "[0-9a-f]" * DIGEST_CHARS
 
 
+# --- the semantic tier --------------------------------------------------------------------------------
+# A scope's index lives under one hash tag, its scope digest, so one script reads and writes all of
+# it and scopes spread over the slots; the caller's scope digest sits before it, so a tenant's scopes
+# are found by one SCAN pattern::
+#
+#     <prefix>:sem:<model>:<caller digest>:{<scope digest>}:m     hash: seq, n (entries), exp
+#     ...:{<scope digest>}:v | :r | :c | :t                       hashes: id -> vector | entry | codes; text -> id
+#     ...:{<scope digest>}:x | :u                                 sorted sets: id -> expiry | last use (ms)
+#     ...:{<scope digest>}:b<band>                                hash: band code -> ids (4 bytes each)
+#     <prefix>:sem-emb:<embedder>:<text digest>                   a text's embedding (float32), with a TTL
+
+_HEX = "[0-9a-f]" * DIGEST_CHARS
+
+
+def semantic_head(prefix: str, model: object, caller: str, scope: str) -> str:
+    """``<prefix>:sem:<model>:<caller digest>:{<scope digest>}:``: what a scope's keys start with."""
+    return f"{prefix}:sem:{encode_name(model, 'model')}:{caller}:{{{scope}}}:"
+
+
+def semantic_model_pattern(prefix: str, model: object) -> str:
+    """The SCAN MATCH pattern of the meta keys of exactly this model's scopes."""
+    return f"{prefix}:sem:{encode_name(model, 'model')}:{_HEX}:{{{_HEX}}}:m"
+
+
+def semantic_caller_pattern(prefix: str, caller: str) -> str:
+    """The SCAN MATCH pattern of the meta keys of every scope with this caller digest (any model)."""
+    return f"{prefix}:sem:*:{caller}:{{{_HEX}}}:m"
+
+
+def semantic_embedding_key(prefix: str, embedder: object, text_digest: str) -> str:
+    """Where a text's embedding by ``embedder`` is kept (spread over slots by the text's digest)."""
+    return f"{prefix}:sem-emb:{encode_name(embedder, 'embedder name')}:{text_digest}"
+
+
 # --- framework checkpoints (the checkpoint tier) ----------------------------------------------------
 # A thread's checkpoints sit under the session tier's hash tag of the same id, in five keys::
 #
@@ -424,6 +501,8 @@ def census_heads(prefix: str) -> list[tuple[str, str]]:
         ("tool", f"{p}:tool-policy"),
         ("llm", f"{p}:llm:"),
         ("llm", f"{p}:llm-policy"),
+        ("semantic", f"{p}:sem:"),
+        ("semantic", f"{p}:sem-emb:"),
         ("conversations", f"{p}:conv:"),
         ("conversations", f"{p}:conv-"),
         ("checkpoints", f"{p}:{CHECKPOINT_FRAMEWORK}:"),

@@ -11,10 +11,11 @@ limited and may be gzip (:mod:`.bodies`).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 from fastapi import Depends, FastAPI, Query
@@ -31,6 +32,7 @@ from agentcache.http.dashboard_page import PAGE
 from agentcache.http.distri import routes as distri_routes
 from agentcache.http.docs import install as install_docs
 from agentcache.http.errors import ErrorBody, declared, error_response, install_handlers, log
+from agentcache.http.fast import FastPaths, lanes
 from agentcache.http.guard import MAX_HEAD_BYTES, Guard, GuardedH11Protocol, content_security_policy
 from agentcache.http.rate import Admission, configured_quota, configured_rate
 from agentcache.http.sessions import routes as session_routes
@@ -107,12 +109,6 @@ def create_app(
     keys = Keys(users, admins, None if admission is None else admission.check)
     app.state.authenticated = keys.required
     user, admin = Depends(keys.check("user")), Depends(keys.check("admin"))
-    app.add_middleware(BodyLimit, limit=max_body_bytes)
-    if cors_origins:
-        from fastapi.middleware.cors import CORSMiddleware
-
-        app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins), allow_methods=["*"], allow_headers=["*"])
-    app.add_middleware(Guard, csp=content_security_policy(PAGE))  # outermost: before anything else looks
     install_handlers(app)
 
     if metrics_registry is not None:
@@ -139,9 +135,9 @@ def create_app(
         install_docs(app, admin)
 
     api = Api(cache, user, admin)
-    app.include_router(thread_routes(api))
-    app.include_router(distri_routes(api))
-    app.include_router(session_routes(api, chat_model))
+    included = [thread_routes(api), distri_routes(api), session_routes(api, chat_model)]
+    for router in included:
+        app.include_router(router)
 
     # --- dashboard --------------------------------------------------------------------------------
 
@@ -179,6 +175,15 @@ def create_app(
     async def invalidate_tool(tool: str) -> dict[str, Any]:
         return {"removed": await cache.tool.invalidate_tool(tool)}
 
+    # --- middleware: the first added is the innermost ---------------------------------------------
+
+    app.add_middleware(FastPaths, table=lanes(app, included, keys))  # every route is declared by now
+    app.add_middleware(BodyLimit, limit=max_body_bytes)
+    if cors_origins:
+        from fastapi.middleware.cors import CORSMiddleware
+
+        app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins), allow_methods=["*"], allow_headers=["*"])
+    app.add_middleware(Guard, csp=content_security_policy(PAGE))  # outermost: before anything else looks
     return app
 
 
@@ -192,19 +197,37 @@ def app_from_env() -> FastAPI:
     return create_app(AsyncAgentCache.from_url(url, observers=[Timings()]), owns_cache=True, docs=docs)
 
 
-def server_config(app: Any, host: str, port: int, **overrides: Any) -> Any:
-    """The ``uvicorn.Config`` that ``agentcache serve`` runs ``app`` with: h11 with a deadline for
-    each request's headers and a bound on their size, a concurrency limit, a keep-alive timeout."""
+def server_stack() -> tuple[str, Any, dict[str, Any]]:
+    """What ``agentcache serve`` runs on: ``(name, protocol, options)``. uvloop and httptools when
+    installed (the ``uvicorn[standard]`` extras), each falling back on its own to asyncio's loop and
+    h11; the protocol is the guarded one (a head's size bound and arrival deadline) and ``options``
+    the ``uvicorn.Config`` options that go with it."""
+    loop = "asyncio" if loop_factory() is None else "uvloop"
+    try:
+        from agentcache.http.fast_protocol import GuardedHttpToolsProtocol
+    except ImportError:
+        return f"{loop}+h11", GuardedH11Protocol, {"loop": loop}
+    return f"{loop}+httptools", GuardedHttpToolsProtocol, {"loop": loop}
+
+
+def server_config(app: Any, host: str, port: int, *, access_log: bool = False, **overrides: Any) -> Any:
+    """The ``uvicorn.Config`` that ``agentcache serve`` runs ``app`` with: uvloop and httptools
+    (h11 and asyncio without the ``uvicorn[standard]`` extras), a bound on a request head's size and
+    a deadline for its arrival, a concurrency limit, a keep-alive timeout; no access log unless
+    ``access_log``. ``overrides``: any other ``uvicorn.Config`` option (``http=`` a protocol class)."""
     import uvicorn
 
+    _, protocol, stack = server_stack()
     options: dict[str, Any] = {
         "host": host,
         "port": port,
         "log_level": "info",
-        "http": GuardedH11Protocol,
-        "h11_max_incomplete_event_size": MAX_HEAD_BYTES,
+        "access_log": access_log,
+        "http": protocol,
+        "h11_max_incomplete_event_size": MAX_HEAD_BYTES,  # h11's own bound; the httptools protocol keeps it too
         "limit_concurrency": MAX_CONNECTIONS,
         "timeout_keep_alive": KEEP_ALIVE_S,
+        **stack,
     }
     return uvicorn.Config(app, **{**options, **overrides})
 
@@ -219,9 +242,11 @@ def serve(
     model: str | None = None,
     quota: str | None = None,
     docs: bool = False,
+    access_log: bool = False,
 ) -> None:
-    """Run the API with uvicorn (``agentcache serve``); refuses a non-loopback ``host`` without keys."""
-    import asyncio
+    """Run the API with uvicorn (``agentcache serve``) on uvloop and httptools when installed (see
+    :func:`server_config`); refuses a non-loopback ``host`` without keys. ``access_log``: log a
+    line per request (off by default: no per-request logging work)."""
     import ipaddress
 
     import uvicorn
@@ -264,28 +289,38 @@ def serve(
             quota=quota,
             docs=docs,
         )
-        server = uvicorn.Server(server_config(app, host, port))
+        server = uvicorn.Server(server_config(app, host, port, access_log=access_log))
         announced = asyncio.create_task(_announce(server, cache, url, host, port, keyed=bool(keyed), model=model))
         try:
             await server.serve()
         finally:
             announced.cancel()
 
-    asyncio.run(main())
+    with asyncio.Runner(loop_factory=loop_factory()) as runner:
+        runner.run(main())
+
+
+def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's event loop when it is installed (None: asyncio's), for ``agentcache serve``."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
 
 
 async def _announce(
     server: Any, cache: AsyncAgentCache, url: str | None, host: str, port: int, *, keyed: bool, model: str | None
 ) -> None:
     """One start-up line, once uvicorn serves (and handles Ctrl-C itself): what runs where."""
-    import asyncio
-
     while not server.started:
         await asyncio.sleep(0.02)
     where = f"Valkey at {url}" if url is not None else f"the bundled Valkey ({cache.server!r})"
+    access = "on" if server.config.access_log else "off"
     print(
         f"agentcache serve: {where}; listening on http://{host}:{port}; "
-        f"keys {'required' if keyed else 'not required (loopback only)'}; model {model or 'none'}",
+        f"keys {'required' if keyed else 'not required (loopback only)'}; model {model or 'none'}; "
+        f"{server_stack()[0]}, access log {access}",
         flush=True,
     )
 

@@ -52,6 +52,8 @@ class Keys:
         self.users = tuple(key.encode() for key in users)
         self.admins = tuple(key.encode() for key in admins)
         self.limit = limit
+        self.made: set[Callable[[Request], Awaitable[None]]] = set()
+        """The checks :meth:`check` made (the fast path calls them itself: see :mod:`.fast`)."""
 
     @property
     def required(self) -> bool:
@@ -67,6 +69,9 @@ class Keys:
         return "user" if _matches(token, self.users) else None
 
     def check(self, needed: Scope) -> Callable[[Request], Awaitable[None]]:
+        """The check for ``needed``: a FastAPI dependency that takes the request alone, raising a
+        401 or 403 :class:`ApiError` (or the limit's 429)."""
+
         async def check(request: Request) -> None:
             if not self.required:
                 if self.limit is not None:
@@ -80,4 +85,5 @@ class Keys:
             if self.limit is not None:
                 await self.limit(request)  # counted only once the key is known to be valid
 
+        self.made.add(check)
         return check

@@ -33,12 +33,17 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        length, encoding = None, b""
+        length, encoding, chunked = None, b"", False
         for name, value in scope["headers"]:
             if name == b"content-length":
                 length = value
             elif name == b"content-encoding":
                 encoding = value.strip().lower()
+            elif name == b"transfer-encoding":
+                chunked = True
+        if length is None and not chunked and not encoding:  # HTTP/1.1: without either, no body
+            await self.app(scope, receive, send)
+            return
         too_large = f"the body is over {self.limit} bytes"
         if length is not None and (not length.isdigit() or int(length) > self.limit):
             await _answer(scope, send, 413, "PayloadTooLarge", too_large)

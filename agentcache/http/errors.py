@@ -136,16 +136,23 @@ def cache_error(exc: AgentCacheError) -> tuple[int, str, str, dict[str, Any]]:
     return 422, "ValidationError", str(exc)[:500], {}
 
 
+def answer_error(exc: ApiError | AgentCacheError, path: str) -> JSONResponse:
+    """The envelope for a route's :class:`ApiError` or a tier's typed error, on ``path``."""
+    if isinstance(exc, ApiError):
+        return error_response(exc.status, exc.code, str(exc), exc.details, exc.headers, path=path)
+    return error_response(*cache_error(exc), path=path)
+
+
 def install_handlers(app: FastAPI) -> None:
     """Give every failure of ``app`` the envelope."""
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> JSONResponse:
-        return error_response(exc.status, exc.code, str(exc), exc.details, exc.headers, path=request.url.path)
+        return answer_error(exc, request.url.path)
 
     @app.exception_handler(AgentCacheError)
     async def agentcache_error(request: Request, exc: AgentCacheError) -> JSONResponse:
-        return error_response(*cache_error(exc), path=request.url.path)
+        return answer_error(exc, request.url.path)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

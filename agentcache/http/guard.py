@@ -36,11 +36,39 @@ MAX_HEADERS = 100
 """The most headers one request may carry."""
 
 
-class GuardedH11Protocol(H11Protocol):
-    """uvicorn's h11 protocol, closing a connection whose request headers take over ``HEADER_TIMEOUT_S``."""
+class HeaderDeadline:
+    """A deadline for a request's headers, for the guarded uvicorn protocols: armed while (the rest
+    of) a head is awaited; when it passes, the connection is closed."""
 
     header_timeout = HEADER_TIMEOUT_S
     _header_deadline: asyncio.TimerHandle | None = None
+
+    def _awaiting_head(self) -> bool:
+        """Whether the connection is between requests or inside a request's head."""
+        raise NotImplementedError
+
+    def _arm(self) -> None:
+        if self._header_deadline is None:
+            self._header_deadline = self._protocol().loop.call_later(self.header_timeout, self._too_slow)
+
+    def _disarm(self) -> None:
+        if self._header_deadline is not None:
+            self._header_deadline.cancel()
+            self._header_deadline = None
+
+    def _too_slow(self) -> None:
+        self._header_deadline = None
+        protocol = self._protocol()
+        if self._awaiting_head() and not protocol.transport.is_closing():
+            protocol.logger.warning("closing a connection that took over %g s to send its headers", self.header_timeout)
+            protocol.transport.close()
+
+    def _protocol(self) -> Any:
+        return self  # the uvicorn protocol this is mixed into (its loop, transport and logger)
+
+
+class GuardedH11Protocol(HeaderDeadline, H11Protocol):
+    """uvicorn's h11 protocol, closing a connection whose request headers take over ``HEADER_TIMEOUT_S``."""
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -62,20 +90,8 @@ class GuardedH11Protocol(H11Protocol):
         if self.conn.their_state is h11.IDLE:
             self._disarm()  # idle between requests: uvicorn's keep-alive timeout rules until data comes
 
-    def _arm(self) -> None:
-        if self._header_deadline is None:
-            self._header_deadline = self.loop.call_later(self.header_timeout, self._too_slow)
-
-    def _disarm(self) -> None:
-        if self._header_deadline is not None:
-            self._header_deadline.cancel()
-            self._header_deadline = None
-
-    def _too_slow(self) -> None:
-        self._header_deadline = None
-        if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
-            self.logger.warning("closing a connection that took over %g s to send its headers", self.header_timeout)
-            self.transport.close()
+    def _awaiting_head(self) -> bool:
+        return bool(self.conn.their_state is h11.IDLE)
 
 
 def inline_hashes(page: str, tag: str) -> str:
@@ -100,6 +116,10 @@ def _valid_path(raw: bytes) -> bool:
     return True
 
 
+NOSNIFF = (b"x-content-type-options", b"nosniff")
+FRAMING = [(b"x-frame-options", b"DENY"), (b"referrer-policy", b"no-referrer")]
+
+
 class Guard:
     """ASGI middleware: header count, UTF-8 paths, security headers (see the module's docstring)."""
 
@@ -111,9 +131,10 @@ class Guard:
             await self.app(scope, receive, send)
             return
         refusal = None
+        raw = scope.get("raw_path") or scope["path"].encode("utf-8", "surrogateescape")
         if len(scope["headers"]) > MAX_HEADERS:
             refusal = error_response(431, "TooManyHeaders", f"send at most {MAX_HEADERS} headers", path=scope["path"])
-        elif not _valid_path(scope.get("raw_path") or scope["path"].encode("utf-8", "surrogateescape")):
+        elif not (raw.isascii() and b"%" not in raw) and not _valid_path(raw):  # plain ASCII: UTF-8 as it is
             refusal = error_response(
                 400, "InvalidPath", "the path's percent-escapes must spell UTF-8", path=scope["path"]
             )
@@ -123,16 +144,23 @@ class Guard:
         await self.app(scope, receive, self._secured(send))
 
     def _secured(self, send: Any) -> Any:
+        csp = self.csp
+
         async def secured(message: Any) -> None:
             if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                headers.append((b"x-content-type-options", b"nosniff"))
-                if any(k == b"content-type" and v.startswith(b"text/html") for k, v in headers):
-                    if not any(k == b"content-security-policy" for k, _ in headers):  # a page's own stays
-                        headers.append((b"content-security-policy", self.csp))
-                    headers.append((b"x-frame-options", b"DENY"))
-                    headers.append((b"referrer-policy", b"no-referrer"))
-                message = {**message, "headers": headers}
+                headers = message.get("headers") or []
+                html = has_policy = False
+                for name, value in headers:
+                    if name == b"content-type":
+                        html = value.startswith(b"text/html")
+                    elif name == b"content-security-policy":
+                        has_policy = True  # a page's own stays
+                added = [NOSNIFF]
+                if html:
+                    if not has_policy:
+                        added.append((b"content-security-policy", csp))
+                    added += FRAMING
+                message = {**message, "headers": [*headers, *added]}
             await send(message)
 
         return secured

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Literal
 
@@ -53,6 +54,8 @@ from agentcache.tiers.conversations.turns import Done, TextDelta
 
 STARTED = time.monotonic()
 LIST_LIMIT = 1000
+HANDLES = 4096
+"""How many conversation handles a worker keeps (see :class:`Handles`)."""
 
 
 class TimeoutConfig(BaseModel):
@@ -113,6 +116,7 @@ def routes(api: Api, model: Any = None) -> APIRouter:
     """The Sessions API routes over ``api.cache``; ``model``: a ChatModel that replies, or None."""
     router = APIRouter(route_class=ElizaRoute)
     cache, user, admin = api.cache, api.user, api.admin
+    handles = Handles()
     sessions = "/api/messaging/sessions"
 
     # registered before /{session_id}, which would take "health" for an id
@@ -140,6 +144,7 @@ def routes(api: Api, model: Any = None) -> APIRouter:
             max_duration=_minutes(config.maxDurationMinutes),
             warning_threshold=_minutes(config.warningThresholdMinutes),
         )
+        handles.put(conv)  # its first message then needs no read first
         return session_json(await conv.info())
 
     @router.get(sessions, dependencies=[admin])
@@ -162,9 +167,16 @@ def routes(api: Api, model: Any = None) -> APIRouter:
     @router.post(sessions + "/{session_id}/messages", status_code=201, dependencies=[user], response_model=None)
     async def send_message(session_id: str, body: SendMessage) -> dict[str, Any] | StreamingResponse:
         transport = transport_of(body.transport if body.transport is not None else body.mode)
-        conv = await cache.conversations.get(session_id)
-        content = check_content(body.content)
-        metadata = check_metadata(body.metadata)
+        replies = model is not None and body.role == "user"
+        conv = None if replies else handles.get(session_id)  # a turn reads the session anyway
+        if conv is None:
+            conv = handles.put(await cache.conversations.get(session_id))
+        try:
+            content = check_content(body.content)
+            metadata = check_metadata(body.metadata)
+        except ApiError:
+            await cache.conversations.get(session_id)  # a session that is gone says so first, as ever
+            raise
         attachments = [a.model_dump(exclude_none=True) for a in body.attachments or []]
         images = [
             ImagePart(url=a.url, mime_type=a.mimeType, name=a.name) for a in body.attachments or [] if a.type == "image"
@@ -176,28 +188,30 @@ def routes(api: Api, model: Any = None) -> APIRouter:
             at,
             attachments,
         )
-        answer: dict[str, Any] = {"success": True, "userMessage": user_message_json(session_id, conv.user_id, message)}
         reply_id = str(uuid.uuid4())
-        replies = model is not None and body.role == "user"
-        if transport == "sse":
-            if replies:
-                events = _streamed(conv, message, model, stamper(at, reply_id), reply_id, answer["userMessage"])
+        if replies:
+            user_message = user_message_json(session_id, conv.user_id, message)
+            if transport == "sse":
+                events = _streamed(conv, message, model, stamper(at, reply_id), reply_id, user_message)
+                return _event_stream(events)
+            answer: dict[str, Any] = {"success": True, "userMessage": user_message}
+            if transport == "http":
+                result = await conv.run(message, model=model, stamp=stamper(at, reply_id))
+                reply = result.messages[-1]
+                answer["agentResponse"] = {"text": result.text, "messageId": reply_id, "createdAt": _at(reply)}
             else:
                 await conv.add_message(message)
-                events = _unanswered(answer["userMessage"])
-            return StreamingResponse(
-                events,
-                status_code=200,
-                media_type="text/event-stream",
-                headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-            )
-        if replies and transport == "http":
-            result = await conv.run(message, model=model, stamp=stamper(at, reply_id))
-            reply = result.messages[-1]
-            answer["agentResponse"] = {"text": result.text, "messageId": reply_id, "createdAt": _at(reply)}
-        else:
-            await conv.add_message(message)
-        answer["sessionStatus"] = session_status(await conv.info())
+            answer["sessionStatus"] = session_status(await conv.info())
+            return {**answer, "data": dict(answer)}
+        try:
+            posted = await conv.post_message(message)  # the append and the info after it: one round trip
+        except AgentCacheError:
+            handles.drop(session_id)
+            raise
+        user_message = user_message_json(session_id, posted.info.user_id, message)
+        if transport == "sse":
+            return _event_stream(_unanswered(user_message))
+        answer = {"success": True, "userMessage": user_message, "sessionStatus": session_status(posted.info)}
         return {**answer, "data": dict(answer)}
 
     @router.get(sessions + "/{session_id}/messages", dependencies=[user])
@@ -270,12 +284,49 @@ def routes(api: Api, model: Any = None) -> APIRouter:
 
     @router.delete(sessions + "/{session_id}", dependencies=[user])
     async def delete(session_id: str) -> dict[str, Any]:
+        handles.drop(session_id)
         if not await cache.conversations.delete(session_id):
             raise ApiError(404, "SESSION_NOT_FOUND", f"Session with ID '{session_id}' not found")
         done = {"success": True, "message": f"Session {session_id} deleted successfully"}
         return {**done, "data": dict(done)}
 
     return router
+
+
+class Handles:
+    """The conversation handles this worker opened, the most recent ``size``, by session id: a
+    message to a session it knows is posted without reading the session first. A handle's settings
+    are refreshed by every write's reply, and a post corrects what a stale handle got wrong (see
+    ``post_message``); a handle whose post failed is dropped."""
+
+    def __init__(self, size: int = HANDLES) -> None:
+        self.size = size
+        self.known: OrderedDict[str, Any] = OrderedDict()
+
+    def get(self, session_id: str) -> Any:
+        conv = self.known.get(session_id)
+        if conv is not None:
+            self.known.move_to_end(session_id)
+        return conv
+
+    def put(self, conv: Any) -> Any:
+        self.known[conv.id] = conv
+        self.known.move_to_end(conv.id)
+        while len(self.known) > self.size:
+            self.known.popitem(last=False)
+        return conv
+
+    def drop(self, session_id: str) -> None:
+        self.known.pop(session_id, None)
+
+
+def _event_stream(events: AsyncIterator[bytes]) -> StreamingResponse:
+    return StreamingResponse(
+        events,
+        status_code=200,
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
 
 
 def _now() -> str:

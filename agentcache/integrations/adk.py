@@ -13,7 +13,7 @@ Ids are made of the percent-escaped names (``adk/<app>/<user>/<session>``), so n
 apps or users share a thread whatever their names.
 
 The service behaves as ADK's own ``InMemorySessionService`` where ADK's services agree, and as that
-one where they do not (the README says where). A call that raises has stored nothing and left the
+one where they do not (docs/frameworks/adk.md says where). A call that raises has stored nothing and left the
 ``Session`` object it was given as it was: every value is checked before the first write, and the
 event, the first write, fails alone if the session is gone.
 """

@@ -39,7 +39,7 @@ class AgentCacheSession:
     own sessions take them (default ``SessionSettings()``); ``settings`` are the conversation's
     (``timeout``, ``auto_renew``, ``max_duration``, ...), used when the session starts. Works with
     either facade (an AgentCache's calls run in a worker thread; an AsyncAgentCache from any event
-    loop, see the README).
+    loop, see docs/frameworks/openai-agents.md).
     """
 
     session_settings: SessionSettings | None  # as the SDK's Session protocol declares it; never None here

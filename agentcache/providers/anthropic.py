@@ -23,8 +23,9 @@ except ImportError as missing:
 from agentcache.encoding.expiry import TTL
 from agentcache.providers.endpoints import Endpoint, Proxy, built, check_pair
 from agentcache.providers.streams import dump
-from agentcache.tiers.content.requests import Transcript, anthropic_request
+from agentcache.tiers.content.requests import Transcript, anthropic_request, sdk_arguments
 from agentcache.tiers.content.specs import OutputSchema, ToolSpec
+from agentcache.tiers.semantic.tier import SemanticOptions, front
 
 C = TypeVar("C", Anthropic, AsyncAnthropic)
 
@@ -33,15 +34,23 @@ def _event(data: Any) -> Any:
     return construct_type(type_=RawMessageStreamEvent, value=data)
 
 
-def cached_anthropic(client: C, cache: Any, *, ttl: TTL | None = None, ignore: Iterable[str] | None = None) -> C:
+def cached_anthropic(
+    client: C,
+    cache: Any,
+    *,
+    ttl: TTL | None = None,
+    ignore: Iterable[str] | None = None,
+    semantic: bool | SemanticOptions | None = None,
+) -> C:
     """``client`` with ``messages.create`` cached in ``cache.llm``; call sites stay as they are.
 
-    ``ttl`` and ``ignore`` as for :func:`agentcache.providers.openai.cached_openai`."""
+    ``ttl``, ``ignore`` and ``semantic`` as for :func:`agentcache.providers.openai.cached_openai`."""
     check_pair(client, cache, Anthropic, AsyncAnthropic, "anthropic")
+    llm = front(cache, semantic)
     messages = Endpoint(
         "anthropic",
         client.messages.create,
-        cache.llm,
+        llm,
         built(Message),
         _event,
         ttl=ttl,
@@ -95,18 +104,18 @@ class AnthropicModel:
         return anthropic_request(self.model, self.max_tokens, context, tools, output, params)
 
     def call(self, request: dict[str, Any]) -> dict[str, Any]:
-        return dump(self.client.messages.create(**request))  # type: ignore[no-any-return]
+        return dump(self.client.messages.create(**sdk_arguments(request)))  # type: ignore[no-any-return]
 
     async def call_async(self, request: dict[str, Any]) -> dict[str, Any]:
-        return dump(await self.async_client.messages.create(**request))  # type: ignore[no-any-return]
+        return dump(await self.async_client.messages.create(**sdk_arguments(request)))  # type: ignore[no-any-return]
 
     def stream(self, request: dict[str, Any]) -> Iterator[dict[str, Any]]:
-        with self.client.messages.create(**request, stream=True) as events:
+        with self.client.messages.create(**sdk_arguments(request), stream=True) as events:
             for event in events:
                 yield dump(event)
 
     async def stream_async(self, request: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
-        stream = await self.async_client.messages.create(**request, stream=True)
+        stream = await self.async_client.messages.create(**sdk_arguments(request), stream=True)
         async with stream as events:
             async for event in events:
                 yield dump(event)

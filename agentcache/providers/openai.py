@@ -25,8 +25,9 @@ except ImportError as missing:
 from agentcache.encoding.expiry import TTL
 from agentcache.providers.endpoints import Endpoint, Proxy, built, check_pair
 from agentcache.providers.streams import dump
-from agentcache.tiers.content.requests import Transcript, chat_request
+from agentcache.tiers.content.requests import Transcript, chat_request, sdk_arguments
 from agentcache.tiers.content.specs import OutputSchema, ToolSpec
+from agentcache.tiers.semantic.tier import SemanticOptions, front
 
 C = TypeVar("C", OpenAI, AsyncOpenAI)
 
@@ -35,17 +36,27 @@ def _event(data: Any) -> Any:
     return construct_type(type_=ResponseStreamEvent, value=data)
 
 
-def cached_openai(client: C, cache: Any, *, ttl: TTL | None = None, ignore: Iterable[str] | None = None) -> C:
+def cached_openai(
+    client: C,
+    cache: Any,
+    *,
+    ttl: TTL | None = None,
+    ignore: Iterable[str] | None = None,
+    semantic: bool | SemanticOptions | None = None,
+) -> C:
     """``client`` with its model calls cached in ``cache.llm``; call sites stay as they are.
 
     ``ttl``: of the responses stored through it (else the model's policy or the cache's
     ``llm_ttl``); ``ignore``: the request parameters that do not change the answer (default
-    :data:`~agentcache.IGNORED_PARAMETERS`)."""
+    :data:`~agentcache.IGNORED_PARAMETERS`); ``semantic``: also serve plain calls whose prompt means
+    the same as one answered before (``cache.semantic``: exact hit first, then semantic, then the
+    model), ``True`` or a :class:`~agentcache.tiers.semantic.tier.SemanticOptions` (scope, threshold, judge)."""
     check_pair(client, cache, OpenAI, AsyncOpenAI, "openai")
+    llm = front(cache, semantic)
     chat = Endpoint(
         "chat",
         client.chat.completions.create,
-        cache.llm,
+        llm,
         built(ChatCompletion),
         built(ChatCompletionChunk),
         ttl=ttl,
@@ -54,7 +65,7 @@ def cached_openai(client: C, cache: Any, *, ttl: TTL | None = None, ignore: Iter
     responses = Endpoint(
         "responses",
         client.responses.create,
-        cache.llm,
+        llm,
         built(Response),
         _event,
         ttl=ttl,
@@ -110,21 +121,21 @@ class OpenAIChatModel:
         return chat_request(self.model, context, tools, output, params)
 
     def call(self, request: dict[str, Any]) -> dict[str, Any]:
-        return dump(self.client.chat.completions.create(**request))  # type: ignore[no-any-return]
+        return dump(self.client.chat.completions.create(**sdk_arguments(request)))  # type: ignore[no-any-return]
 
     async def call_async(self, request: dict[str, Any]) -> dict[str, Any]:
-        return dump(await self.async_client.chat.completions.create(**request))  # type: ignore[no-any-return]
+        return dump(await self.async_client.chat.completions.create(**sdk_arguments(request)))  # type: ignore[no-any-return]
 
     def stream(self, request: dict[str, Any]) -> Iterator[dict[str, Any]]:
         with self.client.chat.completions.create(
-            **request, stream=True, stream_options={"include_usage": True}
+            **sdk_arguments(request), stream=True, stream_options={"include_usage": True}
         ) as chunks:
             for chunk in chunks:
                 yield dump(chunk)
 
     async def stream_async(self, request: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
         stream = await self.async_client.chat.completions.create(
-            **request, stream=True, stream_options={"include_usage": True}
+            **sdk_arguments(request), stream=True, stream_options={"include_usage": True}
         )
         async with stream as chunks:
             async for chunk in chunks:

@@ -8,8 +8,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from agentcache.core.commands import Command
 from agentcache.core.flights import Flights
 from agentcache.core.near import NearStore
+from agentcache.encoding.encryption import Sealer
 from agentcache.encoding.keys import llm_policies_key, policies_key, stats_key
 from agentcache.stats import StatsBuffer
 
@@ -97,6 +99,11 @@ class Settings:
     """The near cache (``near_cache=`` option), else None."""
     seen: dict[str, int] = None  # type: ignore[assignment]
     """Shelf keys this cache lately saw holding an entry, with its expiry (``shelf/entries.py``)."""
+    slides: dict[str, tuple[Command, bytes]] = None  # type: ignore[assignment]
+    """Session keys this cache lately saw holding a sliding field: the read that refreshes it by
+    that TTL (``GETEX key PX ms``) and the header it expects back (``tiers/session/tier.py``)."""
+    sealer: Sealer | None = None
+    """Encryption at rest (``encryption=`` option, ``encoding/encryption.py``), else None."""
 
     def __post_init__(self) -> None:
         prefix = self.options.prefix
@@ -110,6 +117,8 @@ class Settings:
             object.__setattr__(self, "llm_policies", PolicyCache(llm_policies_key(prefix)))
         if self.seen is None:
             object.__setattr__(self, "seen", {})
+        if self.slides is None:
+            object.__setattr__(self, "slides", {})
         object.__setattr__(self, "tool_shelf", Shelf(self.policies, self.options.tool_ttl_ms))
         object.__setattr__(self, "llm_shelf", Shelf(self.llm_policies, self.options.llm_ttl_ms))
 

@@ -1,6 +1,6 @@
-"""Every public operation works for a Valkey user with exactly the README's least-privilege rule.
+"""Every public operation works for a Valkey user with exactly the documented least-privilege rule.
 
-The rule is read from the README (so the documentation is what is tested) and given to a fresh
+The rule is read from docs/acl.md (so the documentation is what is tested) and given to a fresh
 user on every node; the cache connects as that user. Afterwards the server's ACL LOG must hold no
 denial for the user, so even a refusal the client swallows (say of CLIENT SETINFO) shows up.
 A test also checks that this file exercises every public operation of every tier, so an operation
@@ -13,7 +13,6 @@ import asyncio
 import inspect
 import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,6 +28,7 @@ from agentcache import (
     CheckpointTier,
     Conversation,
     ConversationTier,
+    DecryptionError,
     LlmTier,
     Message,
     SessionTier,
@@ -38,12 +38,16 @@ from agentcache import (
 )
 from agentcache.core.binding import operation
 from agentcache.core.commands import Call as CallStep
+from agentcache.encoding.encryption import Encryption
 from agentcache.providers.openai import OpenAIChatModel
 from agentcache.testing import unique_prefix
+from agentcache.tiers.semantic.tier import SemanticTier
+from tests.documents import documents
 from tests.fake_models import FakeModelServer
+from tests.semantic_fakes import AsyncWordsEmbedder
 
-README = Path(__file__).parent.parent.parent / "README.md"
 SERVERS = ["standalone", "cluster", "cluster3"]
+SEALED = Encryption({"acl": bytes(range(32))}, allow_plaintext=True)  # rekey seals what the exercise wrote
 
 
 class Empty(BaseModel):
@@ -51,14 +55,19 @@ class Empty(BaseModel):
 
 
 def readme_rule() -> str:
-    """The ``ACL SETUSER agentcache ...`` line of the README."""
-    lines = [line for line in README.read_text().splitlines() if line.startswith("ACL SETUSER agentcache ")]
-    assert len(lines) == 1, "the README should give exactly one least-privilege rule"
+    """The ``ACL SETUSER agentcache ...`` line of the documentation (docs/acl.md)."""
+    lines = [
+        line
+        for path in documents()
+        for line in path.read_text().splitlines()
+        if line.startswith("ACL SETUSER agentcache ")
+    ]
+    assert len(lines) == 1, "the README and docs/ should give exactly one least-privilege rule"
     return lines[0]
 
 
 def rule_for(prefix: str, user: str, password: str, *, without: str | None = None) -> list[str]:
-    """The README's rule for this user, password and prefix (less one word, ``without``)."""
+    """The documented rule for this user, password and prefix (less one word, ``without``)."""
     words = readme_rule().split()[2:]  # after ACL SETUSER
     assert words[0] == "agentcache" and "~agentcache:*" in words and ">change-me" in words
     assert without is None or without in words
@@ -98,7 +107,7 @@ def restricted(server_urls: Callable[[str], str], request: pytest.FixtureRequest
         log: list[dict[str, Any]] = [entry for node in nodes for entry in node.acl_log()]  # type: ignore[union-attr]
         denied = [entry for entry in log if entry.get("username") == user]
         if not refusals:
-            assert denied == [], f"the README's rule lacks: {denied}"
+            assert denied == [], f"the documented rule lacks: {denied}"
     finally:
         for node in nodes:
             node.execute_command("ACL", "DELUSER", user)
@@ -118,6 +127,7 @@ def public_operations() -> set[str]:
         LlmTier,
         ConversationTier,
         CheckpointTier,
+        SemanticTier,
         Conversation,
         ValkeySnapshotStore,
         AgentCache,
@@ -128,8 +138,9 @@ def public_operations() -> set[str]:
     return found
 
 
-async def exercise(cache: Any, asynchronous: bool, models: FakeModelServer) -> set[str]:
-    """Call every public operation once; returns the names called."""
+async def exercise(cache: Any, asynchronous: bool, models: FakeModelServer, sealed: Any) -> set[str]:
+    """Call every public operation once (``AgentCache.rekey`` on ``sealed``, the same prefix opened
+    with ``encryption=``); returns the names called."""
     called: set[str] = set()
 
     async def call(name: str, value: Any) -> Any:
@@ -232,6 +243,10 @@ async def exercise(cache: Any, asynchronous: bool, models: FakeModelServer) -> s
     streamed = conv.stream("stream it", model=model)
     events = [e async for e in streamed] if asynchronous else list(streamed)
     assert events[-1].type == "done"
+    posted = await call("Conversation.post_message", conv.post_message(Message.user("one more")))
+    assert posted.length == await run(conv.length()) and posted.info.status == "active"
+    compacted = await call("Conversation.compact", conv.compact(model=model, keep_last=2))
+    assert compacted.model_calls == 1 and compacted.summarized == posted.length - 2
     llm = cache.llm
     request = {"model": "gpt-acl", "messages": [{"role": "user", "content": "hi"}]}
     assert not await call("LlmTier.check", llm.check(request))
@@ -269,9 +284,43 @@ async def exercise(cache: Any, asynchronous: bool, models: FakeModelServer) -> s
     assert await call("CheckpointTier.delete_runs", cp.delete_runs(["r"])) == 2
     assert await call("CheckpointTier.delete_thread", cp.delete_thread("u")) == 0
 
+    sem = cache.semantic
+    sem.configure(embedder=AsyncWordsEmbedder(), threshold=0.8, max_entries=2)
+    scope = {"tenant": "acme"}
+    asked = {"model": "gpt-acl", "messages": [{"role": "user", "content": "how do I reset my password please"}]}
+    again = {"model": "gpt-acl", "messages": [{"role": "user", "content": "how can I reset my password please"}]}
+    assert await call("SemanticTier.store", sem.store(asked, {"a": 1}, scope=scope, ttl=60)) is True
+    assert (await call("SemanticTier.check", sem.check(again, scope=scope))).hit
+    made = sem.get_or_compute({**asked, "max_tokens": 3}, answer if asynchronous else answer_sync, scope=scope)
+    assert await call("SemanticTier.get_or_compute", made) == {"answer": 2}
+    fetched = await call("SemanticTier.fetch_or_compute", sem.fetch_or_compute(again, step))
+    assert fetched.response == {"answer": 2} and not fetched.hit
+    for i in range(3):  # past max_entries: the bound evicts
+        question = {**asked, "messages": [{"role": "user", "content": f"question {i}"}]}
+        await run(sem.store(question, {"i": i}, ttl=0.05))
+    await asyncio.sleep(0.06)
+    await run(sem.store({**asked, "messages": [{"role": "user", "content": "question 9"}]}, {"i": 9}))  # purges
+    assert await call("SemanticTier.invalidate", sem.invalidate(asked, scope=scope)) is True
+    assert await call("SemanticTier.invalidate_model", sem.invalidate_model("gpt-acl")) >= 1
+    assert await call("SemanticTier.invalidate_scope", sem.invalidate_scope(scope)) >= 0
+
     assert await call("AgentCache.ping", cache.ping()) is True
     assert (await call("AgentCache.stats", cache.stats())).session.writes >= 1
     await call("AgentCache.reset_stats", cache.reset_stats())
+
+    await run(cache.session.set("plain", "f", 7))  # plaintext, for the rekey to seal
+    await run(sealed.session.set("sealed", "f", {"secret": 1}))  # under the current key: left alone
+    cursor, rewritten, current = None, 0, 0
+    while True:  # the plaintext written above is sealed in place
+        done = await call("AgentCache.rekey", sealed.rekey(cursor, count=200))
+        rewritten, current, cursor = rewritten + done.rewritten, current + done.current, done.cursor
+        assert done.unreadable == []
+        if cursor is None:
+            break
+    assert rewritten >= 1 and current >= 1
+    assert await run(sealed.session.get("plain", "f")) == 7
+    with pytest.raises(DecryptionError, match="encrypted"):  # sealed in place: no longer plaintext
+        await run(cache.session.get("plain", "f"))
     return called
 
 
@@ -292,10 +341,12 @@ def test_every_operation_under_the_readme_rule(
 
     async def main() -> set[str]:
         cache = open_cache(url, prefix, facade)
+        sealed = (AsyncAgentCache if facade == "async" else AgentCache).from_url(url, prefix=prefix, encryption=SEALED)
         try:
-            return await exercise(cache, facade == "async", fake_models)
+            return await exercise(cache, facade == "async", fake_models, sealed)
         finally:
             await close(cache)
+            await close(sealed)
 
     called = asyncio.run(main())
     assert called == public_operations()

@@ -2,7 +2,7 @@
 workload on a 3-primary cluster: every chart has data, search and drill-down work, values that look
 like markup stay text; and what one poll of its feed costs, in round trips and bytes.
 
-``AGENTCACHE_SCREENSHOTS=<dir>`` keeps the screenshots there (``docs/`` for the README's).
+``AGENTCACHE_SCREENSHOTS=<dir>`` keeps the screenshots there (``docs/`` for docs/dashboard.md's).
 """
 
 from __future__ import annotations

@@ -64,7 +64,7 @@ def test_a_killed_primary_fails_over_under_load(cluster: BundledValkey, facade: 
         node = primaries[0] if victim == "the URL's node" else primaries[1]
         owner = {thread: slot_owner(raw, cache.session.key(thread, "before")) for thread in THREADS}
         assert node.port in owner.values()
-        time.sleep(1.5)  # let the replicas catch up (replication is asynchronous: see the README)
+        time.sleep(1.5)  # let the replicas catch up (replication is asynchronous: see docs/reliability.md)
 
         node.kill()
         killed_at = time.monotonic()

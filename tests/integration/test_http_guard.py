@@ -5,6 +5,7 @@ API's documents (off unless asked for; then the admin's, from local assets only)
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import socket
@@ -32,15 +33,27 @@ class QuickHeaders(GuardedH11Protocol):
     header_timeout = 1.0
 
 
+QUICK: dict[str, type[Any]] = {"h11": QuickHeaders}  # the fallback without uvicorn[standard]
+try:
+    from agentcache.http.fast_protocol import GuardedHttpToolsProtocol
+
+    class QuickHttpTools(GuardedHttpToolsProtocol):
+        header_timeout = 1.0
+
+    QUICK["httptools"] = QuickHttpTools  # what agentcache serve runs when it is installed
+except ImportError:
+    pass
+
 PREFIX = unique_prefix()
 
 
-@pytest.fixture(scope="module")
-def served(server_urls: Any) -> Iterator[tuple[str, int]]:
-    cache = AsyncAgentCache.from_url(server_urls("cluster"), prefix=PREFIX)
+@contextlib.contextmanager
+def serving(url: str, protocol: type[Any]) -> Iterator[tuple[str, int]]:
+    """The app on ``server_config`` (the stack ``agentcache serve`` runs) with ``protocol``."""
+    cache = AsyncAgentCache.from_url(url, prefix=PREFIX)
     port = free_port()
     config = server_config(
-        create_app(cache, owns_cache=True, user_keys=[USER]), "127.0.0.1", port, http=QuickHeaders, log_level="warning"
+        create_app(cache, owns_cache=True, user_keys=[USER]), "127.0.0.1", port, http=protocol, log_level="warning"
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
@@ -49,9 +62,18 @@ def served(server_urls: Any) -> Iterator[tuple[str, int]]:
     while not server.started:
         assert time.monotonic() < deadline
         time.sleep(0.02)
-    yield "127.0.0.1", port
-    server.should_exit = True
-    thread.join(20)
+    try:
+        yield "127.0.0.1", port
+    finally:
+        server.should_exit = True
+        thread.join(20)
+
+
+@pytest.fixture(scope="module", params=list(QUICK))
+def served(request: pytest.FixtureRequest, server_urls: Any) -> Iterator[tuple[str, int]]:
+    """The server on each protocol: httptools (with uvicorn[standard]) and h11 (without)."""
+    with serving(server_urls("cluster"), QUICK[request.param]) as where:
+        yield where
 
 
 def exchange(where: tuple[str, int], data: bytes, timeout: float = 10) -> bytes:
@@ -81,7 +103,7 @@ def test_oversized_heads_and_too_many_headers_are_refused(served: tuple[str, int
     assert status(exchange(served, request(b"/api/v1/threads/t/session", key))) == 200
     assert status(exchange(served, request(b"/health", b"X-Big: " + b"a" * (1 << 20)))) in (0, 400)
     assert status(exchange(served, request(b"/health", *(b"X-%d: a" % i for i in range(20_000))))) in (0, 400)
-    many = [b"X-%d: a" % i for i in range(150)]  # small enough for h11's bound, too many for ours
+    many = [b"X-%d: a" % i for i in range(150)]  # small enough for the head's bound, too many for ours
     assert status(exchange(served, request(b"/api/v1/threads/t/session", key, *many))) == 431
 
 
@@ -106,8 +128,9 @@ def test_a_connection_that_trickles_its_headers_is_closed(served: tuple[str, int
 
 
 def test_slow_sockets_keep_the_server_memory_bounded(served: tuple[str, int]) -> None:
-    """Sockets that stream an endless header line: each is refused once it passes h11's bound
-    (16 KiB), so the server's memory does not follow what they send."""
+    """Sockets that stream an endless header line: each is refused once it passes the head's bound
+    (16 KiB; h11's own, or the httptools protocol's) and closed, so the server's memory does not
+    follow what they send."""
     rss = _rss_kib()
     socks = [socket.create_connection(served, timeout=5) for _ in range(6)]
     sent = 0
@@ -122,11 +145,25 @@ def test_slow_sockets_keep_the_server_memory_bounded(served: tuple[str, int]) ->
                     sent += len(chunk)
                 except OSError:
                     pass
+        assert all(_closed_by_server(sock) for sock in socks)
     finally:
         for sock in socks:
             sock.close()
     grown = _rss_kib() - rss
     assert grown < 64 * 1024, f"the server grew {grown} KiB while {sent} bytes were sent"
+
+
+def _closed_by_server(sock: socket.socket) -> bool:
+    """Whether the server closed ``sock`` (a 400, then end of stream, or a reset) within 5 s."""
+    sock.settimeout(5)
+    try:
+        while sock.recv(65536):
+            pass
+    except TimeoutError:
+        return False
+    except OSError:
+        return True
+    return True
 
 
 def _rss_kib() -> int:

@@ -46,7 +46,7 @@ from agentcache.tiers.store.tier import (
     STORE_TOUCH,
 )
 from tests.helpers import command, cost
-from tests.integration.test_acl import restricted  # noqa: F401 - the fixture: a user with the README's ACL rule
+from tests.integration.test_acl import restricted  # noqa: F401 - the fixture: a user with the documented ACL rule
 
 
 def _keys(items: list[Any]) -> list[str]:
@@ -600,7 +600,7 @@ async def test_an_async_cache_refuses_the_sync_methods(url: str) -> None:
 @pytest.mark.parametrize("restricted", ["standalone", "cluster3"], indirect=True)
 def test_the_readme_acl_rule_is_enough(restricted: tuple[str, str, str]) -> None:  # noqa: F811
     """Every store path (registration, filters, refresh, expiry and pruning, listings with and
-    without a prefix) as a user with exactly the README's least-privilege rule: the fixture then
+    without a prefix) as a user with exactly the documented least-privilege rule: the fixture then
     checks the ACL LOG holds no refusal."""
     url, prefix, _ = restricted
     with AgentCache.from_url(url, prefix=prefix) as cache:

@@ -5,11 +5,9 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
-import re
 import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import anthropic
@@ -23,6 +21,7 @@ from agentcache import AgentCache, AsyncAgentCache, InvalidArgumentError
 from agentcache.providers.anthropic import cached_anthropic
 from agentcache.providers.openai import cached_openai
 from agentcache.testing import unique_prefix
+from tests.documents import MODEL_TAGS, runnable
 from tests.fake_models import FakeModelServer
 
 CHAT = {"model": "gpt-test", "messages": [{"role": "user", "content": "hello there"}], "temperature": 0}
@@ -222,9 +221,9 @@ def test_processes_asking_at_once_reach_the_model_once(
 
 
 def readme_model_blocks() -> list[tuple[str, str]]:
-    """The README's python blocks that need a model SDK (fenced as ``python {openai}`` or ``{anthropic}``)."""
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    return re.findall(r"```python \{(openai|anthropic)\}\n(.*?)```", readme, flags=re.S)
+    """The documents' python blocks that need a model SDK (fenced as ``python {openai}`` or
+    ``{anthropic}``, in README.md or docs/: tests/documents.py)."""
+    return [(block.tag, block.code) for block in runnable(*MODEL_TAGS)]
 
 
 @pytest.mark.parametrize("index", range(len(readme_model_blocks())))
@@ -240,5 +239,5 @@ def test_readme_model_examples_run_against_the_loopback_server(index: int, model
         "ANTHROPIC_API_KEY": "test",
     }
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
-    assert done.returncode == 0, f"README block {index + 1} ({sdk}) failed:\n{done.stderr}"
+    assert done.returncode == 0, f"{runnable(*MODEL_TAGS)[index].where} ({sdk}) failed:\n{done.stderr}"
     assert models.calls["anthropic" if sdk == "anthropic" else "chat"] >= 1

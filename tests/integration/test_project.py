@@ -1,4 +1,4 @@
-"""The project's promises outside the library: README examples, the demo, compose.yaml, CI, the CLI."""
+"""The project's promises outside the library: the documents' examples, the demo, compose.yaml, CI, the CLI."""
 
 from __future__ import annotations
 
@@ -10,12 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.documents import Block, runnable
+
 ROOT = Path(__file__).resolve().parents[2]
-README = (ROOT / "README.md").read_text()
-
-
-def python_blocks() -> list[str]:
-    return re.findall(r"```python\n(.*?)```", README, flags=re.S)
+EXAMPLES = runnable("")  # README.md's and docs/'s untagged python blocks (tests/documents.py)
 
 
 def not_installed_by_quickstart() -> list[str]:
@@ -49,15 +47,15 @@ sys.meta_path.insert(0, Blocker())
 """
 
 
-@pytest.mark.parametrize("index", range(len(python_blocks())))
-def test_readme_examples_run_after_the_first_quickstart_command(index: int) -> None:
-    """Each example runs in a fresh interpreter that can import only what ``pip install -e
-    ".[embedded]"`` installs (the other extras' modules are made unimportable)."""
+@pytest.mark.parametrize("block", EXAMPLES, ids=[block.where for block in EXAMPLES])
+def test_documented_examples_run_after_the_first_quickstart_command(block: Block) -> None:
+    """Each example of the README and the docs runs in a fresh interpreter that can import only what
+    ``pip install -e ".[embedded]"`` installs (the other extras' modules are made unimportable)."""
     blocked = not_installed_by_quickstart()
     assert "fakeredis" in blocked and "pytest" in blocked
-    code = f"BLOCKED = {set(blocked)!r}\n{BLOCKER}\nexec(compile({python_blocks()[index]!r}, 'README block', 'exec'))"
+    code = f"BLOCKED = {set(blocked)!r}\n{BLOCKER}\nexec(compile({block.code!r}, {block.where!r}, 'exec'))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
-    assert done.returncode == 0, f"README.md python block {index + 1} failed:\n{done.stderr}"
+    assert done.returncode == 0, f"the python block at {block.where} failed:\n{done.stderr}"
 
 
 def test_demo_runs() -> None:

@@ -3,16 +3,28 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from pydantic import BaseModel
 
-from agentcache import AgentCache, AsyncAgentCache, InvalidArgumentError, Message, ModelError
+from agentcache import (
+    AgentCache,
+    AsyncAgentCache,
+    Context,
+    DataPart,
+    ImagePart,
+    InvalidArgumentError,
+    Message,
+    ModelError,
+    ToolCallPart,
+)
 from agentcache.providers.anthropic import AnthropicModel
 from agentcache.providers.openai import OpenAIChatModel
 from agentcache.testing import unique_prefix
+from agentcache.tiers.content.specs import ToolSpec
 from tests.fake_models import FakeModelServer
 from tests.helpers import cost, make_cache, new
 
@@ -167,6 +179,49 @@ def test_round_trips_of_a_turn(server_urls: Any, models: FakeModelServer) -> Non
         assert cost(cache, lambda: conv.run("no cache", model=model, llm_cache=False)) == 2  # context, append
     finally:
         close()
+
+
+async def _async_bodies(model: Any, request: dict[str, Any], models: FakeModelServer) -> list[str]:
+    """The bodies the server gets from ``model.call_async`` and ``model.stream_async``."""
+    await model.call_async(request)
+    bodies = [json.dumps(models.requests[-1][1])]
+    async for _ in model.stream_async(request):
+        pass
+    return [*bodies, json.dumps(models.requests[-1][1])]
+
+
+def test_a_model_sends_the_body_its_sdk_would(models: FakeModelServer) -> None:
+    """The models pass the messages to the SDK through ``extra_body`` (past its slow per-message
+    walk): the server gets the very body a plain ``create(**request)`` sends, plain and streamed."""
+    context = Context(
+        "Be brief.",
+        [
+            Message.system("rules"),
+            Message.user("look", ImagePart(data=b"\x89PNG", mime_type="image/png"), DataPart(data={"b": [1, None]})),
+            Message.assistant("Looking.", tool_calls=[ToolCallPart(id="c1", name="lookup", arguments={"q": "é"})]),
+            Message.tool("c1", {"place": "Kyoto", "n": 1.0}),
+            Message.user("REPLY done"),
+        ],
+    )
+    tools = [ToolSpec("lookup", "Find a place.", {"type": "object", "properties": {"q": {"type": "string"}}})]
+    for model in providers(models):
+        request = model.request(context, tools, None, {"max_tokens": 50, "extra_body": {"seed": 3}})
+        if model.api == "chat":
+            create, streamed = model.client.chat.completions.create, {"stream_options": {"include_usage": True}}
+        else:
+            create, streamed = model.client.messages.create, {}
+        bodies = []
+        create(**request)
+        bodies.append(json.dumps(models.requests[-1][1]))
+        model.call(request)
+        bodies.append(json.dumps(models.requests[-1][1]))
+        list(create(**request, stream=True, **streamed))
+        bodies.append(json.dumps(models.requests[-1][1]))
+        list(model.stream(request))
+        bodies.append(json.dumps(models.requests[-1][1]))
+        bodies += asyncio.run(_async_bodies(model, request, models))
+        assert bodies[0] == bodies[1] == bodies[4] and bodies[2] == bodies[3] == bodies[5], model.api
+        assert '"seed": 3' in bodies[1] and "Kyoto" in bodies[1]
 
 
 def test_bad_arguments_fail_before_anything_is_sent(cache: Any, model: Any, models: FakeModelServer) -> None:

@@ -70,7 +70,9 @@ def test_session_point_operations_are_one_command_each() -> None:
     key, data, px, ms = batches[0][0].args[1:]
     assert key == "p:session:{t}:f" and (px, ms) == ("PX", 60_000)
 
-    batches, value = drive(session.get(s, "t", "f"), [[data]])
+    batches, value = drive(session.get(s, "t", "f"), [[data]])  # the cache knows the field slides by 60 s
+    assert [c.args for c in batches[0]] == [("GETEX", key, "PX", 60_000)] and value == {"a": 1}
+    batches, value = drive(session.get(settings(), "t", "f"), [[data]])  # another cache: the script
     assert names(batches) == [["EVALSHA session_get"]] and value == {"a": 1}
     assert batches[0][0].args[3] == "p:session:{t}:f"
     assert drive(session.get(s, "t", "missing", default="d"), [[None]])[1] == "d"

@@ -24,6 +24,7 @@ LAYERS = {
     "agentcache.errors": 0,
     "agentcache.encoding": 1,
     "agentcache.core": 2,
+    "agentcache.embedders": 2,  # text to vectors (local model, OpenAI): below the semantic tier that uses them
     "agentcache.stats": 2,  # the statistics buffer and its two operations: below the tiers that count
     "agentcache.server": 2,
     "agentcache.tiers": 3,

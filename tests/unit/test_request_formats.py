@@ -15,6 +15,7 @@ from agentcache.tiers.content.requests import (
     chat_messages,
     chat_request,
     responses_input,
+    sdk_arguments,
 )
 from agentcache.tiers.content.specs import OutputSchema, ToolSpec
 
@@ -213,3 +214,20 @@ def test_the_wrappers_send_the_rendered_request() -> None:
     anthropic = AnthropicModel("claude-x", max_tokens=7, api_key="unused").request(ctx, [TOOL], None, {})
     assert anthropic == anthropic_request("claude-x", 7, ctx, [TOOL], None, {})
     assert anthropic["max_tokens"] == 7 and anthropic["tools"][0]["input_schema"] == TOOL.parameters
+
+
+def test_sdk_arguments_send_the_messages_through_extra_body() -> None:
+    messages = [{"role": "user", "content": "hi"}]
+    request = {"model": "m", "messages": messages, "temperature": 0}
+    assert sdk_arguments(request) == {
+        "model": "m",
+        "messages": [],
+        "temperature": 0,
+        "extra_body": {"messages": messages},
+    }
+    assert request["messages"] is messages  # the request itself is left as it was
+    own = sdk_arguments({**request, "extra_body": {"seed": 1, "messages": "theirs"}})
+    assert own["extra_body"] == {"messages": "theirs", "seed": 1}  # the caller's extra_body still wins
+    assert sdk_arguments({**request, "extra_body": None})["extra_body"] == {"messages": messages}
+    for untouched in ({"model": "m", "messages": []}, {"model": "m"}, {**request, "extra_body": "odd"}):
+        assert sdk_arguments(untouched) == untouched

@@ -25,7 +25,9 @@ ORDER = {
     "limits": 3,
     "monitor": 3,
     "checkpoints": 3,
+    "rekey": 3,  # agentcache rekey: seal what is stored again under the current encryption key
     "conversations": 4,  # composes the session tier (conv.state), the LLM and tool tiers (turns)
+    "semantic": 4,  # composes the LLM tier (exact hit first, its single flight)
 }
 
 

@@ -8,6 +8,13 @@ pairs, which this tier stores as they are and never interprets (no pickle: the a
 serializer). An optional TTL applies to the whole thread: every write sets it, and a read sets it
 again when asked to (sliding).
 
+With ``encryption=`` each checkpoint entry and each pending write is sealed (``codec.seal_bytes``):
+an entry is bound to its hash field (the checkpoint's member) in the thread's ``cp`` key, a write to
+its checkpoint's member in the thread's ``w`` key, and a checkpoint whose writes hold one task's
+write twice (one copied over another) is refused. The scripts only move the entries, never read
+them. What stays visible: the members (namespaces and checkpoint ids), the write fields (task ids
+and indexes), the run ids, the counts and sizes.
+
 Round trips: put 1, put_writes 1, get 1, list 1 per 100 checkpoints, delete_thread 1,
 copy_thread 2, prune 1 for any number of threads; delete_runs and threads walk the keyspace (one
 SCAN step per round trip on each primary).
@@ -23,6 +30,7 @@ import msgpack
 
 from agentcache.core.binding import Bound, E, operation
 from agentcache.core.commands import Operation, cmd, lua, one, scan_all
+from agentcache.encoding import codec
 from agentcache.encoding.expiry import TTL, ttl_ms
 from agentcache.encoding.keys import (
     check_name,
@@ -32,7 +40,13 @@ from agentcache.encoding.keys import (
     checkpoint_part,
     checkpoint_thread_of,
 )
-from agentcache.errors import CheckpointsLost, InvalidArgumentError, SerializationError, ValueTooLargeError
+from agentcache.errors import (
+    CheckpointsLost,
+    DecryptionError,
+    InvalidArgumentError,
+    SerializationError,
+    ValueTooLargeError,
+)
 from agentcache.tiers.settings import Settings
 
 CHECKPOINT_PUT = lua(__package__, "put", name="checkpoint_put", prelude="prelude")
@@ -42,6 +56,8 @@ CHECKPOINT_DROP = lua(__package__, "drop", name="checkpoint_drop", prelude="prel
 CHECKPOINT_COPY = lua(__package__, "copy", name="checkpoint_copy", prelude="prelude")
 
 PAGE = 100  # checkpoints per round trip when listing
+WRITES_MARK = "#writes"
+"""The field of a thread's entries hash that marks pending writes (``prelude.lua``): no entry."""
 Typed = tuple[str, bytes]
 """What a serializer's ``dumps_typed`` makes: a type tag and the bytes."""
 
@@ -108,6 +124,7 @@ def put(
     c, m = _typed(checkpoint, "checkpoint"), _typed(metadata, "metadata")
     entry = msgpack.packb([namespace, checkpoint_id, c[0], c[1], m[0], m[1], parent_id])
     _fits(s, len(entry))
+    entry = codec.seal_bytes(entry, s.sealer, codec.hash_where(keys.cp, member))
     yield from one(CHECKPOINT_PUT(keys.all, member, entry, run_id or "", _ms(ttl)))
 
 
@@ -135,6 +152,7 @@ def put_writes(
         value = _typed(w.value, "write value")
         packed = msgpack.packb([w.task_id, w.idx, w.channel, value[0], value[1], w.task_path])
         _fits(s, len(packed))
+        packed = codec.seal_bytes(packed, s.sealer, codec.hash_where(keys.w, member))
         args += [f"{member}\x00{checkpoint_part(w.task_id, 'task_id')}\x00{w.idx}", packed, "1" if w.idx < 0 else "0"]
     if not args:
         return 0
@@ -150,7 +168,7 @@ def get(
     member = "" if checkpoint_id is None else checkpoint_member(namespace, checkpoint_id)
     head = checkpoint_member(namespace, "")
     reply = yield from one(CHECKPOINT_READ(keys.all, _ms(refresh), "get", member, head))
-    return None if not reply else _entry(thread_id, _whole(thread_id, reply))
+    return None if not reply else _entry(s, thread_id, _whole(thread_id, reply))
 
 
 def list_(
@@ -179,7 +197,7 @@ def list_(
         page = _whole(
             thread_id, (yield from one(CHECKPOINT_READ(keys.all, _ms(refresh), "list", low, high, filter_before, want)))
         )
-        found += [_entry(thread_id, e) for e in page]
+        found += [_entry(s, thread_id, e) for e in page]
         if len(page) < want:
             break
         high = b"(" + page[-1][0]
@@ -219,9 +237,33 @@ def copy_thread(s: Settings, source_thread_id: str, target_thread_id: str, *, tt
     ]
     if not members:
         return 0
+    if s.sealer is not None:  # each value is bound to its thread's keys: open, then seal for the target
+        entries = _moved(s, entries, source.cp, target.cp, lambda field: field)
+        writes = _moved(s, writes, source.w, target.w, write_member)
     lists = [_flat(entries), _flat(runs), _flat(writes), list(members), list(fields)]
     yield [CHECKPOINT_COPY(target.all, _ms(ttl), *map(len, lists), *(x for each in lists for x in each))]
     return len(members)
+
+
+def write_member(field: str) -> str:
+    """The checkpoint member a pending write's field (``<member> NUL <task> NUL <idx>``) belongs to:
+    what a sealed write is bound to."""
+    return "\x00".join(field.split("\x00", 2)[:2])
+
+
+def _moved(s: Settings, reply: Any, source: str, target: str, where: Any) -> dict[bytes, bytes]:
+    """A hash's fields (HGETALL) opened as stored in ``source``, sealed for ``target`` (the mark
+    ``#writes`` of the entries hash is no sealed value: it goes as it is)."""
+    pairs = reply.items() if isinstance(reply, dict) else zip(reply[::2], reply[1::2], strict=True)
+    out: dict[bytes, bytes] = {}
+    for field, raw in pairs:
+        name = field.decode(errors="surrogateescape") if isinstance(field, bytes) else str(field)
+        if name == WRITES_MARK:
+            out[field] = raw
+            continue
+        plain = codec.opened_bytes(raw, s.sealer, codec.hash_where(source, where(name)))
+        out[field] = codec.seal_bytes(plain, s.sealer, codec.hash_where(target, where(name)))
+    return out
 
 
 def _flat(reply: Any) -> list[Any]:
@@ -281,13 +323,25 @@ def _whole(thread_id: str, reply: Any) -> Any:
     return reply
 
 
-def _entry(thread_id: str, reply: list[Any]) -> StoredCheckpoint:
+def _entry(s: Settings, thread_id: str, reply: list[Any]) -> StoredCheckpoint:
+    member = reply[0].decode(errors="surrogateescape")
+    keys = checkpoint_keys(s.prefix, thread_id)
+    entry = codec.opened_bytes(reply[1], s.sealer, codec.hash_where(keys.cp, member))
+    bound = codec.hash_where(keys.w, member)
     try:
-        ns, cid, ctype, cdata, mtype, mdata, parent = msgpack.unpackb(reply[1])
-        stored = [msgpack.unpackb(w) for w in reply[2:]]
+        ns, cid, ctype, cdata, mtype, mdata, parent = msgpack.unpackb(entry)
+        stored = [msgpack.unpackb(codec.opened_bytes(w, s.sealer, bound)) for w in reply[2:]]
         writes = [StoredWrite(t, i, ch, (vt, vb), path) for t, i, ch, vt, vb, path in stored]
+    except DecryptionError:
+        raise
     except Exception as exc:  # msgpack raises several unrelated types; a wrong shape is a ValueError
         raise SerializationError(f"a checkpoint of thread {thread_id!r} cannot be read: {exc}") from exc
+    if s.sealer is not None and len({(w.task_id, w.idx) for w in writes}) != len(writes):
+        raise DecryptionError(  # a write is bound to its checkpoint: one copied over another shows twice
+            f"a checkpoint of thread {thread_id!r} holds one pending write twice: a sealed write was copied "
+            "over another on the server",
+            keys.w,
+        )
     writes.sort(key=lambda w: (w.task_path, w.task_id, w.idx))
     return StoredCheckpoint(thread_id, ns, cid, (ctype, cdata), (mtype, mdata), parent, writes)
 

@@ -76,8 +76,11 @@ def _anthropic_source(part: ImagePart) -> Block:
 def _user_content(message: Message, text: Callable[[str], Block], image: Callable[[ImagePart], Block]) -> list[Block]:
     """A user message's content blocks in one OpenAI API's shapes: ``text`` for text (and data, as
     JSON), ``image`` for images."""
+    parts = message.parts
+    if len(parts) == 1 and type(parts[0]) is TextPart:  # the common case in a long history
+        return [text(parts[0].text)]
     blocks: list[Block] = []
-    for part in message.parts:
+    for part in parts:
         if isinstance(part, TextPart):
             blocks.append(text(part.text))
         elif isinstance(part, ImagePart):
@@ -91,62 +94,84 @@ def _system_first(transcript: Transcript) -> list[Block]:
     return [] if transcript.system is None else [{"role": "system", "content": transcript.system}]
 
 
+def _chat_text(text: str) -> Block:
+    return {"type": "text", "text": text}
+
+
+def _chat_image(image: ImagePart) -> Block:
+    return {"type": "image_url", "image_url": {"url": _data_url(image)}}
+
+
+def _responses_text(text: str) -> Block:
+    return {"type": "input_text", "text": text}
+
+
+def _responses_image(image: ImagePart) -> Block:
+    return {"type": "input_image", "image_url": _data_url(image), "detail": "auto"}
+
+
+def _text_and_calls(message: Message) -> tuple[str, list[ToolCallPart]]:
+    """``message.text`` and ``message.tool_calls`` in one pass over its parts (the common message
+    of a long history has one text part and no calls: no join, no list)."""
+    parts = message.parts
+    if len(parts) == 1 and type(parts[0]) is TextPart:
+        return parts[0].text, []
+    texts = [part.text for part in parts if isinstance(part, TextPart)]
+    return "\n".join(texts), [part for part in parts if isinstance(part, ToolCallPart)]
+
+
 def chat_messages(transcript: Transcript) -> list[Block]:
     """OpenAI Chat Completions ``messages`` (system first; images as data URLs)."""
     out = _system_first(transcript)
+    append = out.append
     for message in transcript.messages:
-        if message.role == "tool":
-            for part in message.parts:
-                if isinstance(part, ToolResultPart):
-                    out.append({"role": "tool", "tool_call_id": part.tool_call_id, "content": result_text(part)})
-        elif message.role == "assistant":
-            entry: Block = {"role": "assistant", "content": message.text or None}
-            if message.tool_calls:
+        role = message.role
+        if role == "assistant":
+            text, calls = _text_and_calls(message)
+            entry: Block = {"role": "assistant", "content": text or None}
+            if calls:
                 entry["tool_calls"] = [
                     {
                         "id": call.id,
                         "type": "function",
                         "function": {"name": call.name, "arguments": json_text(call.arguments, "tool arguments")},
                     }
-                    for call in message.tool_calls
+                    for call in calls
                 ]
-            out.append(entry)
-        elif message.role == "system":
-            out.append({"role": "system", "content": message.text})
+            append(entry)
+        elif role == "tool":
+            for part in message.parts:
+                if isinstance(part, ToolResultPart):
+                    append({"role": "tool", "tool_call_id": part.tool_call_id, "content": result_text(part)})
+        elif role == "system":
+            append({"role": "system", "content": message.text})
         else:
-            content = _user_content(
-                message,
-                lambda text: {"type": "text", "text": text},
-                lambda image: {"type": "image_url", "image_url": {"url": _data_url(image)}},
-            )
-            out.append({"role": "user", "content": content})
+            append({"role": "user", "content": _user_content(message, _chat_text, _chat_image)})
     return out
 
 
 def responses_input(transcript: Transcript) -> list[Block]:
     """OpenAI Responses ``input`` items (the system prompt as a system message first)."""
     out = _system_first(transcript)
+    append = out.append
     for message in transcript.messages:
-        if message.role == "tool":
+        role = message.role
+        if role == "assistant":
+            text, calls = _text_and_calls(message)
+            if text:
+                append({"role": "assistant", "content": text})
+            for call in calls:
+                arguments = json_text(call.arguments, "tool arguments")
+                append({"type": "function_call", "call_id": call.id, "name": call.name, "arguments": arguments})
+        elif role == "tool":
             for part in message.parts:
                 if isinstance(part, ToolResultPart):
                     output = result_text(part)
-                    out.append({"type": "function_call_output", "call_id": part.tool_call_id, "output": output})
-        elif message.role == "assistant":
-            if message.text:
-                out.append({"role": "assistant", "content": message.text})
-            for call in message.tool_calls:
-                arguments = json_text(call.arguments, "tool arguments")
-                out.append({"type": "function_call", "call_id": call.id, "name": call.name, "arguments": arguments})
-        elif message.role == "system":
-            out.append({"role": "system", "content": message.text})
+                    append({"type": "function_call_output", "call_id": part.tool_call_id, "output": output})
+        elif role == "system":
+            append({"role": "system", "content": message.text})
         else:
-            content = _user_content(
-                message,
-                lambda text: {"type": "input_text", "text": text},
-                lambda image: {"type": "input_image", "image_url": _data_url(image), "detail": "auto"},
-            )
-            out.append({"role": "user", "content": content})
+            append({"role": "user", "content": _user_content(message, _responses_text, _responses_image)})
     return out
 
 
@@ -219,6 +244,25 @@ def anthropic_schema_ask(output: OutputSchema) -> str:
 
 
 # --- a turn's whole request --------------------------------------------------------------------------
+
+
+def sdk_arguments(request: Mapping[str, Any]) -> dict[str, Any]:
+    """``request`` (a turn's, as :func:`chat_request` or :func:`anthropic_request` make it) as the
+    keyword arguments of the SDK's ``create``, its ``messages`` sent through ``extra_body``.
+
+    The ``openai`` and ``anthropic`` clients walk every argument against their typed-dict
+    annotations before sending it, each message against every member of a union of message types:
+    about a millisecond per message, so most of a turn on a long conversation. The messages made
+    here are plain JSON data that walk leaves as it is (no aliases, no dates, no files), so they go
+    in the body as they are, the same bytes on the wire; ``messages=[]`` fills the required
+    argument and ``extra_body`` replaces it. An ``extra_body`` already in ``request`` keeps its own
+    keys (a ``messages`` in it still wins, as it did); one that is not a dict leaves ``request``
+    as it is."""
+    messages = request.get("messages")
+    extra = request.get("extra_body")
+    if not isinstance(messages, list) or not messages or not (extra is None or isinstance(extra, Mapping)):
+        return dict(request)
+    return {**request, "messages": [], "extra_body": {"messages": messages, **(extra or {})}}
 
 
 def chat_request(

@@ -11,7 +11,10 @@ this format, one block per section in the order given::
 
 The history is the newest messages, trimmed to ``limit`` messages and then to ``max_chars``
 characters (text, data and tool content; images count nothing), never starting with a tool result
-whose call was trimmed away. The thread's pending user parts (``cache.session.set_user_part``),
+whose call was trimmed away. Once the conversation is compacted (``conv.compact``, see
+``compaction.py``) the history starts with the summary, as a system message, followed by the
+messages after the part it summarises; the summary counts against ``max_chars`` but not ``limit``.
+The thread's pending user parts (``cache.session.set_user_part``),
 transient ones included, ride along on the last user message; they stay pending (a persistent one
 is stored with the next user message; a transient one until it is replaced, removed or expires).
 """
@@ -22,14 +25,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from agentcache.core.commands import Operation, cmd
+from agentcache.core.commands import Operation
 from agentcache.encoding.keys import session_thread, user_parts_key
 from agentcache.errors import InvalidArgumentError, shown
 from agentcache.tiers.content.messages import DataPart, Message, Part, TextPart, ToolCallPart, ToolResultPart
 from agentcache.tiers.content.requests import anthropic_messages, chat_messages, json_text, responses_input, result_text
 from agentcache.tiers.conversations.index import MAX_COUNT, check_limit
 from agentcache.tiers.conversations.refs import Ref
-from agentcache.tiers.conversations.replies import ReadReply, decode_messages
+from agentcache.tiers.conversations.replies import ContextRead, decode_messages
 from agentcache.tiers.conversations.scripts import CONV_READ
 from agentcache.tiers.session.tier import USER_PART, parts_of
 
@@ -56,7 +59,17 @@ def _json(value: Any, what: str) -> str:
     return json_text(value, what)  # as the model APIs get it, so trimming counts what is sent
 
 
-def _chars(message: Message) -> int:
+SUMMARY_HEAD = "Summary of the earlier conversation:\n"
+"""What the summary's message starts with, in the context a model is sent."""
+
+
+def summary_message(summary: str) -> Message:
+    """The summary of a compacted conversation as the first message of its context."""
+    return Message.system(SUMMARY_HEAD + summary, metadata={"agentcache": "summary"})
+
+
+def message_chars(message: Message) -> int:
+    """The characters ``message`` puts in a request: text, data and tool content (images: none)."""
     total = 0
     for part in message.parts:
         if isinstance(part, TextPart):
@@ -75,8 +88,8 @@ def trim(history: list[Message], max_chars: int | None) -> list[Message]:
     kept = history
     if max_chars is not None:
         budget, start = max_chars, len(history)
-        while start > 0 and _chars(history[start - 1]) <= budget:
-            budget -= _chars(history[start - 1])
+        while start > 0 and message_chars(history[start - 1]) <= budget:
+            budget -= message_chars(history[start - 1])
             start -= 1
         kept = history[start:]
     first = 0
@@ -106,7 +119,7 @@ def context(
     """What to send to the model on this turn: the system prompt with ``dynamic_sections`` rendered
     into it (``system`` replaces the conversation's own), the newest history within ``limit``
     messages and ``max_chars`` characters, and the thread's pending user parts on the last user
-    message. Reading is not activity. One round trip."""
+    message; a compacted conversation's summary first. Reading is not activity. One round trip."""
     prompt, history, parts = yield from gather(
         r, system=system, dynamic_sections=dynamic_sections, limit=limit, max_chars=max_chars
     )
@@ -135,15 +148,17 @@ def gather(
         raise InvalidArgumentError(f"dynamic_sections must be a dict, not {type(dynamic_sections).__name__}")
     blocks = render_sections(dynamic_sections)  # bad sections fail before anything is sent
     s = r.tier.settings
-    raw, stored_system, items = yield [
-        CONV_READ(r.keys.both, "range", "" if limit is None else limit, ""),
-        cmd("HGET", r.keys.meta, "system"),
+    raw, items = yield [
+        CONV_READ(r.keys.both, "context", "" if limit is None else limit),
         USER_PART([user_parts_key(s.prefix, r.id)], "list"),
     ]
-    page = ReadReply.parse(raw, "range", r.id)
-    parts = list(parts_of(items, session_thread(s.prefix, r.id), r.id).values())
-    chosen = system if system is not None else (None if stored_system is None else stored_system.decode())
-    history = trim(decode_messages(page.messages, r.id), max_chars)
+    read = ContextRead.parse(raw, r.id, s.sealer, r.keys.meta)
+    parts = list(parts_of(items, session_thread(s.prefix, r.id), r.id, s.sealer).values())
+    chosen = system if system is not None else read.system
+    head = [] if read.summary is None else [summary_message(read.summary)]
+    if head and max_chars is not None:
+        max_chars = max(0, max_chars - message_chars(head[0]))
+    history = [*head, *trim(decode_messages(read.messages, r.id, s.sealer, r.keys.msgs), max_chars)]
     return render_system(chosen, blocks), history, parts
 
 

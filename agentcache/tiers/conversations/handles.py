@@ -14,6 +14,7 @@ if TYPE_CHECKING:  # for the types of from_dict only: a tier never runs an execu
     from agentcache.core.executors import AsyncExecutor, SyncExecutor
 from agentcache.tiers.content.messages import Message
 from agentcache.tiers.conversations.agents import agent_config, configure_agent
+from agentcache.tiers.conversations.compaction import compact
 from agentcache.tiers.conversations.context import context
 from agentcache.tiers.conversations.index import expiring, list_active
 from agentcache.tiers.conversations.lifecycle import Lifecycle
@@ -38,6 +39,7 @@ from agentcache.tiers.conversations.ops import (
     to_dict,
     update_timeout,
 )
+from agentcache.tiers.conversations.posting import post_message
 from agentcache.tiers.conversations.refs import Opened, Ref, Tier
 from agentcache.tiers.conversations.state import ConversationState
 from agentcache.tiers.conversations.turns import TurnOptions, json_, signature_of, streamed
@@ -91,6 +93,7 @@ class Conversation(_Opens[E]):
 
     add_message = operation(add_message)
     add_messages = operation(add_messages)
+    post_message = operation(post_message)
     messages = operation(messages, reads=True)
     length = operation(length, reads=True)
     clear = operation(clear)
@@ -104,6 +107,7 @@ class Conversation(_Opens[E]):
     fork = opening(fork, _Opens._open)
     to_dict = operation(to_dict, reads=True)
     context = operation(context, reads=True)
+    compact = operation(compact)
     run = operation(run_turn)
     json = operation(json_)
 

@@ -94,7 +94,8 @@ def _verified(
     for sid, raw in zip(ids, replies, strict=True):
         if raw[0] == b"ok":
             reply = ReadReply.parse(raw, "info", sid)
-            info = session_info(sid, reply.fields, reply.now, reply.length)
+            meta_key = conversation_keys(t.settings.prefix, sid).meta
+            info = session_info(sid, reply.fields, reply.now, reply.length, t.settings.sealer, meta_key)
             if info.status in ("active", "near_expiration") and keep(info):
                 infos.append(info)
     return infos

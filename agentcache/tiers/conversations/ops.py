@@ -68,6 +68,7 @@ from agentcache.tiers.conversations.replies import (
     datetime_of,
     decode_messages,
     decode_metadata,
+    meta_text,
     raise_gone,
     session_info,
     status_of,
@@ -147,7 +148,7 @@ def _create(
     SCAN steps that remove the state of an expired or ended conversation this one replaces."""
     s = t.settings
     keys = conversation_keys(s.prefix, session_id)
-    meta = codec.encode(metadata, 0, s.max_value_bytes)
+    meta = codec.seal(codec.encode(metadata, 0, s.max_value_bytes), s.sealer, codec.hash_where(keys.meta, "meta"))
     ref = Ref(t, session_id, agent_id, user_id, keys, chosen.timeout_ms, 0, chosen.auto_renew)
     first = min(chosen.timeout_ms, chosen.max_duration_ms)
     args = (
@@ -158,11 +159,11 @@ def _create(
         "1" if chosen.auto_renew else "0",
         agent_id,
         user_id,
-        system or "",
+        "" if system is None else codec.seal_text(system, s.sealer, codec.hash_where(keys.meta, "system")),
         "0" if system is None else "1",
         meta,
         session_id,
-        *encoded,
+        *[codec.seal_message(m, s.sealer, keys.msgs) for m in encoded],
     )
     replies = yield [CONV_CREATE(keys.both, *args), index_cmd(ref.indexes, "add", session_id, first, 0, "nx")]
     reply, index = CreateReply.parse(replies[0]), IndexAdd.parse(replies[1])
@@ -278,8 +279,9 @@ def _handle(t: Tier, session_id: str, fields: dict[str, bytes]) -> Opened:
         created + maxdur,
         fields.get("auto") == b"1",
     )
-    system = fields.get("system")
-    return Opened(ref, None if system is None else system.decode(), decode_metadata(fields.get("meta"), session_id))
+    system = meta_text(fields.get("system"), "system", t.settings.sealer, ref.keys.meta)
+    metadata = decode_metadata(fields.get("meta"), session_id, t.settings.sealer, ref.keys.meta)
+    return Opened(ref, system, metadata)
 
 
 def get(t: Tier, session_id: str) -> Operation[Opened]:
@@ -378,7 +380,8 @@ def add_messages(r: Ref, messages: Sequence[Message], *, attach_user_parts: bool
     the thread's pending persistent user parts (``cache.session.set_user_part``) in the same script
     that stores it, so each part lands on exactly one message however many workers add at once;
     ``attach_user_parts=False`` leaves them pending. One round trip."""
-    encoded = _encode_messages(r.tier.settings, messages)
+    sealer = r.tier.settings.sealer
+    encoded = [codec.seal(m, sealer, r.keys.msgs) for m in _encode_messages(r.tier.settings, messages)]
     users = [i for i, message in enumerate(messages) if message.role == "user"]
     if not attach_user_parts or not users:
         reply = yield from _write(r, "append", *encoded)
@@ -404,7 +407,10 @@ def messages(r: Ref, limit: int | None = None, before: int | None = None) -> Ope
         raise InvalidArgumentError(f"before must be a cursor from a previous page (an int >= 0), not {shown(before)}")
     (raw,) = yield [CONV_READ(r.keys.both, "range", "" if limit is None else limit, "" if before is None else before)]
     page = ReadReply.parse(raw, "range", r.id)
-    return MessagePage(decode_messages(page.messages, r.id), page.start if page.start > 0 else None)
+    sealer = r.tier.settings.sealer
+    return MessagePage(
+        decode_messages(page.messages, r.id, sealer, r.keys.msgs), page.start if page.start > 0 else None
+    )
 
 
 def length(r: Ref) -> Operation[int]:
@@ -423,14 +429,14 @@ def pop_last(r: Ref) -> Operation[Message | None]:
     """Remove and return the newest message (None if the history is empty). One round trip."""
     reply = yield from _write(r, "pop")
     raw = reply.result
-    return None if raw is None or raw == 0 else decode_messages([raw], r.id)[0]
+    return None if raw is None or raw == 0 else decode_messages([raw], r.id, r.tier.settings.sealer, r.keys.msgs)[0]
 
 
 def info(r: Ref) -> Operation[SessionInfo]:
     """Status, clocks and settings, by the server's clock. Works on an expired or ended conversation
     during the grace period; raises :class:`SessionNotFound` after it. One round trip."""
     fields, now, count = yield from _read_info(r.tier, r.id)
-    return session_info(r.id, fields, now, count)
+    return session_info(r.id, fields, now, count, r.tier.settings.sealer, r.keys.meta)
 
 
 def heartbeat(r: Ref) -> Operation[datetime]:
@@ -497,7 +503,7 @@ def delete_conversation(r: Ref) -> Operation[bool]:
 def _dump(r: Ref) -> Generator[Batch, Replies, tuple[dict[str, bytes], list[Message]]]:
     (raw,) = yield [CONV_READ(r.keys.both, "dump")]
     dump = ReadReply.parse(raw, "dump", r.id)
-    return dump.fields, decode_messages(dump.messages, r.id)
+    return dump.fields, decode_messages(dump.messages, r.id, r.tier.settings.sealer, r.keys.msgs)
 
 
 def fork(r: Ref, session_id: str | None = None) -> Operation[Opened]:
@@ -512,15 +518,15 @@ def fork(r: Ref, session_id: str | None = None) -> Operation[Opened]:
     )
     s = r.tier.settings
     encoded = [codec.encode(m.model_dump(), 0, s.max_value_bytes) for m in history]
-    system = fields.get("system")
+    system = meta_text(fields.get("system"), "system", s.sealer, r.keys.meta)
     return (
         yield from _create(
             r.tier,
             sid,
             r.agent_id,
             r.user_id,
-            None if system is None else system.decode(),
-            decode_metadata(fields.get("meta"), r.id),
+            system,
+            decode_metadata(fields.get("meta"), r.id, s.sealer, r.keys.meta),
             encoded,
             chosen,
         )
@@ -545,9 +551,11 @@ def to_dict(r: Ref) -> Operation[dict[str, Any]]:
     a NaN) raises :class:`SerializationError` naming where; create and add_message refuse it already.
     One round trip; read from one consistent copy."""
     fields, history = yield from _dump(r)
-    system = fields.get("system")
+    system = meta_text(fields.get("system"), "system", r.tier.settings.sealer, r.keys.meta)
     try:
-        metadata = to_json_value(decode_metadata(fields.get("meta"), r.id), "metadata")
+        metadata = to_json_value(
+            decode_metadata(fields.get("meta"), r.id, r.tier.settings.sealer, r.keys.meta), "metadata"
+        )
     except SerializationError as exc:
         raise SerializationError(f"conversation {r.id!r}: {exc}") from exc
     return {
@@ -555,7 +563,7 @@ def to_dict(r: Ref) -> Operation[dict[str, Any]]:
         "id": r.id,
         "agent_id": text_of(fields.get("agent")),
         "user_id": text_of(fields.get("user")),
-        "system": None if system is None else system.decode(),
+        "system": system,
         "metadata": metadata,
         "messages": _json_messages(history, r.id),
         "settings": {

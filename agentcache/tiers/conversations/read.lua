@@ -6,6 +6,9 @@
 --   len             -> ok, now, length
 --   range limit|'' before|''  -> ok, now, index of the first message returned, {messages}
 --   dump            -> ok, now, HGETALL of meta, {every message}
+--   context limit|''  -> ok, now, index of the first message returned, {the newest `limit` messages
+--                      (all if ''), none before the summary's end}, system, summary, sumto, epoch,
+--                      created   (a turn's context and a compaction's read, from one copy)
 -- len, range and dump of a live conversation whose list holds fewer messages than its meta counts
 -- (the list was evicted, or deleted by hand) -> lost, count, length: never a shorter history.
 -- info reports as it finds (its HGETALL carries the count).
@@ -21,6 +24,15 @@ local n = redis.call('LLEN', KEYS[2])
 if f[4] and n < tonumber(f[4]) then return {'lost', tonumber(f[4]), n} end
 if mode == 'len' then return {'ok', now, n} end
 if mode == 'dump' then return {'ok', now, redis.call('HGETALL', KEYS[1]), redis.call('LRANGE', KEYS[2], 0, -1)} end
+if mode == 'context' then
+  local m = redis.call('HMGET', KEYS[1], 'system', 'summary', 'sumto', 'epoch', 'created')
+  local from = math.min(tonumber(m[3] or '0'), n)
+  local first = from
+  if ARGV[2] ~= '' then first = math.max(from, n - tonumber(ARGV[2])) end
+  local messages = {}
+  if first < n then messages = redis.call('LRANGE', KEYS[2], first, n - 1) end
+  return {'ok', now, first, messages, m[1] or false, m[2] or false, from, tonumber(m[4] or '0'), m[5] or false}
+end
 local stop = n
 if ARGV[3] ~= '' then stop = math.min(tonumber(ARGV[3]), n) end
 local start = 0

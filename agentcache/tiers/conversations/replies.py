@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from agentcache.encoding import codec
+from agentcache.encoding.encryption import Sealer
 from agentcache.errors import (
     HistoryLost,
     InvalidArgumentError,
@@ -120,6 +121,67 @@ class ReadReply:
 
 
 @dataclass(frozen=True, slots=True)
+class ContextRead:
+    """``conv_read context``: the messages after the summary (``start``: the list index of the first
+    one returned), the stored system prompt and summary (None when there is none), where the summary
+    ends (``sumto``), and what a compaction checks before it writes (``epoch``, ``created``). A
+    conversation that is not there, or whose history was lost, raises its error."""
+
+    now: int
+    start: int
+    messages: Sequence[bytes]
+    system: str | None
+    summary: str | None
+    sumto: int
+    epoch: int
+    created: bytes
+
+    @classmethod
+    def parse(
+        cls, reply: Sequence[Any], session_id: str, sealer: Sealer | None = None, meta_key: str = ""
+    ) -> ContextRead:
+        """The reply read (``sealer``, ``meta_key``: the cache's sealer and the meta hash's key, with
+        ``encryption=``: the system prompt and the summary are sealed)."""
+        if reply[0] != b"ok":
+            raise_gone(reply, session_id)
+        return cls(
+            int(reply[1]),
+            int(reply[2]),
+            reply[3],
+            meta_text(reply[4], "system", sealer, meta_key),
+            meta_text(reply[5], "summary", sealer, meta_key),
+            int(reply[6]),
+            int(reply[7]),
+            reply[8] or b"",
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CompactReply:
+    """``conv_compact``: ok (the new ``epoch`` and ``sumto``, how many messages were ``dropped``, the
+    history's ``length`` after) or conflict (the history changed since it was read: nothing written).
+    missing, expired, ended, lost: see :meth:`raise_gone`."""
+
+    status: bytes
+    raw: Sequence[Any]
+    epoch: int = 0
+    sumto: int = 0
+    dropped: int = 0
+    length: int = 0
+
+    @classmethod
+    def parse(cls, reply: Sequence[Any]) -> CompactReply:
+        if reply[0] == b"ok":
+            return cls(b"ok", reply, int(reply[2]), int(reply[3]), int(reply[4]), int(reply[5]))
+        if reply[0] == b"conflict":
+            return cls(b"conflict", reply, int(reply[1]), int(reply[2]), length=int(reply[3]))
+        return cls(reply[0], reply)
+
+    def raise_gone(self, session_id: str) -> None:
+        raise_gone(self.raw, session_id)
+
+
+@dataclass(frozen=True, slots=True)
 class IndexAdd:
     """``conv_index add``: the score it set, and per index key whether the entry was added or changed."""
 
@@ -205,8 +267,11 @@ def status_of(fields: dict[str, bytes], now: int) -> Status:
     return "near_expiration" if deadline - now <= int(fields["warn"]) else "active"
 
 
-def session_info(session_id: str, fields: dict[str, bytes], now: int, length: int) -> SessionInfo:
-    """The :class:`SessionInfo` of a conversation from its meta fields and history length."""
+def session_info(
+    session_id: str, fields: dict[str, bytes], now: int, length: int, sealer: Sealer | None = None, meta_key: str = ""
+) -> SessionInfo:
+    """The :class:`SessionInfo` of a conversation from its meta fields and history length
+    (``sealer``, ``meta_key``: the cache's sealer and the meta hash's key, with ``encryption=``)."""
     status = status_of(fields, now)
     deadline = int(fields["deadline"])
     ended = fields.get("ended")
@@ -228,24 +293,42 @@ def session_info(session_id: str, fields: dict[str, bytes], now: int, length: in
         renewal_count=int(fields.get("renewals", 0)),
         message_count=length,
         ended_at=datetime_of(ended) if ended is not None else None,
-        metadata=decode_metadata(fields.get("meta"), session_id),
+        metadata=decode_metadata(fields.get("meta"), session_id, sealer, meta_key),
         lost_messages=max(0, int(count) - length) if count is not None and live else 0,
     )
 
 
-def decode_metadata(raw: bytes | None, session_id: str) -> dict[str, Any]:
-    """A conversation's stored metadata (an empty dict when none was stored)."""
+def meta_text(raw: bytes | None, field: str, sealer: Sealer | None = None, meta_key: str = "") -> str | None:
+    """A text field of a conversation's meta hash (``system``, ``summary``): sealed with
+    ``encryption=`` (bound to the hash's key and the field), plain text without; None if absent."""
+    if raw is None:
+        return None
+    if sealer is None and raw[:1] not in (b"\x01", b"\x02"):
+        return raw.decode()  # (what a sealed field starts with: its header's version)
+    return codec.opened_text(raw, sealer, codec.hash_where(meta_key, field))
+
+
+def decode_metadata(
+    raw: bytes | None, session_id: str, sealer: Sealer | None = None, meta_key: str = ""
+) -> dict[str, Any]:
+    """A conversation's stored metadata (an empty dict when none was stored; ``sealer``,
+    ``meta_key``: with ``encryption=``)."""
     if raw is None:
         return {}
     try:
-        value = codec.decode(raw)
+        value = codec.decode(codec.opened(raw, sealer, codec.hash_where(meta_key, "meta")))
     except SerializationError as exc:
         raise SerializationError(f"metadata of conversation {session_id!r}: {exc}") from exc
     return value if isinstance(value, dict) else {}
 
 
-def decode_messages(raws: Sequence[bytes], session_id: str) -> list[Message]:
-    """Stored messages, decoded and validated; SerializationError naming the conversation otherwise."""
+def decode_messages(
+    raws: Sequence[bytes], session_id: str, sealer: Sealer | None = None, msgs_key: str = ""
+) -> list[Message]:
+    """Stored messages, decoded and validated; SerializationError naming the conversation otherwise
+    (``sealer``, ``msgs_key``: the cache's sealer and the message list's key, with ``encryption=``)."""
+    if sealer is not None:
+        raws = [codec.opened(raw, sealer, msgs_key) for raw in raws]
     try:
         return _MESSAGES.validate_python([message_data(codec.decode(raw)) for raw in raws])
     except (SerializationError, ValidationError) as exc:

@@ -167,17 +167,19 @@ def _index(s: Settings) -> str:
 def save(s: Settings, session_id: str, data: dict[str, Any]) -> Operation[None]:
     """Store ``data`` under ``session_id`` (no expiry), replacing what was there. One round trip."""
     _json(session_id, data)  # the same promise as the other stores: JSON-serializable
-    payload = codec.encode(data, 0, s.max_value_bytes)
-    yield [cmd("SET", _key(s, session_id), payload), cmd("SADD", _index(s), session_id)]
+    key = _key(s, session_id)
+    payload = codec.seal(codec.encode(data, 0, s.max_value_bytes), s.sealer, key)
+    yield [cmd("SET", key, payload), cmd("SADD", _index(s), session_id)]
 
 
 def load(s: Settings, session_id: str) -> Operation[dict[str, Any] | None]:
     """The snapshot saved under ``session_id``, or None. One round trip."""
-    (raw,) = yield [cmd("GET", _key(s, check_name(session_id, "session_id")))]
+    key = _key(s, check_name(session_id, "session_id"))
+    (raw,) = yield [cmd("GET", key)]
     if raw is None:
         return None
     try:
-        return dict(codec.decode(raw))
+        return dict(codec.decode(codec.opened(raw, s.sealer, key)))
     except SerializationError as exc:
         raise SerializationError(f"snapshot {session_id!r}: {exc}") from exc
 

@@ -8,6 +8,10 @@ assistant message and every tool result, appended together in one script (one ro
 that fails (the model call raises, a stream is cut, the structured output does not validate, the
 step limit is reached) or is cancelled adds nothing.
 
+With ``compact_at`` a turn compacts the conversation (``compaction.py``): before the model is
+called when the context passes a character budget, after the turn is stored when the model
+reported more input tokens than a token budget.
+
 With ``llm_cache=True`` (the default) every model request goes through the LLM tier: a request
 seen before (same history, prompt, tools and parameters, as in a retried turn or a fork) is served
 from Valkey, and concurrent identical requests reach the model once.
@@ -28,10 +32,12 @@ from typing import Any, Concatenate, Literal, ParamSpec, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from agentcache.core.commands import Call, Next, Open, Operation
-from agentcache.errors import AgentCacheError, InvalidArgumentError, ModelError, shown
+from agentcache.core.log import LOG
+from agentcache.errors import AgentCacheError, CompactionConflict, InvalidArgumentError, ModelError, shown
 from agentcache.tiers.content.formats import ToolCall, assemble, finished, reply_of, text_delta
 from agentcache.tiers.content.messages import Message, Part, TextPart, ToolCallPart
-from agentcache.tiers.conversations.context import Context, gather
+from agentcache.tiers.conversations.compaction import SUMMARY_INSTRUCTIONS, CompactAt, check_model, compact_history
+from agentcache.tiers.conversations.context import Context, gather, message_chars
 from agentcache.tiers.conversations.ops import add_messages
 from agentcache.tiers.conversations.refs import Ref
 from agentcache.tiers.llm import tier as llm
@@ -65,6 +71,8 @@ class TurnResult:
     """Requests the LLM tier answered."""
     length: int = 0
     """The history's length after the turn."""
+    compacted: int = 0
+    """Messages the turn's compaction (``compact_at``) folded into the summary."""
 
 
 @dataclass(frozen=True)
@@ -123,14 +131,6 @@ def _prompt(prompt: object) -> Message:
     raise InvalidArgumentError(f"prompt must be a str or a user Message, not {shown(prompt)}")
 
 
-def _check_model(model: object) -> ChatModel:
-    if not all(hasattr(model, name) for name in ("api", "model", "request", "call", "call_async")):
-        raise InvalidArgumentError(
-            f"model must be a ChatModel (OpenAIChatModel, AnthropicModel or your own), not {shown(model)}"
-        )
-    return model  # type: ignore[return-value]
-
-
 def _output(schema: object) -> tuple[type[BaseModel], OutputSchema]:
     if not (isinstance(schema, type) and issubclass(schema, BaseModel)):
         raise InvalidArgumentError(f"schema must be a pydantic model class, not {shown(schema)}")
@@ -150,6 +150,7 @@ class TurnOptions:
     llm_cache: bool = True
     dynamic_sections: Mapping[str, Any] | None = None
     stamp: Callable[[Message], Message] | None = None
+    compact_at: int | CompactAt | None = None
     params: Mapping[str, Any] = field(default_factory=dict)
     """The model parameters (``temperature``, ``max_tokens``...): the keywords that are not options."""
 
@@ -161,6 +162,7 @@ class TurnOptions:
             raise InvalidArgumentError(f"llm_cache must be True or False, not {shown(llm_cache)}")
         if stamp is not None and not callable(stamp):
             raise InvalidArgumentError(f"stamp must be a function Message -> Message, not {shown(stamp)}")
+        CompactAt.of(self.compact_at)
         for reserved in (API_KEY, "stream", "messages", "model", "tools"):
             if reserved in self.params:
                 raise InvalidArgumentError(f"{reserved!r} is set by the turn; pass the model parameters only")
@@ -179,7 +181,7 @@ class Turn:
     def __init__(self, r: Ref, prompt: object, options: TurnOptions, schema: object = None) -> None:
         self.r = r
         self.user = _prompt(prompt)
-        self.model = _check_model(options.model)
+        self.model = check_model(options.model)
         self.specs, self.functions = _tools(options.tools)
         self.schema: type[BaseModel] | None = None
         self.output: OutputSchema | None = None
@@ -191,6 +193,9 @@ class Turn:
         self.cache = options.llm_cache
         self.params = dict(options.params)
         self.stamp = options.stamp
+        self.compact_at = CompactAt.of(options.compact_at)
+        self.compacted = 0
+        self.last_input = 0  # input tokens the model reported for the latest request
         self.system: str | None = None
         self.history: list[Message] = []
         self.parts: list[Part] = []
@@ -204,6 +209,25 @@ class Turn:
         self.system, self.history, self.parts = yield from gather(
             self.r, system=self.system_arg, dynamic_sections=self.sections
         )
+        at = self.compact_at
+        if at is not None and at.chars is not None and self.size() > at.chars:
+            yield from self.compact(at)
+            self.system, self.history, self.parts = yield from gather(
+                self.r, system=self.system_arg, dynamic_sections=self.sections
+            )
+
+    def size(self) -> int:
+        """The characters of the context the next request would send (as ``max_chars`` counts them)."""
+        messages = [*self.history, self.user, *self.added]
+        return len(self.system or "") + sum(message_chars(m) for m in messages)
+
+    def compact(self, at: CompactAt) -> Operation[None]:
+        """Compact the conversation as ``at`` says (its model, else the turn's)."""
+        keep_last, keep_chars = at.keeping()
+        model = self.model if at.model is None else at.model
+        prompt = SUMMARY_INSTRUCTIONS if at.instructions is None else at.instructions
+        done = yield from compact_history(self.r, model, keep_last, keep_chars, at.drop, prompt, self.cache, {})
+        self.compacted += done.summarized
 
     def request(self) -> dict[str, Any]:
         """The model request of the next step."""
@@ -234,6 +258,7 @@ class Turn:
     def answered(self, response: Mapping[str, Any]) -> list[ToolCall]:
         """Take in one step's response; the tool calls it asks for (none: the turn is over)."""
         reply = reply_of(self.model.api, response)
+        self.last_input = reply.input_tokens
         self.tokens[0] += reply.input_tokens
         self.tokens[1] += reply.output_tokens
         calls = [ToolCallPart(id=c.id, name=c.name, arguments=c.arguments) for c in reply.tool_calls]
@@ -279,6 +304,12 @@ class Turn:
         if self.stamp is not None:
             messages = [self._stamped(message) for message in messages]
         length = yield from add_messages(self.r, messages)
+        at = self.compact_at
+        if at is not None and at.tokens is not None and self.last_input >= at.tokens:
+            try:  # the turn is stored: a failed compaction leaves the history whole, to compact later
+                yield from self.compact(at)
+            except (ModelError, CompactionConflict) as exc:
+                LOG.warning("conversation %r: compaction after the turn failed: %s", self.r.id, exc)
         return TurnResult(
             self.text,
             [m.persisted() for m in messages],
@@ -288,6 +319,7 @@ class Turn:
             model_calls=self.calls[0],
             cached_calls=self.calls[1],
             length=length,
+            compacted=self.compacted,
         )
 
     def _stamped(self, message: Message) -> Message:
@@ -320,6 +352,7 @@ def run(
     llm_cache: bool = True,
     dynamic_sections: Mapping[str, Any] | None = None,
     stamp: Callable[[Message], Message] | None = None,
+    compact_at: int | CompactAt | None = None,
     **params: Any,
 ) -> Operation[TurnResult]:
     """Send ``prompt`` with the conversation's context to ``model`` and store the turn.
@@ -331,6 +364,8 @@ def run(
     nothing) when the model call fails or the model still asks for tools after ``max_steps`` calls.
     ``stamp``: called on each message of the turn (the user message first) just before the turn is
     stored, returning the message to store (e.g. with an id and a time in its metadata).
+    ``compact_at``: compact the conversation when its context passes a budget (a number of
+    characters, or a :class:`~agentcache.CompactAt`; see :meth:`compact`).
     Round trips: 1 (context) + 2 per model call (LLM tier claim and store; 1 on a hit) + 1 per tool
     call + 1 (append)."""
     options = TurnOptions(
@@ -341,6 +376,7 @@ def run(
         llm_cache=llm_cache,
         dynamic_sections=dynamic_sections,
         stamp=stamp,
+        compact_at=compact_at,
         params=params,
     )
     return (yield from _run(Turn(r, prompt, options)))
@@ -359,6 +395,7 @@ def json_(
     llm_cache: bool = True,
     dynamic_sections: Mapping[str, Any] | None = None,
     stamp: Callable[[Message], Message] | None = None,
+    compact_at: int | CompactAt | None = None,
     **params: Any,
 ) -> Operation[TurnResult]:
     """:meth:`run` asking for a reply that follows ``schema`` (a pydantic model); the validated
@@ -372,6 +409,7 @@ def json_(
         llm_cache=llm_cache,
         dynamic_sections=dynamic_sections,
         stamp=stamp,
+        compact_at=compact_at,
         params=params,
     )
     return (yield from _run(Turn(r, prompt, options, schema)))

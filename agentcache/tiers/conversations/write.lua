@@ -17,6 +17,8 @@
 --   pop                            -> ok, now, deadline, the last message or nil, timeout, auto, cap
 --   clear                          -> ok, now, deadline, messages removed, timeout, auto, cap
 --   end                            -> ok, now, now   (also on an expired or ended one: its status first)
+-- pop and clear bump the meta's 'epoch' (and clear drops the summary, see compact.lua), so a
+-- compaction made from the history before them is refused instead of written.
 -- timeout, auto and cap are the settings the script used (cap: created + maxdur, 0 = none), so the
 -- caller can tell whether the index update it sent alongside matched what the script decided.
 -- Activity (append, heartbeat, renew) sets 'last'; with auto renew, append and heartbeat push the
@@ -106,10 +108,19 @@ elseif mode == 'timeout' then
 elseif mode == 'pop' then
   out = redis.call('RPOP', KEYS[2])
   if out and f[8] then redis.call('HINCRBY', KEYS[1], 'count', -1) end
+  if out then
+    redis.call('HINCRBY', KEYS[1], 'epoch', 1)  -- a compaction under way reads again
+    local sumto = redis.call('HGET', KEYS[1], 'sumto')  -- popped into the summarised part
+    if sumto and tonumber(sumto) > redis.call('LLEN', KEYS[2]) then
+      redis.call('HSET', KEYS[1], 'sumto', fmt(redis.call('LLEN', KEYS[2])))
+    end
+  end
 elseif mode == 'clear' then
   out = redis.call('LLEN', KEYS[2])
   redis.call('DEL', KEYS[2])
   redis.call('HSET', KEYS[1], 'count', '0')
+  redis.call('HDEL', KEYS[1], 'summary', 'sumto')  -- the history starts over, its summary with it
+  redis.call('HINCRBY', KEYS[1], 'epoch', 1)
 else
   return redis.error_reply('conv_write: unknown mode ' .. mode)
 end

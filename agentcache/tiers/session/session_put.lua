@@ -13,7 +13,7 @@
 -- hash tag, so the SCAN stays in the thread's slot; on a standalone server it walks the whole
 -- keyspace, and the server does nothing else meanwhile. It stops at the maximum.
 local key, max, skip = KEYS[1], tonumber(ARGV[5]), ARGV[8]
-if redis.call('PTTL', key) == -2 then  -- PTTL, not EXISTS: the README's ACL rule has no +exists
+if redis.call('PTTL', key) == -2 then  -- PTTL, not EXISTS: the least-privilege ACL rule (docs/acl.md) has no +exists
   local cursor, n = '0', 0
   repeat
     local found = redis.call('SCAN', cursor, 'MATCH', ARGV[6], 'COUNT', ARGV[7])

@@ -18,14 +18,22 @@ from agentcache.core.binding import Bound, E, operation
 from agentcache.core.commands import Batch, Command, Operation, Replies, cmd, lua, one
 from agentcache.core.near import REFRESH_BELOW, forgetting
 from agentcache.encoding import codec
+from agentcache.encoding.encryption import Sealer
 from agentcache.encoding.expiry import TTL, Deadline, deadline_ms, ttl_ms
 from agentcache.encoding.keys import ThreadKeys, checkpoint_keys, session_key, session_thread, user_parts_key
-from agentcache.errors import FieldNotFoundError, InvalidArgumentError, SerializationError, UnreadableFieldsError
+from agentcache.errors import (
+    DecryptionError,
+    FieldNotFoundError,
+    InvalidArgumentError,
+    SerializationError,
+    UnreadableFieldsError,
+)
 from agentcache.tiers.content.messages import DataPart, ImagePart, Part, TextPart
 from agentcache.tiers.content.parts import USER_PART_PREFIX, UserPart, from_stored, to_stored, user_part_field
 from agentcache.tiers.settings import Settings
 
 M = TypeVar("M")
+USER_PART_MARK = ":" + USER_PART_PREFIX  # in a key: maybe a user part (their fixed deadlines stay version 1)
 
 SESSION_GET = lua(__package__, "session_get")  # GET + the sliding refresh, in one call
 SESSION_NEAR_GET = lua(__package__, "session_near_get")  # the same for a near cache: refresh when due
@@ -56,18 +64,24 @@ def _plain(field: object) -> object:
     return field
 
 
-def _stored(s: Settings, value: Any, ttl: TTL | None, expires_at: Deadline | None) -> tuple[bytes, str, int]:
-    """A value as stored, with how it expires: ``px`` ms, ``pxat`` a deadline (Unix ms), or '' (never)."""
+def _stored(
+    s: Settings, key: str, value: Any, ttl: TTL | None, expires_at: Deadline | None, part: bool = False
+) -> tuple[bytes, str, int]:
+    """A value as stored at ``key`` (sealed with ``encryption=``; ``part``: a user part's
+    ``[save, data]``), with how it expires: ``px`` ms, ``pxat`` a deadline (Unix ms), or '' (never)."""
+    seal = codec.seal_part if part else codec.seal
     if expires_at is not None:
         if ttl is not None:
             raise InvalidArgumentError("give ttl or expires_at, not both")
-        return codec.encode(value, 0, s.max_value_bytes), "pxat", deadline_ms(expires_at)
+        at = deadline_ms(expires_at)
+        data = codec.encode(value, 0, s.max_value_bytes, deadline_ms=None if part else at)  # parts: version 1
+        return seal(data, s.sealer, key), "pxat", at
     ms = s.session_ttl_ms if ttl is None else ttl_ms(ttl)
-    return codec.encode(value, ms, s.max_value_bytes), "px" if ms else "", ms
+    return seal(codec.encode(value, ms, s.max_value_bytes), s.sealer, key), "px" if ms else "", ms
 
 
 def _set_cmd(s: Settings, key: str, value: Any, ttl: TTL | None, expires_at: Deadline | None) -> Command:
-    data, expiry, amount = _stored(s, value, ttl, expires_at)
+    data, expiry, amount = _stored(s, key, value, ttl, expires_at)
     return cmd("SET", key, data, expiry.upper(), amount) if expiry else cmd("SET", key, data)
 
 
@@ -87,7 +101,10 @@ def set_(
     (one in the past removes the field). Give at most one of the two.
     """
     key = session_key(s.prefix, thread_id, _plain(field))
-    yield from forgetting(s.near, [_set_cmd(s, key, value, ttl, expires_at), *s.stats.due()], [key])
+    command = _set_cmd(s, key, value, ttl, expires_at)
+    yield from forgetting(s.near, [command, *s.stats.due()], [key])
+    if s.near is None:
+        learn(s.slides, key, command.args[2])
     s.stats.count("session/writes")
 
 
@@ -106,9 +123,13 @@ def set_many(
     if not isinstance(values, Mapping):
         raise InvalidArgumentError(f"values must be a dict of field -> value, not {type(values).__name__}")
     keys = [session_key(s.prefix, thread_id, _plain(f)) for f in values]
-    args = [x for v in values.values() for x in _stored(s, v, ttl, expires_at)]
+    stored = [_stored(s, k, v, ttl, expires_at) for k, v in zip(keys, values.values(), strict=True)]
+    args = [x for one_value in stored for x in one_value]
     if keys:
         yield from forgetting(s.near, [SESSION_SET_MANY(keys, *args), *s.stats.due()], keys)
+        if s.near is None:
+            for key, (data, _, _) in zip(keys, stored, strict=True):
+                learn(s.slides, key, data)
         s.stats.count("session/writes", amount=len(keys))
 
 
@@ -125,9 +146,19 @@ def get(
         codec.check_model(model)
     near = s.near
     if near is None:
-        raw = (yield [SESSION_GET([key]), *s.stats.due()])[0]
+        known = s.slides.get(key)
+        if known is None:  # first read here, or not sliding: the script reads the header and slides
+            raw = (yield [SESSION_GET([key]), *s.stats.due()])[0]
+            if raw is not None:
+                learn(s.slides, key, raw)
+        else:  # GETEX refreshes by the TTL this process last saw; the header says whether it still holds
+            raw = (yield [known[0], *s.stats.due()])[0]
+            if raw is None:
+                s.slides.pop(key, None)
+            elif not raw.startswith(known[1]):  # another writer changed how it expires: put that back
+                yield from repair(s, key, raw)
         s.stats.lookup("session", raw is not None)
-        return default if raw is None else _decode(raw, thread_id, field, model)
+        return default if raw is None else _decode(codec.opened(raw, s.sealer, key), thread_id, field, model)
     local = near.get(key)
     if local is not None:  # served from memory, within the window after the read that brought it
         s.stats.lookup("session", True)
@@ -138,14 +169,43 @@ def get(
     if reply is None:
         return default
     raw, refreshed = reply
+    raw = codec.opened(raw, s.sealer, key)  # the near cache holds plain envelopes, in this process only
     value = _decode(raw, thread_id, field, model)
     near.admit(key, raw, ticket, ttl_ms=codec.slide_ms(raw), own=int(refreshed))
     return value
 
 
+SLIDES_KEPT = 10_000
+"""Keys whose sliding TTL a cache remembers (``Settings.slides``); past it the memory starts again."""
+
+
+def learn(slides: dict[str, tuple[Command, bytes]], key: str, raw: bytes) -> None:
+    """Remember how ``key`` slides, from the value read or written there (``raw``, its header):
+    its next read is ``GETEX key PX ms``. A value that does not slide (no expiry, a fixed deadline,
+    a user part, data agentcache did not write) is forgotten: its reads go through the script."""
+    ms = codec.slide_ms(raw)
+    if ms <= 0 or USER_PART_MARK in key:
+        slides.pop(key, None)
+        return
+    if len(slides) >= SLIDES_KEPT and key not in slides:
+        slides.clear()  # atomic, unlike dropping the oldest while other threads read and write
+    slides[key] = (cmd("GETEX", key, "PX", ms), raw[: codec.HEADER_SIZE])
+
+
+def repair(s: Settings, key: str, raw: bytes) -> Generator[Batch, Replies, None]:
+    """``GETEX key PX ms`` refreshed ``key`` by a TTL its value's header (``raw``) does not hold:
+    another writer changed it since this process last saw it. One more round trip (the get script,
+    in its repair mode) puts back the expiry the header names: another TTL, none, or a fixed deadline."""
+    now = (yield [SESSION_GET([key], "repair")])[0]
+    learn(s.slides, key, raw if now is None else now)
+    if now is None:
+        s.slides.pop(key, None)
+
+
 def delete(s: Settings, thread_id: str, field: str) -> Operation[bool]:
     """Remove ``field``; True if it existed. One round trip."""
     key = session_key(s.prefix, thread_id, field)
+    s.slides.pop(key, None)
     (removed,) = yield from forgetting(s.near, [cmd("UNLINK", key)], [key])
     return bool(removed)
 
@@ -167,7 +227,8 @@ def get_many(s: Settings, thread_id: str, fields: Iterable[str]) -> Operation[di
     values = (yield [SESSION_GET_MANY(keys), *s.stats.due()])[0]
     for raw in values:
         s.stats.lookup("session", raw is not None)
-    return _decoded(thread_id, [(field, raw) for field, raw in zip(names, values, strict=True) if raw is not None])
+    found = zip(names, keys, values, strict=True)
+    return _decoded(thread_id, [(f, codec.opened(raw, s.sealer, k)) for f, k, raw in found if raw is not None])
 
 
 def _decoded(thread_id: str, stored: Iterable[tuple[str, bytes]]) -> dict[str, Any]:
@@ -225,7 +286,11 @@ def get_all(s: Settings, thread_id: str) -> Operation[dict[str, Any]]:
     carries all the others."""
     keys = session_thread(s.prefix, thread_id)
     items = yield from _scan(s, keys, "get")
-    found = {field: raw for key, raw in zip(items[::2], items[1::2], strict=True) if (field := keys.field_of(key))}
+    found = {
+        field: codec.opened(raw, s.sealer, key.decode(errors="surrogateescape"))
+        for key, raw in zip(items[::2], items[1::2], strict=True)
+        if (field := keys.field_of(key))
+    }
     return _decoded(thread_id, sorted(found.items()))
 
 
@@ -297,7 +362,7 @@ def set_user_part(
     message. ``written``: the JSON a client sent for the part (the HTTP API), kept so that reading
     the field shows it as sent (``parts.as_written``). One round trip."""
     key = session_key(s.prefix, thread_id, user_part_field(name))
-    data, expiry, amount = _stored(s, to_stored(part, written), ttl, expires_at)
+    data, expiry, amount = _stored(s, key, to_stored(part, written), ttl, expires_at, part=True)
     command = USER_PART_SET([user_parts_key(s.prefix, thread_id)], key, data, expiry, amount)
     yield from forgetting(s.near, [command, *s.stats.due()], [key])
     s.stats.count("session/writes")
@@ -306,17 +371,22 @@ def set_user_part(
 def user_parts(s: Settings, thread_id: str) -> Operation[dict[str, Part]]:
     """The thread's pending user parts by name (sorted), each refreshed by its own TTL. One round trip."""
     return parts_of(
-        (yield from one(_user_part_cmd(s, thread_id, "list"))), session_thread(s.prefix, thread_id), thread_id
+        (yield from one(_user_part_cmd(s, thread_id, "list"))),
+        session_thread(s.prefix, thread_id),
+        thread_id,
+        s.sealer,
     )
 
 
-def parts_of(items: list[Any], thread: ThreadKeys, thread_id: str) -> dict[str, Part]:
-    """The user parts in a ``user_part.lua`` listing (key, value, key, value...), by name, sorted."""
+def parts_of(items: list[Any], thread: ThreadKeys, thread_id: str, sealer: Sealer | None = None) -> dict[str, Part]:
+    """The user parts in a ``user_part.lua`` listing (key, value, key, value...), by name, sorted
+    (``sealer``: the cache's, with ``encryption=``)."""
     found: dict[str, Part] = {}
     for key, raw in zip(items[::2], items[1::2], strict=True):
         field = thread.field_of(key)
         if field is not None and field.startswith(USER_PART_PREFIX):
-            found[field[len(USER_PART_PREFIX) :]] = from_stored(_decode(raw, thread_id, field))
+            plain = codec.opened(raw, sealer, key.decode(errors="surrogateescape"))
+            found[field[len(USER_PART_PREFIX) :]] = from_stored(_decode(plain, thread_id, field))
     return dict(sorted(found.items()))
 
 
@@ -357,6 +427,7 @@ def as_user_part(value: Any) -> UserPart:
 
 def _stored_value(
     s: Settings,
+    key: str,
     field: str,
     value: Any,
     ttl: TTL | None,
@@ -364,13 +435,13 @@ def _stored_value(
     as_part: Callable[[Any], UserPart] | None,
     written: Any,
 ) -> tuple[str | None, tuple[bytes, str, int]]:
-    """The user part's name (None: a plain field) and the value as stored, with how it expires."""
+    """The user part's name (None: a plain field) and the value as stored at ``key``, with how it expires."""
     name = part_name(field)
     if name is None:
-        return None, _stored(s, value, ttl, expires_at)
+        return None, _stored(s, key, value, ttl, expires_at)
     user_part_field(name)  # a bad name raises here, before anything is sent
     part = (as_user_part if as_part is None else as_part)(value)
-    return name, _stored(s, to_stored(part, written), ttl, expires_at)
+    return name, _stored(s, key, to_stored(part, written), ttl, expires_at, part=True)
 
 
 def set_value(
@@ -424,7 +495,7 @@ def set_capped(
     if isinstance(max_fields, bool) or not isinstance(max_fields, int) or max_fields < 1:
         raise InvalidArgumentError(f"max_fields must be a positive int, not {max_fields!r}")
     key = session_key(s.prefix, thread_id, field)
-    name, (data, expiry, amount) = _stored_value(s, field, value, ttl, expires_at, as_part, written)
+    name, (data, expiry, amount) = _stored_value(s, key, field, value, ttl, expires_at, as_part, written)
     thread = session_thread(s.prefix, thread_id)
     skip = "" if count_user_parts else thread.starting(USER_PART_PREFIX)
     command = SESSION_PUT(
@@ -474,13 +545,13 @@ class FieldView:
     """Why the value could not be read (``value`` is then None)."""
 
 
-def _view(field: str, ms: int, raw: Any) -> FieldView:
+def _view(field: str, ms: int, raw: Any, sealer: Sealer | None = None, key: str = "") -> FieldView:
     ttl = None if ms < 0 else ms
     if isinstance(raw, int):
         return FieldView(field, ttl, size=raw) if raw >= 0 else FieldView(field, ttl, error="not a string key")
     try:
-        return FieldView(field, ttl, codec.decode(raw))
-    except SerializationError as exc:
+        return FieldView(field, ttl, codec.decode(codec.opened(raw, sealer, key)))
+    except (SerializationError, DecryptionError) as exc:
         return FieldView(field, ttl, error=str(exc))
 
 
@@ -505,7 +576,7 @@ def peek(
         for key, ms, raw in zip(items[::3], items[1::3], items[2::3], strict=True):
             name = keys.field_of(key)
             if name is not None:
-                found.append(_view(name, int(ms), raw))
+                found.append(_view(name, int(ms), raw, s.sealer, key.decode(errors="surrogateescape")))
         if cursor in (b"0", "0", 0) or (limit is not None and len(found) >= limit):
             return sorted(found, key=lambda f: f.field)[:limit]
 

@@ -108,7 +108,7 @@ def entry_read(s: Settings, key: str) -> Generator[list[Command], Replies, bytes
     raw: bytes | None
     if near is None:
         raw = (yield [Command(("GET", key)), *s.stats.due()])[0]
-        return None if raw is None or raw[:1] == CLAIM_MARK else raw
+        return None if raw is None or raw[:1] == CLAIM_MARK else codec.opened(raw, s.sealer, key)
     local = near.get(key)
     if local is not None:
         return local
@@ -116,6 +116,7 @@ def entry_read(s: Settings, key: str) -> Generator[list[Command], Replies, bytes
     raw = (yield [Command(("GET", key)), *s.stats.due()])[0]
     if raw is None or raw[:1] == CLAIM_MARK:
         return None
+    raw = codec.opened(raw, s.sealer, key)  # the near cache holds plain entries, in this process only
     near.admit(key, raw, ticket, expires_ms=expires_ms(raw))
     return raw
 
@@ -131,7 +132,8 @@ def put(
     """Store the entry ``make(ttl_ms)`` at ``key`` with ``name``'s TTL. One round trip, unless the
     policy was not known and turns out to differ: then a second one fixes this entry's TTL."""
     ms, stale = lifetime(shelf, name, ttl)
-    data = make(ms)
+    plain = make(ms)
+    data = codec.seal(plain, s.sealer, key)  # with encryption=, sealed and bound to its key
     if not stale:
         yield from forgetting(s.near, [set_entry(key, data, ms), *s.stats.due()], [key])
     else:  # read the policy in the same round trip; store again in a second one only if it changed
@@ -139,10 +141,10 @@ def put(
         replies = yield from forgetting(s.near, batch, [key])
         actual = learned(shelf, name, replies[0])
         if actual != ms:  # the policy changed (or this worker had not read it): fix this entry's TTL
-            fixed = make(actual)
+            plain = make(actual)
+            fixed = codec.seal(plain, s.sealer, key)
             yield from forgetting(s.near, [RESTORE([key], data, fixed, actual)], [key])
-            data = fixed
-    seen_stored(s, key, expires_ms(data))
+    seen_stored(s, key, expires_ms(plain))
 
 
 def remove(s: Settings, key: str) -> Operation[bool]:

@@ -21,6 +21,7 @@ from typing import Any
 from agentcache.core.commands import Await, Call, Pause, Step, cmd
 from agentcache.core.flights import Flight
 from agentcache.core.near import forgetting
+from agentcache.encoding import codec
 from agentcache.encoding.expiry import TTL
 from agentcache.errors import BackendError, InvalidArgumentError, shown
 from agentcache.tiers.settings import Settings, Shelf
@@ -95,6 +96,7 @@ def _fetch_or_compute(
         ticket = None if s.near is None else s.near.ticket()
         raw = (yield [cmd("GET", key), *s.stats.due()])[0]
         if raw is not None and raw[:1] != CLAIM_MARK:
+            raw = codec.opened(raw, s.sealer, key)  # plain from here on (near cache, flights): this process only
             if s.near is not None:
                 s.near.admit(key, raw, ticket, expires_ms=expires_ms(raw))
             return raw, False
@@ -121,7 +123,7 @@ def _fetch_or_compute(
                 raw = (yield [cmd("GET", key)])[0]
                 if raw is None or raw[:1] == CLAIM_MARK:
                     raise
-                return raw, False
+                return codec.opened(raw, s.sealer, key), False
             if stale:
                 ms, stale = learned(shelf, name, replies[1]), False
             state = replies[0]
@@ -129,6 +131,7 @@ def _fetch_or_compute(
                 break
             mine = False
             if isinstance(state, bytes):  # a hit
+                state = codec.opened(state, s.sealer, key)
                 expires = expires_ms(state)
                 if s.near is not None:
                     s.near.admit(key, state, ticket, expires_ms=expires)
@@ -138,7 +141,8 @@ def _fetch_or_compute(
             yield Pause(min(pause, max(state, 1) / 1000) if state >= 0 else pause)
             wait = min(wait * 2, MAX_WAIT)
         data = make((yield compute), ms)
-        yield from forgetting(s.near, [set_entry(key, data, ms), *s.stats.due()], [key])
+        stored = codec.seal(data, s.sealer, key)  # with encryption=, sealed and bound to its key
+        yield from forgetting(s.near, [set_entry(key, stored, ms), *s.stats.due()], [key])
         seen_stored(s, key, expires_ms(data))
     except GeneratorExit:
         raise

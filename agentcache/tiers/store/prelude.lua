@@ -7,7 +7,7 @@
 -- walk below removes those, and a namespace left with none is deleted: 'dead').
 local HEAD = string.sub(KEYS[1], 1, -4) .. 'i:'
 
--- Whether KEYS[i] exists (an empty set or sorted set does not): PTTL, which the README's ACL allows.
+-- Whether KEYS[i] exists (an empty set or sorted set does not): PTTL, which the least-privilege ACL rule (docs/acl.md) allows.
 local function exists(i) return redis.call('PTTL', KEYS[i]) ~= -2 end
 
 -- The TTL (ms) an item's value carries in its header (version 1, 6 bytes of ms); 0: none.

@@ -14,6 +14,13 @@ prefix). One more round trip for a search or a listing without any prefix label.
 reads side by side (their round trips shared), then its writes, so its reads see the store as it
 was before the batch. Namespaces found dead (their items all expired) cost 2-3 more round trips
 once: they leave the registry.
+
+With ``encryption=`` each item's value is sealed (bound to its item key and field ``v``); its
+header, its timestamps, its key and its namespace stay readable. The search script then cannot read
+the values, so a search with a filter has the server send every item of the namespaces it walks (up
+to the page's end, 1000 per call) and this process decrypts and judges them: more bytes on the wire
+and more work here than the server-side filter, and the same round trips. A search without a filter
+pages on the server as before.
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agentcache.core.binding import Bound, E, operation
-from agentcache.core.commands import Batch, Command, Operation, Replies, cmd, lua
+from agentcache.core.commands import Batch, Command, Operation, Replies, cmd, lua, together
 from agentcache.encoding import codec
 from agentcache.encoding.expiry import TTL, ttl_ms
 from agentcache.encoding.keys import (
@@ -74,31 +81,6 @@ REGISTRY_PAGE = 1000  # namespaces read from a registry per round trip
 # --- running several operations side by side ---------------------------------------------------
 
 
-def together(ops: Sequence[Operation[Any]]) -> Operation[list[Any]]:
-    """Run operations that only send batches side by side: each round trip carries the next batch
-    of every one still running. Returns their results in order."""
-    results: list[Any] = [None] * len(ops)
-    sends: dict[int, Any] = dict.fromkeys(range(len(ops)))
-    while sends:
-        batches: dict[int, Batch] = {}
-        for i, sent in sends.items():
-            try:
-                step = ops[i].send(sent)
-            except StopIteration as stop:
-                results[i] = stop.value
-                continue
-            assert isinstance(step, list), "store operations send batches only"
-            batches[i] = step
-        if not batches:
-            break
-        replies: Replies = yield [command for batch in batches.values() for command in batch]
-        sends, at = {}, 0
-        for i, batch in batches.items():
-            sends[i] = replies[at : at + len(batch)]
-            at += len(batch)
-    return results
-
-
 # --- checked operations --------------------------------------------------------------------------
 
 
@@ -106,10 +88,14 @@ def _keys(s: Settings, namespace: Namespace) -> StoreNamespaceKeys:
     return store_namespace_keys(s.prefix, namespace)
 
 
-def _item(namespace: Namespace, member: bytes | str, reply: Sequence[Any]) -> StoredItem:
+def _item(s: Settings, namespace: Namespace, member: bytes | str, reply: Sequence[Any]) -> StoredItem:
     key = store_key_of(member)
+    raw = reply[0]
+    if s.sealer is not None or codec.is_sealed(raw):
+        text = member.decode(errors="surrogateescape") if isinstance(member, bytes) else member
+        raw = codec.opened(raw, s.sealer, codec.hash_where(_keys(s, namespace).item(text), "v"))
     try:
-        value = codec.decode(reply[0])
+        value = codec.decode(raw)
     except SerializationError as exc:
         raise SerializationError(f"store item {key!r} of namespace {namespace!r}: {exc}") from exc
     if not isinstance(value, dict):
@@ -133,7 +119,9 @@ def _checked_put(s: Settings, op: PutItem) -> _Put:
     if op.value is None:
         return _Put(namespace, key, member, None, 0)
     ms = 0 if op.ttl is None else ttl_ms(op.ttl)
-    return _Put(namespace, key, member, codec.encode(check_value(op.value), ms, s.max_value_bytes), ms)
+    data = codec.encode(check_value(op.value), ms, s.max_value_bytes)
+    data = codec.seal(data, s.sealer, codec.hash_where(_keys(s, namespace).item(member), "v"))
+    return _Put(namespace, key, member, data, ms)
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,7 +175,7 @@ def _get(s: Settings, op: GetItem) -> Operation[StoredItem | None]:
         (reply,) = yield [cmd("HMGET", item_key, "v", "c", "u")]
     if not reply or reply[0] is None:
         return None
-    return _item(op.namespace, member, reply)
+    return _item(s, op.namespace, member, reply)
 
 
 def _range(s: Settings, below: Namespace, after: bytes | None = None) -> Command:
@@ -273,17 +261,19 @@ class _Page:
     def command(self, s: Settings, read: _Read) -> Command:
         f = self.filter
         offset, limit = (self.skip, self.take) if read.paged else (0, self.skip + self.take)
+        # sealed values (encryption=) are judged here: the server sends every item, filters none
+        judged_here = not f.server_only or (s.sealer is not None and bool(f.whole))
         return STORE_SEARCH(
             _keys(s, read.namespace).all,
             "1" if self.refresh and read.paged else "0",
             offset,
-            limit if f.server_only else "",
+            "" if judged_here else limit,
             read.start,
             SEARCH_BUDGET,
-            *f.server,
+            *([] if s.sealer is not None else f.server),
         )
 
-    def add(self, read: _Read, reply: list[Any]) -> str:
+    def add(self, s: Settings, read: _Read, reply: list[Any]) -> str:
         """Take what a search script answered; returns where to go on in its namespace ('' when
         the script got to the end)."""
         namespace = read.namespace
@@ -293,12 +283,12 @@ class _Page:
             self.dead.append(namespace)
         rows = [reply[i : i + 4] for i in range(4, len(reply), 4)]
         if exact and read.paged:  # the script paged (and refreshed, if asked): its rows go in as they are
-            found = [_item(namespace, row[0], row[1:]) for row in rows]
+            found = [_item(s, namespace, row[0], row[1:]) for row in rows]
             self.items += found
             self.skip = max(0, self.skip - matched)
             self.take -= len(found)
             return going
-        decoded = [(row, _item(namespace, row[0], row[1:])) for row in rows]
+        decoded = [(row, _item(s, namespace, row[0], row[1:])) for row in rows]
         if not exact:  # the server could not judge every condition: this process does
             decoded = [(row, item) for row, item in decoded if self.filter.matches(item.value)]
         picked = decoded[self.skip : self.skip + self.take]
@@ -328,7 +318,7 @@ def _search(s: Settings, op: _Search) -> Operation[list[StoredItem]]:
                 if int(reply[1]):
                     page.dead.append(read.namespace)
                 continue
-            going = page.add(read, reply)
+            going = page.add(s, read, reply)
             if going and page.take > 0:  # the rest of this namespace comes before those after it
                 queue[:0] = [_Read(read.namespace, going, read.paged), *reads[i + 1 :]]
                 break
@@ -549,7 +539,7 @@ def list_namespaces(
 
 class StoreTier(Bound[E]):
     """``cache.store``: long-term memory across threads: dict items in namespaces, each with its
-    own TTL, searched by filters the server applies (LangGraph's store,
+    own TTL, searched by filters the server applies (this process, with ``encryption=``; LangGraph's store,
     ``agentcache.integrations.langgraph_store``, works through this)."""
 
     TIER = "store"

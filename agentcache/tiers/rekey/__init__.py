@@ -1,0 +1,1 @@
+"""Re-encryption in place (``agentcache rekey``): every sealed value under the cache's current key."""
