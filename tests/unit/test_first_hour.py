@@ -97,3 +97,25 @@ def test_a_module_without_its_extra_names_the_extra(
         __import__(module)
     with pytest.raises(ModuleNotFoundError):  # still what code that catches the old error expects
         __import__(module)
+
+
+def test_the_command_starts_without_loading_the_tiers() -> None:
+    """``import agentcache`` (what the ``agentcache`` command does first, before it can answer
+    Ctrl-C quietly) loads no tier; every public name still resolves, to the object in its home."""
+    import subprocess
+    import sys
+
+    probe = "import sys, agentcache.cli; print(sorted(m for m in sys.modules if m.startswith('agentcache.')))"
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert "agentcache.tiers" not in loaded and "agentcache.facade" not in loaded, loaded
+
+    import importlib
+
+    import agentcache
+
+    homes = agentcache.homes()
+    assert set(homes) | {"__version__"} == set(agentcache.__all__)
+    for name, home in homes.items():
+        assert getattr(agentcache, name) is getattr(importlib.import_module(home), name)
+    with pytest.raises(AttributeError, match="no attribute 'nonsense'"):
+        agentcache.nonsense  # noqa: B018
