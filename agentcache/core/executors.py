@@ -88,12 +88,12 @@ def _merge(batch: Batch, replies: Replies, resent: Batch, again: Replies) -> Rep
 
 
 def plain(execute: Callable[..., Any], command: Command) -> Any:
-    """``execute`` (a client's ``execute_command``) called for one command that runs no script.
+    """``execute`` (a client's ``execute_command``) called for one command, counted for observers.
 
-    The executors send a batch of one such command this way, straight from ``run`` (when round
-    trips are not logged and a failed one is not retried): what ``_round_trip`` and ``_send`` add
-    (a retry loop, resending scripts the server lacked, a pipeline) it does not need, and on the
-    asyncio facade each would be one more coroutine per call. Observers count it as any round trip."""
+    Every batch of one command is sent this way. One that runs no script goes straight from ``run``
+    (when round trips are not logged and a failed one is not retried): what ``_round_trip`` and
+    ``_send`` add (a retry loop, resending scripts the server lacked) it does not need, and on the
+    asyncio facade each would be one more coroutine per call."""
     count_batch([command])
     if command.node is None:  # no keyword dict to build
         return execute(*command.args)
@@ -302,17 +302,14 @@ class SyncExecutor:
 
     def _send(self, batch: Batch) -> Replies:
         self.round_trips += 1
-        count_batch(batch)  # for observers; one context-variable read otherwise
         assert len(batch) == 1 or all(c.node is None for c in batch), "a command for a given node goes alone"
         try:  # only the client's calls: whatever it raises while connecting or sending is a lost connection
             if len(batch) == 1:
-                command = batch[0]
                 try:
-                    if command.node is None:  # the common case: no keyword dict to build
-                        return [self.client.execute_command(*command.args)]
-                    return [self.client.execute_command(*command.args, target_nodes=command.node)]
+                    return [plain(self.client.execute_command, batch[0])]
                 except REPLY_ERRORS as exc:
                     return [exc]
+            count_batch(batch)  # for observers; one context-variable read otherwise
             pipe = self.client.pipeline(transaction=False)
             for command in batch:
                 pipe.execute_command(*command.args)
@@ -490,17 +487,14 @@ class AsyncExecutor:
 
     async def _send(self, batch: Batch) -> Replies:
         (self._home or self).round_trips += 1  # one count for the cache, whichever loop sends
-        count_batch(batch)  # for observers; one context-variable read otherwise
         assert len(batch) == 1 or all(c.node is None for c in batch), "a command for a given node goes alone"
         try:  # only the client's calls: whatever it raises while connecting or sending is a lost connection
             if len(batch) == 1:
-                command = batch[0]
                 try:
-                    if command.node is None:  # the common case: no keyword dict to build
-                        return [await self.client.execute_command(*command.args)]
-                    return [await self.client.execute_command(*command.args, target_nodes=command.node)]
+                    return [await plain(self.client.execute_command, batch[0])]
                 except REPLY_ERRORS as exc:
                     return [exc]
+            count_batch(batch)  # for observers; one context-variable read otherwise
             pipe = self.client.pipeline(transaction=False)
             for command in batch:
                 pipe.execute_command(*command.args)
