@@ -17,7 +17,7 @@ from agentcache.core.near import NearCache, NearStore
 from agentcache.core.observe import Observer
 from agentcache.encoding.encryption import Encryption, Sealer
 from agentcache.encoding.expiry import TTL, ttl_ms
-from agentcache.encoding.keys import check_prefix
+from agentcache.encoding.keys import HashedIds, check_prefix
 from agentcache.errors import InvalidArgumentError
 from agentcache.tiers.conversations.lifecycle import ConversationConfig, Lifecycle, resolve
 from agentcache.tiers.settings import ModelPrice, Options, Settings
@@ -109,7 +109,9 @@ def make_settings(options: CacheOptions | dict[str, object]) -> tuple[Settings, 
         raise InvalidArgumentError(f"near_cache must be a NearCache(...), not {type(near).__name__}")
     store = None if near is None else NearStore(near, checked.prefix)
     sealer = _sealer(options.get("encryption"))
-    return Settings(checked, near=store, sealer=sealer), resolve(options.get("conversation_config"))  # type: ignore[arg-type]
+    ids = None if sealer is None or sealer.encryption.id_key is None else HashedIds(sealer.encryption.id_key)
+    settings = Settings(checked, near=store, sealer=sealer, ids=ids)
+    return settings, resolve(options.get("conversation_config"))  # type: ignore[arg-type]
 
 
 def _sealer(encryption: object) -> Sealer | None:

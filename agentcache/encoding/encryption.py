@@ -31,6 +31,8 @@ MAX_KEY_NAME_BYTES = 64
 ENV_KEYS = "AGENTCACHE_ENCRYPTION_KEYS"
 """The environment variable :meth:`Encryption.from_env` reads: ``name:key,name:key`` (keys in
 base64), the key that encrypts first."""
+ENV_ID_KEY = "AGENTCACHE_ID_KEY"
+"""The environment variable :meth:`Encryption.from_env` reads the ``id_key`` from, if it is set."""
 
 
 def _key_bytes(name: str, key: object) -> bytes:
@@ -67,15 +69,21 @@ class Encryption:
     re-encrypted everything. ``allow_plaintext``: also read values stored before encryption was on
     (by default such a value raises :class:`~agentcache.errors.DecryptionError`: an attacker who
     can write to the server must not be able to plant plaintext); turn it on while migrating, run
-    ``agentcache rekey``, then turn it off. The key bytes never appear in ``repr``."""
+    ``agentcache rekey``, then turn it off. ``id_key``: a 32-byte secret (or its base64) that
+    replaces the ids users choose (thread, conversation, agent and user ids) in key names by their
+    keyed hash (HMAC-SHA256, 128 bits), so the keyspace no longer shows them; unlike ``keys`` it
+    never rotates (a new one makes everything stored before unreachable), and a cache that hashes
+    ids cannot list checkpoint threads by walking the keyspace. The key bytes never appear in
+    ``repr``."""
 
-    __slots__ = ("allow_plaintext", "keys")
+    __slots__ = ("allow_plaintext", "id_key", "keys")
 
     def __init__(
         self,
         keys: Mapping[str, bytes | str] | Sequence[tuple[str, bytes | str]],
         *,
         allow_plaintext: bool = False,
+        id_key: bytes | str | None = None,
     ) -> None:
         pairs = list(keys.items()) if isinstance(keys, Mapping) else keys
         if isinstance(pairs, str | bytes) or not isinstance(pairs, Sequence):
@@ -93,6 +101,7 @@ class Encryption:
             raise InvalidArgumentError(f"allow_plaintext must be True or False, not {allow_plaintext!r}")
         self.keys: tuple[tuple[str, bytes], ...] = tuple(checked)
         self.allow_plaintext = allow_plaintext
+        self.id_key: bytes | None = None if id_key is None else _key_bytes("id_key", id_key)
 
     @property
     def current(self) -> str:
@@ -112,7 +121,8 @@ class Encryption:
     @classmethod
     def from_env(cls, var: str = ENV_KEYS, *, allow_plaintext: bool = False) -> Encryption:
         """The keys in the environment variable ``var``: ``name:base64key,name:base64key``, the one
-        that encrypts first (what ``agentcache rekey`` reads)."""
+        that encrypts first (what ``agentcache rekey`` reads), and the ``id_key`` in
+        ``AGENTCACHE_ID_KEY`` if that is set."""
         text = os.environ.get(var, "").strip()
         if not text:
             raise InvalidArgumentError(f"{var} is not set: give the keys as name:base64key,name:base64key")
@@ -122,10 +132,12 @@ class Encryption:
             if not sep:
                 raise InvalidArgumentError(f"{var}: each key is name:base64key, not {name[:8]!r}...")
             pairs.append((name, key))
-        return cls(pairs, allow_plaintext=allow_plaintext)
+        id_key = os.environ.get(ENV_ID_KEY, "").strip() or None
+        return cls(pairs, allow_plaintext=allow_plaintext, id_key=id_key)
 
     def __repr__(self) -> str:
-        return f"Encryption(keys={self.names!r}, allow_plaintext={self.allow_plaintext})"
+        hashed = ", id_key=<set>" if self.id_key is not None else ""
+        return f"Encryption(keys={self.names!r}, allow_plaintext={self.allow_plaintext}{hashed})"
 
 
 class Sealer:

@@ -20,11 +20,17 @@ meaning — glob characters, hash-tag braces, the escape character itself and co
 become ``%XX``. So no two (thread, field) pairs share a key, a thread's SCAN pattern matches only
 that thread's keys, and the pattern has no wildcard or escape inside its hash tag, which lets a
 cluster-mode server confine the SCAN to the thread's slot.
+
+Under ``Encryption(id_key=...)`` the ids users choose (thread, conversation, agent and user ids)
+do not appear in key names at all: :class:`HashedIds` replaces each by ``~`` and its keyed hash
+before the helpers here see it (``Settings.key_id``), so the layout above is unchanged.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
+import hmac
 import re
 import zlib
 from dataclasses import dataclass
@@ -91,6 +97,32 @@ def check_prefix(prefix: object) -> str:
     if len(prefix.encode()) > MAX_PREFIX_BYTES:
         raise InvalidNameError(f"prefix is longer than {MAX_PREFIX_BYTES} bytes")
     return prefix
+
+
+HASHED_ID_MARK = "~"
+HASHED_ID_BYTES = 16
+
+
+class HashedIds:
+    """Ids as key names show them under ``Encryption(id_key=...)``: ``~`` and the hex of the id's
+    HMAC-SHA256 under the id key, cut to 128 bits. Checked like any name first (so a bad id raises
+    :class:`InvalidNameError` before anything is sent); the hash is one-way, so what is stored under
+    a hashed id is found from the id, never the id from the key. Thread-safe."""
+
+    __slots__ = ("_hash",)
+
+    def __init__(self, secret: bytes) -> None:
+        def digest(name: str) -> str:
+            mac = hmac.new(secret, name.encode(), hashlib.sha256).digest()[:HASHED_ID_BYTES]
+            return HASHED_ID_MARK + mac.hex()
+
+        self._hash = functools.lru_cache(maxsize=8192)(digest)
+
+    def __call__(self, value: object, what: str) -> str:
+        return self._hash(check_name(_exact(value, what), what))
+
+    def __repr__(self) -> str:
+        return "HashedIds(<id key>)"
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ from agentcache.core.commands import Command
 from agentcache.core.flights import Flights
 from agentcache.core.near import NearStore
 from agentcache.encoding.encryption import Sealer
-from agentcache.encoding.keys import llm_policies_key, policies_key, stats_key
+from agentcache.encoding.keys import HashedIds, llm_policies_key, policies_key, stats_key
 from agentcache.stats import StatsBuffer
 
 REFRESH_SECONDS = 1.0
@@ -104,6 +104,8 @@ class Settings:
     that TTL (``GETEX key PX ms``) and the header it expects back (``tiers/session/tier.py``)."""
     sealer: Sealer | None = None
     """Encryption at rest (``encryption=`` option, ``encoding/encryption.py``), else None."""
+    ids: HashedIds | None = None
+    """What replaces users' ids in key names (``Encryption(id_key=...)``), else None: see :meth:`key_id`."""
 
     def __post_init__(self) -> None:
         prefix = self.options.prefix
@@ -125,6 +127,13 @@ class Settings:
     @property
     def prefix(self) -> str:
         return self.options.prefix
+
+    def key_id(self, value: str, what: str = "thread_id") -> str:
+        """A thread, conversation, agent or user id as the key helpers (``encoding/keys.py``) get
+        it: the id itself, which they check and escape, or under ``Encryption(id_key=...)`` its
+        keyed hash. Every key built from such an id passes through here."""
+        ids = self.ids
+        return value if ids is None else ids(value, what)
 
     @property
     def session_ttl_ms(self) -> int:

@@ -3,6 +3,7 @@ summariser, on both facades and every server topology; a concurrent appender in 
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import threading
 import time
@@ -11,10 +12,19 @@ from typing import Any
 
 import pytest
 
-from agentcache import AgentCache, CompactAt, InvalidArgumentError, Message, ModelError, ToolCallPart
+from agentcache import (
+    AgentCache,
+    CompactAt,
+    Conversation,
+    InvalidArgumentError,
+    Message,
+    ModelError,
+    ToolCallPart,
+    ValkeySnapshotStore,
+)
 from agentcache.testing import unique_prefix
 from tests.fake_models import FakeModelServer, _text_of
-from tests.helpers import cost, make_cache, new, refused
+from tests.helpers import Synced, command, cost, make_cache, new, refused
 
 
 @pytest.fixture
@@ -134,6 +144,85 @@ def test_clear_forgets_the_summary(cache: Any, model: Any) -> None:
     conv.clear()
     conv.add_message(Message.user("fresh"))
     assert [m.text for m in conv.context().messages] == ["fresh"]
+
+
+# --- fork and snapshots carry the summary ---------------------------------------------------------
+
+
+def test_a_fork_carries_the_summary(cache: Any, model: Any, models: FakeModelServer) -> None:
+    conv = new(cache, system="Be brief.")
+    talk(conv, 5)
+    done = conv.compact(model=model, keep_last=4)
+    before = conv.context()
+    fork = conv.fork()
+    assert fork.context() == before and before.messages[0].role == "system"
+    assert [m.text for m in fork.context().messages[1:]] == ["q3", "a3", "q4", "a4"]
+    assert list(fork.messages()) == list(conv.messages()) and fork.length() == 10  # the originals too
+    talk(fork, 1, start=5)
+    again = fork.compact(model=model, keep_last=2)  # goes on from where the parent's summary ends
+    assert (again.summarized, again.kept) == (4, 2)
+    assert summary_requests(models)[-1].startswith(f"Summary so far:\n{done.summary}\n\nConversation:\nuser: q3")
+    assert [m.text for m in fork.context().messages[1:]] == ["q5", "a5"]
+    assert conv.context() == before  # the parent is not changed
+
+
+def test_a_fork_of_a_compaction_that_dropped_its_messages(cache: Any, model: Any) -> None:
+    conv = new(cache)
+    talk(conv, 5)
+    conv.compact(model=model, keep_last=2, drop=True)
+    fork = conv.fork()
+    assert fork.context() == conv.context() and [m.text for m in fork.context().messages[1:]] == ["q4", "a4"]
+    assert [m.text for m in fork.messages()] == ["q4", "a4"]
+    assert fork.info().message_count == 2 and fork.info().lost_messages == 0
+
+
+def test_a_snapshot_carries_the_summary_and_restores_it(cache: Any, model: Any) -> None:
+    conv = new(cache, system="Be brief.")
+    assert (conv.to_dict()["summary"], conv.to_dict()["sumto"]) == (None, 0)
+    talk(conv, 5)
+    done = conv.compact(model=model, keep_last=4)
+    data = json.loads(json.dumps(conv.to_dict()))
+    assert (data["summary"], data["sumto"]) == (done.summary, 6)
+    restored = Conversation.from_dict(data, cache, session_id=f"{conv.id}-copy")
+    assert restored.context() == conv.context()
+    again = restored.to_dict()
+    assert {**again, "id": conv.id, "created_at": data["created_at"]} == data
+    old = {key: value for key, value in data.items() if key not in ("summary", "sumto")}  # an older snapshot
+    plain = cache.conversations.restore(old, session_id=f"{conv.id}-old")
+    assert [m.text for m in plain.context().messages] == [m.text for m in conv.messages()]
+    assert (plain.to_dict()["summary"], plain.to_dict()["sumto"]) == (None, 0)
+    everything = cache.conversations.restore({**data, "sumto": 10}, session_id=f"{conv.id}-all")
+    assert everything.context().messages == conv.context().messages[:1]  # the summary covers them all
+    for bad in ({"summary": 1}, {"sumto": -1}, {"sumto": 11}, {"sumto": True}, {"sumto": "6"}, {"summary": None}):
+        caught = refused(cache, InvalidArgumentError, lambda b=bad: cache.conversations.restore({**data, **b}, "x"))
+        assert "'summary'" in str(caught.value) or "'sumto'" in str(caught.value)
+
+
+ENCRYPTED = [("cluster3", "sync"), ("standalone", "async"), ("memory", "sync")]
+
+
+@pytest.mark.parametrize(("topology", "facade"), ENCRYPTED, ids=lambda p: str(p))
+def test_with_encryption_a_fork_and_a_restored_snapshot_seal_the_summary_for_their_own_keys(
+    topology: str, facade: str, server_urls: Any, model: Any
+) -> None:
+    from agentcache.encoding.encryption import Encryption
+
+    made, close = make_cache(topology, facade, server_urls, encryption=Encryption({"k": bytes(range(32))}))
+    try:
+        conv = new(made)
+        conv.add_messages([Message.user("MARKER-7f3 is my code"), Message.assistant("noted")])
+        talk(conv, 2)
+        assert "MARKER-7f3" in (conv.compact(model=model, keep_last=2).summary or "")
+        store = ValkeySnapshotStore(made) if facade == "sync" else Synced(ValkeySnapshotStore(made._target), made._loop)
+        store.save(conv.id, conv.to_dict())
+        restored = made.conversations.restore(store.load(conv.id), session_id=f"{conv.id}-restored")
+        fork = conv.fork()
+        for other in (restored, fork):
+            assert other.context() == conv.context()  # opened under its own meta key: sealed for it
+            sealed = command(made, "HGET", other._ref.keys.meta, "summary")
+            assert b"MARKER-7f3" not in sealed and sealed != command(made, "HGET", conv._ref.keys.meta, "summary")
+    finally:
+        close()
 
 
 def test_bad_arguments_are_refused_before_anything_is_sent(cache: Any, model: Any) -> None:

@@ -493,3 +493,53 @@ def test_the_rekey_command_resumes_from_its_state_file(
     assert "re-encrypted 30," in out and "cursor done" in out
     with AgentCache.from_url(url, prefix=prefix, encryption=Encryption({"new": new})) as cache:
         assert [cache.session.get(f"t{i}", "a") for i in range(30)] == [MARK] * 30
+
+
+ID = "ID-MARKER"
+HASHED = Encryption({"old": bytes(range(32))}, id_key=bytes(range(200, 232)))
+
+
+def test_id_key_keeps_every_id_out_of_key_names(opened: Callable[..., Any], fake_models: FakeModelServer) -> None:
+    """Under ``Encryption(id_key=...)`` no key name shows a thread, conversation, agent, user,
+    store-namespace or limit id, and every tier still finds what it stored."""
+    from agentcache import Quota
+    from agentcache.errors import InvalidArgumentError
+
+    cache = opened(encryption=HASHED)
+    thread = ID + "-thread"
+    _write_everything(cache, thread)
+    _compact(cache, fake_models, thread)
+    cache.conversations.configure_agent(ID + "-agent", timeout=600)
+    other = cache.conversations.create(session_id=ID + "-conv", agent_id=ID + "-agent", user_id=ID + "-user")
+    other.add_message(Message.user("hello"))
+    quota = Quota(threads=5, keys_per_thread=5, bytes=10_000)
+    assert cache.limits.admit(ID + "-name", rate=(10, 60), quota=quota, thread=thread, key="k", size=10).allowed
+    names = _keys(cache)
+    assert names and [k for k in names if ID.encode() in k] == []
+    assert any(k.startswith(f"{cache.prefix}:session:{{~".encode()) for k in names)  # hashed, not gone
+    # every tier reads it back
+    _check_everything(cache, thread)
+    assert cache.session.get_all(thread)["a"] == MARK
+    assert sorted(cache.session.fields(thread))[:2] == ["a", "b"]
+    assert cache.conversations.get(ID + "-conv").info().timeout.total_seconds() == 600  # the agent defaults
+    assert [i.id for i in cache.conversations.list_active(user_id=ID + "-user")] == [ID + "-conv"]
+    assert [i.id for i in cache.conversations.list_active(agent_id=ID + "-agent")] == [ID + "-conv"]
+    assert cache.store.list_namespaces(prefix=("memories",)) == [("memories", thread)]
+    with pytest.raises(InvalidArgumentError, match="id_key"):
+        cache.checkpoints.threads()  # a hash names no thread
+    assert cache.checkpoints.delete_runs(["run"]) == 1  # walks the keyspace: uses the names as stored
+    assert [c.checkpoint_id for c in cache.checkpoints.list(thread)] == ["2"]
+    head = cache.session.key(thread, "a")[:-1].encode()  # <prefix>:session:{~<hash>}:
+    assert cache.session.destroy_thread(thread) > 0
+    assert cache.session.get_all(thread) == {} and [k for k in _keys(cache) if k.startswith(head)] == []
+
+
+def test_an_id_key_is_a_keyspace_of_its_own(opened: Callable[..., Any]) -> None:
+    hashed = opened(encryption=HASHED)
+    plain = opened(encryption=OLD)  # same prefix, ids as they are
+    hashed.session.set("t1", "a", "hashed")
+    plain.session.set("t1", "a", "plain")
+    assert hashed.session.get("t1", "a") == "hashed" and plain.session.get("t1", "a") == "plain"
+    assert hashed.session.key("t1", "a") != plain.session.key("t1", "a")
+    again = opened(encryption=Encryption({"old": bytes(range(32))}, id_key=bytes(range(200, 232))))
+    assert again.session.get("t1", "a") == "hashed"  # the same id key finds it from another process

@@ -237,3 +237,29 @@ def test_a_filtered_store_search_is_judged_in_this_process_with_encryption() -> 
     assert batches[0][1].args[-4:] == ("kind", "eq", "s", "y")  # without encryption the server filters
     batches, _ = drive(search(settings, ("ns",), refresh=False), [[[], [1, 0, 0, b""]]])
     assert batches[0][1].args[-3:] == (10, "", 1000)  # no filter: the server pages
+
+
+def test_an_id_key_hashes_ids_in_key_names_and_checks_them_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    from agentcache import InvalidNameError
+    from agentcache.tiers.session.tier import get
+
+    id_key = Encryption.generate_key()
+    encryption = Encryption({"k1": KEY}, id_key=id_key)
+    assert "id_key=<set>" in repr(encryption) and id_key not in repr(encryption)
+    settings, _ = make_settings({"encryption": encryption})
+    named = settings.key_id("thread-1")
+    assert re.fullmatch(r"~[0-9a-f]{32}", named) and settings.key_id("thread-1") == named
+    assert settings.key_id("thread-2") != named and "thread-1" not in repr(settings.ids)
+    other, _ = make_settings({"encryption": Encryption({"k1": KEY}, id_key=Encryption.generate_key())})
+    assert other.key_id("thread-1") != named  # another id key: another keyspace
+    plain, _ = make_settings({"encryption": Encryption({"k1": KEY})})
+    assert plain.key_id("thread-1") == "thread-1"
+    for bad in ("", 7, "x" * 2000):
+        with pytest.raises(InvalidNameError):
+            drive(get(settings, bad, "field"), [])  # type: ignore[arg-type]  # refused before a command
+    for bad_key in (b"short", "not base64!", 32):
+        with pytest.raises(InvalidArgumentError, match="id_key"):
+            Encryption({"k1": KEY}, id_key=bad_key)  # type: ignore[arg-type]
+    monkeypatch.setenv("AGENTCACHE_ENCRYPTION_KEYS", f"k1:{Encryption.generate_key()}")
+    monkeypatch.setenv("AGENTCACHE_ID_KEY", id_key)
+    assert Encryption.from_env().id_key == encryption.id_key

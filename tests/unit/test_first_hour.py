@@ -119,3 +119,14 @@ def test_the_command_starts_without_loading_the_tiers() -> None:
         assert getattr(agentcache, name) is getattr(importlib.import_module(home), name)
     with pytest.raises(AttributeError, match="no attribute 'nonsense'"):
         agentcache.nonsense  # noqa: B018
+
+
+def test_the_license_is_in_the_metadata_every_pip_shows() -> None:
+    """``pip show`` of the pip a fresh virtualenv has here (23.2) prints the ``License`` field only:
+    an SPDX ``license = "MIT"`` writes ``License-Expression`` alone, which it shows as empty."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["license"] == {"text": "MIT"}  # hatchling writes it as `License: MIT`
+    assert "License :: OSI Approved :: MIT License" in project["classifiers"]
+    assert project["license-files"] == ["LICENSE"] and "MIT License" in (ROOT / "LICENSE").read_text()

@@ -115,7 +115,7 @@ def put(
     ttl: TTL | None = None,
 ) -> Operation[None]:
     """Store a checkpoint (replacing one of the same id). One round trip."""
-    keys = checkpoint_keys(s.prefix, thread_id)
+    keys = checkpoint_keys(s.prefix, s.key_id(thread_id))
     member = checkpoint_member(namespace, checkpoint_id)
     if parent_id is not None:
         checkpoint_part(parent_id, "parent checkpoint_id")
@@ -142,7 +142,7 @@ def put_writes(
     One round trip (none for no writes). The writes belong to a checkpoint stored with :func:`put`:
     a thread holding writes and no checkpoint reads as :class:`CheckpointsLost` (its checkpoints
     were evicted), and a ``ttl`` left out here gives the new keys the thread's own TTL."""
-    keys = checkpoint_keys(s.prefix, thread_id)
+    keys = checkpoint_keys(s.prefix, s.key_id(thread_id))
     member = checkpoint_member(namespace, checkpoint_id)
     args: list[object] = []
     for w in writes:
@@ -164,7 +164,7 @@ def get(
 ) -> Operation[StoredCheckpoint | None]:
     """The checkpoint ``checkpoint_id`` of the namespace, or its newest without one; None if there
     is none. ``refresh`` sets the thread's TTL again (sliding). One round trip."""
-    keys = checkpoint_keys(s.prefix, thread_id)
+    keys = checkpoint_keys(s.prefix, s.key_id(thread_id))
     member = "" if checkpoint_id is None else checkpoint_member(namespace, checkpoint_id)
     head = checkpoint_member(namespace, "")
     reply = yield from one(CHECKPOINT_READ(keys.all, _ms(refresh), "get", member, head))
@@ -184,7 +184,7 @@ def list_(
     with an id below ``before`` if given, at most ``limit``. One round trip per 100 checkpoints."""
     if limit is not None and (type(limit) is not int or limit < 0):
         raise InvalidArgumentError(f"limit must be an int >= 0 or None, not {limit!r}")
-    keys = checkpoint_keys(s.prefix, thread_id)
+    keys = checkpoint_keys(s.prefix, s.key_id(thread_id))
     before_part = "" if before is None else checkpoint_part(before, "before checkpoint_id")
     if namespace is None:
         low, high, filter_before = b"-", b"+", before_part
@@ -205,7 +205,13 @@ def list_(
 
 
 def threads(s: Settings) -> Operation[list[str]]:
-    """Every thread that has checkpoints, sorted (a walk of the keyspace on every primary)."""
+    """Every thread that has checkpoints, sorted (a walk of the keyspace on every primary). Not
+    under ``Encryption(id_key=...)``: key names then hold hashes, and a hash names no thread."""
+    if s.ids is not None:
+        raise InvalidArgumentError(
+            "threads() reads thread ids from key names, which hold their keyed hashes under "
+            "Encryption(id_key=...): keep a list of your thread ids, or open the cache without id_key"
+        )
     found: set[str] = set()
 
     def collect(keys: list[bytes]) -> Operation[int]:
@@ -219,7 +225,7 @@ def threads(s: Settings) -> Operation[list[str]]:
 
 def delete_thread(s: Settings, thread_id: str) -> Operation[int]:
     """Remove the thread's checkpoints and writes; returns how many keys went. One round trip."""
-    return int((yield from one(cmd("UNLINK", *checkpoint_keys(s.prefix, thread_id).all))))
+    return int((yield from one(cmd("UNLINK", *checkpoint_keys(s.prefix, s.key_id(thread_id)).all))))
 
 
 def copy_thread(s: Settings, source_thread_id: str, target_thread_id: str, *, ttl: TTL | None = None) -> Operation[int]:
@@ -227,7 +233,8 @@ def copy_thread(s: Settings, source_thread_id: str, target_thread_id: str, *, tt
     returns how many checkpoints were copied. Two round trips: a read of the source, then one script
     call that writes the target whole (or, a server out of memory refusing it, not at all). The
     threads may sit on different nodes, so a concurrent write to the source may or may not be copied."""
-    source, target = checkpoint_keys(s.prefix, source_thread_id), checkpoint_keys(s.prefix, target_thread_id)
+    source = checkpoint_keys(s.prefix, s.key_id(source_thread_id))
+    target = checkpoint_keys(s.prefix, s.key_id(target_thread_id))
     members, entries, runs, writes, fields = yield [
         cmd("ZRANGE", source.idx, 0, -1),
         cmd("HGETALL", source.cp),
@@ -276,7 +283,7 @@ def prune(s: Settings, thread_ids: Iterable[str], *, keep_latest: bool = True) -
     threads_ = _names(thread_ids, "thread_ids")
     if not threads_:
         return 0
-    keys = [checkpoint_keys(s.prefix, t).all for t in threads_]
+    keys = [checkpoint_keys(s.prefix, s.key_id(t)).all for t in threads_]
     batch = [CHECKPOINT_DROP(k, "keep_latest") if keep_latest else cmd("UNLINK", *k) for k in keys]
     return int(sum((yield batch)))
 
@@ -290,6 +297,7 @@ def delete_runs(s: Settings, run_ids: Iterable[str]) -> Operation[int]:
         return 0
 
     def drop(keys: list[bytes]) -> Operation[int]:
+        # the threads as key names show them (hashed under Encryption(id_key=...)): no key_id again
         found = [t for t in (checkpoint_thread_of(s.prefix, k) for k in keys) if t is not None]
         batch = [CHECKPOINT_DROP(checkpoint_keys(s.prefix, t).all, "runs", *runs) for t in found]
         return int(sum((yield batch))) if batch else 0
@@ -325,7 +333,7 @@ def _whole(thread_id: str, reply: Any) -> Any:
 
 def _entry(s: Settings, thread_id: str, reply: list[Any]) -> StoredCheckpoint:
     member = reply[0].decode(errors="surrogateescape")
-    keys = checkpoint_keys(s.prefix, thread_id)
+    keys = checkpoint_keys(s.prefix, s.key_id(thread_id))
     entry = codec.opened_bytes(reply[1], s.sealer, codec.hash_where(keys.cp, member))
     bound = codec.hash_where(keys.w, member)
     try:

@@ -47,7 +47,9 @@ class TimeoutSettings:
 
 
 def _agent_defaults(s: Settings, agent_id: str) -> Generator[Batch, Replies, dict[str, int]]:
-    (values,) = yield [cmd("HMGET", agent_config_key(s.prefix, agent_id), "timeout", "auto", "maxdur", "warn")]
+    (values,) = yield [
+        cmd("HMGET", agent_config_key(s.prefix, s.key_id(agent_id, "agent_id")), "timeout", "auto", "maxdur", "warn")
+    ]
     return {
         name: int(v) for name, v in zip(("timeout", "auto", "maxdur", "warn"), values, strict=True) if v is not None
     }
@@ -103,7 +105,7 @@ def configure_agent(
         values += ["warn", warning_ms]
     if not values:
         raise InvalidArgumentError("configure_agent needs at least one setting to change")
-    yield [cmd("HSET", agent_config_key(t.settings.prefix, agent), *values)]
+    yield [cmd("HSET", agent_config_key(t.settings.prefix, t.settings.key_id(agent, "agent_id")), *values)]
 
 
 def agent_config(t: Tier, agent_id: str) -> Operation[dict[str, Any]]:

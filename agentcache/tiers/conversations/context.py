@@ -150,10 +150,10 @@ def gather(
     s = r.tier.settings
     raw, items = yield [
         CONV_READ(r.keys.both, "context", "" if limit is None else limit),
-        USER_PART([user_parts_key(s.prefix, r.id)], "list"),
+        USER_PART([user_parts_key(s.prefix, s.key_id(r.id))], "list"),
     ]
     read = ContextRead.parse(raw, r.id, s.sealer, r.keys.meta)
-    parts = list(parts_of(items, session_thread(s.prefix, r.id), r.id, s.sealer).values())
+    parts = list(parts_of(items, session_thread(s.prefix, s.key_id(r.id)), r.id, s.sealer).values())
     chosen = system if system is not None else read.system
     head = [] if read.summary is None else [summary_message(read.summary)]
     if head and max_chars is not None:

@@ -89,12 +89,15 @@ def _verified(
     """Check index entries against the conversations themselves: one round trip."""
     if not ids:
         return []
-    replies = yield [CONV_READ(conversation_keys(t.settings.prefix, sid).both, "info") for sid in ids]
+    replies = yield [
+        CONV_READ(conversation_keys(t.settings.prefix, t.settings.key_id(sid, "session_id")).both, "info")
+        for sid in ids
+    ]
     infos = []
     for sid, raw in zip(ids, replies, strict=True):
         if raw[0] == b"ok":
             reply = ReadReply.parse(raw, "info", sid)
-            meta_key = conversation_keys(t.settings.prefix, sid).meta
+            meta_key = conversation_keys(t.settings.prefix, t.settings.key_id(sid, "session_id")).meta
             info = session_info(sid, reply.fields, reply.now, reply.length, t.settings.sealer, meta_key)
             if info.status in ("active", "near_expiration") and keep(info):
                 infos.append(info)
@@ -139,7 +142,11 @@ def list_active(
         score, after = cursor.split(":", 1)
     buckets = range(INDEX_BUCKETS)
     indexes = [
-        index_agent(s.prefix, agent, b) if agent else index_user(s.prefix, user, b) if user else index_all(s.prefix, b)
+        index_agent(s.prefix, s.key_id(agent, "agent_id"), b)
+        if agent
+        else index_user(s.prefix, s.key_id(user, "user_id"), b)
+        if user
+        else index_all(s.prefix, b)
         for b in buckets
     ]
     found = _merged((yield [CONV_INDEX_READ([index], "list", score, after, limit) for index in indexes]), limit)

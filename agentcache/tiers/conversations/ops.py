@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Generator, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -97,6 +98,22 @@ def _new_id() -> str:
     return secrets.token_urlsafe(18)
 
 
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """A compacted conversation's summary as a fork or a snapshot carries it: its ``text`` and
+    ``sumto``, how many messages at the head of the history it covers (see ``compact.lua``)."""
+
+    text: str
+    sumto: int
+
+
+def _stored_summary(r: Ref, fields: dict[str, bytes], length: int) -> Summary | None:
+    """The summary in a dump's meta fields (opened: with ``encryption=`` it is sealed for this
+    conversation's meta hash), None when it has none. ``sumto`` never passes the ``length`` read."""
+    text = meta_text(fields.get("summary"), "summary", r.tier.settings.sealer, r.keys.meta)
+    return None if text is None else Summary(text, min(int(fields.get("sumto", b"0")), length))
+
+
 def _write(
     r: Ref, mode: str, *args: object, new_timeout: int | None = None, more_keys: tuple[str, ...] = ()
 ) -> Generator[Batch, Replies, WriteReply]:
@@ -141,13 +158,16 @@ def _create(
     metadata: dict[str, Any],
     encoded: list[bytes],
     chosen: TimeoutSettings,
+    summary: Summary | None = None,
 ) -> Operation[Opened]:
     """One round trip: the create script, and the index update beside it (an entry only where there
     is none, so an active conversation's entry is never touched). More only when needed: one to
     correct the indexes if an entry was already there or the id is active (SessionExists), and the
-    SCAN steps that remove the state of an expired or ended conversation this one replaces."""
+    SCAN steps that remove the state of an expired or ended conversation this one replaces.
+    ``summary``: a compaction's summary the new conversation starts with (a fork, a restore),
+    sealed here for its own meta hash."""
     s = t.settings
-    keys = conversation_keys(s.prefix, session_id)
+    keys = conversation_keys(s.prefix, s.key_id(session_id, "session_id"))
     meta = codec.seal(codec.encode(metadata, 0, s.max_value_bytes), s.sealer, codec.hash_where(keys.meta, "meta"))
     ref = Ref(t, session_id, agent_id, user_id, keys, chosen.timeout_ms, 0, chosen.auto_renew)
     first = min(chosen.timeout_ms, chosen.max_duration_ms)
@@ -163,6 +183,8 @@ def _create(
         "0" if system is None else "1",
         meta,
         session_id,
+        "" if summary is None else codec.seal_text(summary.text, s.sealer, codec.hash_where(keys.meta, "summary")),
+        "" if summary is None else summary.sumto,
         *[codec.seal_message(m, s.sealer, keys.msgs) for m in encoded],
     )
     replies = yield [CONV_CREATE(keys.both, *args), index_cmd(ref.indexes, "add", session_id, first, 0, "nx")]
@@ -186,7 +208,7 @@ def _unclaim(t: Tier, ref: Ref, reply: CreateReply, index: IndexAdd | None) -> C
     conversation's own indexes (it had none) the live deadline. None when there is nothing to do."""
     if reply.status != b"exists":  # pragma: no cover - the create script replies ok or exists
         return None
-    live = index_keys(t.settings.prefix, reply.agent_id, reply.user_id, ref.id)
+    live = index_keys(t.settings, reply.agent_id, reply.user_id, ref.id)
     added = [False] * 3 if index is None else index.changed
     keep = [key for key, new in zip(ref.indexes, added, strict=True) if key in live and new]
     drop = [key for key in ref.indexes if key not in live]
@@ -261,7 +283,7 @@ def create(
 
 
 def _read_info(t: Tier, session_id: str) -> Generator[Batch, Replies, tuple[dict[str, bytes], int, int]]:
-    keys = conversation_keys(t.settings.prefix, session_id)
+    keys = conversation_keys(t.settings.prefix, t.settings.key_id(session_id, "session_id"))
     (raw,) = yield [CONV_READ(keys.both, "info")]
     reply = ReadReply.parse(raw, "info", session_id)
     return reply.fields, reply.now, reply.length
@@ -274,7 +296,7 @@ def _handle(t: Tier, session_id: str, fields: dict[str, bytes]) -> Opened:
         session_id,
         text_of(fields.get("agent")),
         text_of(fields.get("user")),
-        conversation_keys(t.settings.prefix, session_id),
+        conversation_keys(t.settings.prefix, t.settings.key_id(session_id, "session_id")),
         int(fields["timeout"]),
         created + maxdur,
         fields.get("auto") == b"1",
@@ -304,9 +326,10 @@ def get(t: Tier, session_id: str) -> Operation[Opened]:
 def restore(t: Tier, data: dict[str, Any], session_id: str | None = None) -> Operation[Opened]:
     """A new conversation from a snapshot (:meth:`Conversation.to_dict`), under its id or ``session_id``.
 
-    The history, system prompt, metadata, owner and settings come back; the clocks start again.
-    One round trip (costs as :func:`create` otherwise). Raises :class:`SessionExists` if that id is
-    active, :class:`InvalidArgumentError` for a malformed snapshot before anything is sent.
+    The history, system prompt, metadata, owner, settings and summary (of a compacted conversation;
+    a snapshot without one, as older versions made, restores with none) come back; the clocks start
+    again. One round trip (costs as :func:`create` otherwise). Raises :class:`SessionExists` if that
+    id is active, :class:`InvalidArgumentError` for a malformed snapshot before anything is sent.
     """
     if not isinstance(data, dict) or data.get("format") != SNAPSHOT_FORMAT:
         raise InvalidArgumentError(f"not a conversation snapshot (expected 'format': {SNAPSHOT_FORMAT!r})")
@@ -332,12 +355,31 @@ def restore(t: Tier, data: dict[str, Any], session_id: str | None = None) -> Ope
         )
         system = _check_system(data.get("system"))
         meta = _check_metadata(from_json_value(data.get("metadata"), "metadata"))
+        summary = _snapshot_summary(data, len(messages))
     except (KeyError, TypeError, ValidationError, InvalidMessageError) as exc:
         if isinstance(exc, SerializationError | InvalidMessageError):
             raise InvalidArgumentError(f"conversation snapshot is malformed: {exc}") from exc
         raise InvalidArgumentError(f"conversation snapshot is malformed: {exc!r}") from exc
     encoded = _encode_messages(t.settings, messages)
-    return (yield from _create(t, sid, agent, user, system, meta, encoded, chosen))
+    return (yield from _create(t, sid, agent, user, system, meta, encoded, chosen, summary))
+
+
+def _snapshot_summary(data: dict[str, Any], count: int) -> Summary | None:
+    """A snapshot's ``summary`` and ``sumto`` (absent: none), checked against its ``count`` messages."""
+    text, sumto = data.get("summary"), data.get("sumto", 0)
+    if text is not None and not isinstance(text, str):
+        raise InvalidArgumentError(f"'summary' must be a str or null, not {shown(text)}")
+    if sumto is None:
+        sumto = 0
+    if not isinstance(sumto, int) or isinstance(sumto, bool) or not 0 <= sumto <= count:
+        raise InvalidArgumentError(
+            f"'sumto' must be an int from 0 to the number of messages ({count}), not {shown(sumto)}"
+        )
+    if text is None:
+        if sumto:
+            raise InvalidArgumentError(f"'sumto' is {sumto} but the snapshot has no 'summary'")
+        return None
+    return Summary(text, sumto)
 
 
 def _delete(t: Tier, session_id: str, agent_id: str | None, user_id: str | None) -> Operation[bool]:
@@ -346,16 +388,16 @@ def _delete(t: Tier, session_id: str, agent_id: str | None, user_id: str | None)
     in the same round trip, and a second one removes the entries that still have that score: a
     conversation created under the id in between (its entry has its own score) keeps its entry."""
     s = t.settings
-    keys = conversation_keys(s.prefix, session_id)
+    keys = conversation_keys(s.prefix, s.key_id(session_id, "session_id"))
     batch: Batch = [cmd("HMGET", keys.meta, "agent", "user"), cmd("UNLINK", *keys.both)]
     if agent_id is not None and user_id is not None:
-        batch.append(index_cmd(index_keys(s.prefix, agent_id, user_id, session_id), "remove", session_id))
+        batch.append(index_cmd(index_keys(s, agent_id, user_id, session_id), "remove", session_id))
     else:
         batch.append(cmd("ZSCORE", index_all(s.prefix, index_bucket(session_id)), session_id, optional=True))
     replies = yield batch
     owner, removed, score = replies
     if agent_id is None and owner[0] is not None and score is not None:
-        owners = index_keys(s.prefix, owner[0].decode(), owner[1].decode(), session_id)
+        owners = index_keys(s, owner[0].decode(), owner[1].decode(), session_id)
         yield [index_cmd(owners, "drop", session_id, score)]
     yield from remove_fields(s, session_id)
     return bool(removed)
@@ -386,7 +428,7 @@ def add_messages(r: Ref, messages: Sequence[Message], *, attach_user_parts: bool
     if not attach_user_parts or not users:
         reply = yield from _write(r, "append", *encoded)
         return int(reply.result)
-    parts = user_parts_key(r.tier.settings.prefix, r.id)
+    parts = user_parts_key(r.tier.settings.prefix, r.tier.settings.key_id(r.id))
     reply = yield from _write(r, "attach", users[-1] + 1, *encoded, more_keys=(parts,))
     return int(reply.result)
 
@@ -507,7 +549,8 @@ def _dump(r: Ref) -> Generator[Batch, Replies, tuple[dict[str, bytes], list[Mess
 
 
 def fork(r: Ref, session_id: str | None = None) -> Operation[Opened]:
-    """A new conversation with a copy of this one's history, system prompt, metadata and settings.
+    """A new conversation with a copy of this one's history, system prompt, metadata and settings,
+    and its summary if it was compacted (so the fork's :meth:`context` is this one's).
 
     The two then diverge; this one is not changed. Its state (``conv.state``) is not copied and its
     clocks start now. Two round trips (read a consistent copy, then create)."""
@@ -529,6 +572,7 @@ def fork(r: Ref, session_id: str | None = None) -> Operation[Opened]:
             decode_metadata(fields.get("meta"), r.id, s.sealer, r.keys.meta),
             encoded,
             chosen,
+            _stored_summary(r, fields, len(history)),
         )
     )
 
@@ -549,9 +593,11 @@ def to_dict(r: Ref) -> Operation[dict[str, Any]]:
     Image bytes are base64 text; any other bytes (metadata, data parts, tool arguments) the tagged
     form ``{"$bytes": "<base64>"}``. What JSON cannot carry faithfully (a dict key that is not a str,
     a NaN) raises :class:`SerializationError` naming where; create and add_message refuse it already.
-    One round trip; read from one consistent copy."""
+    A compacted conversation's summary comes as ``summary`` (its text, None when it has none) and
+    ``sumto`` (how many of ``messages`` it covers). One round trip; read from one consistent copy."""
     fields, history = yield from _dump(r)
     system = meta_text(fields.get("system"), "system", r.tier.settings.sealer, r.keys.meta)
+    summary = _stored_summary(r, fields, len(history))
     try:
         metadata = to_json_value(
             decode_metadata(fields.get("meta"), r.id, r.tier.settings.sealer, r.keys.meta), "metadata"
@@ -566,6 +612,8 @@ def to_dict(r: Ref) -> Operation[dict[str, Any]]:
         "system": system,
         "metadata": metadata,
         "messages": _json_messages(history, r.id),
+        "summary": None if summary is None else summary.text,
+        "sumto": 0 if summary is None else summary.sumto,
         "settings": {
             "timeout": int(fields["timeout"]) / 1000,
             "auto_renew": fields.get("auto") == b"1",

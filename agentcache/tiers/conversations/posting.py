@@ -40,7 +40,7 @@ def post_message(r: Ref, message: Message, *, attach_user_parts: bool = True) ->
     length, after = yield from together([add_messages(r, [message], attach_user_parts=attach_user_parts), info(r)])
     assert isinstance(after, SessionInfo)
     if (after.agent_id, after.user_id) != (r.agent_id, r.user_id):  # the id was created again, by others
-        fresh = index_keys(r.tier.settings.prefix, after.agent_id, after.user_id, r.id)
+        fresh = index_keys(r.tier.settings, after.agent_id, after.user_id, r.id)
         stale = [key for key in r.indexes if key not in fresh]
         deadline = round(after.expires_at.timestamp() * 1000)
         fixes = [index_cmd(fresh, "set", r.id, deadline, "gt", 3)]

@@ -42,14 +42,15 @@ class Ref:
 
     @property
     def indexes(self) -> list[str]:
-        return index_keys(self.tier.settings.prefix, self.agent_id, self.user_id, self.id)
+        return index_keys(self.tier.settings, self.agent_id, self.user_id, self.id)
 
 
-def index_keys(prefix: str, agent_id: str, user_id: str, session_id: str) -> list[str]:
+def index_keys(s: Settings, agent_id: str, user_id: str, session_id: str) -> list[str]:
     """The index sorted sets a conversation is listed in: those of its bucket (one slot: one script
     updates all three)."""
-    bucket = index_bucket(session_id)
-    return [index_all(prefix, bucket), index_agent(prefix, agent_id, bucket), index_user(prefix, user_id, bucket)]
+    bucket, prefix = index_bucket(session_id), s.prefix
+    agent, user = s.key_id(agent_id, "agent_id"), s.key_id(user_id, "user_id")
+    return [index_all(prefix, bucket), index_agent(prefix, agent, bucket), index_user(prefix, user, bucket)]
 
 
 @dataclass(frozen=True, slots=True)

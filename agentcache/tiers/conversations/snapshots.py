@@ -157,7 +157,7 @@ class SQLiteStore:
 
 
 def _key(s: Settings, session_id: str) -> str:
-    return conv_snapshot_key(s.prefix, session_id)
+    return conv_snapshot_key(s.prefix, s.key_id(session_id, "session_id"))
 
 
 def _index(s: Settings) -> str:

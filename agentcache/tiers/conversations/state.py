@@ -93,4 +93,4 @@ class ConversationState(Bound[E]):
 
     def key(self, field: str) -> str:
         """The Valkey key that holds ``field`` (for inspection; no I/O)."""
-        return session_key(self._settings.prefix, self._thread.id, field)
+        return session_key(self._settings.prefix, self._settings.key_id(self._thread.id), field)

@@ -113,11 +113,12 @@ def admit(
     if isinstance(size, bool) or not isinstance(size, int) or size < 0:
         raise InvalidArgumentError(f"size must be an int >= 0, not {shown(size)}")
     counted = quota is not None and quota.active and thread is not None
-    rate_key = limit_key(s.options.prefix, name)  # also checks the name
+    named = s.key_id(name, "name")  # under Encryption(id_key=...) key names hold its keyed hash
+    rate_key = limit_key(s.options.prefix, named)  # also checks the name
     if not burst and not counted:
         return Verdict(True, -1, 0.0)
-    thread_digest = digest(thread) if counted and thread is not None else ""
-    window, threads, keys = quota_keys(s.options.prefix, name, thread_digest or "-")
+    thread_digest = digest(s.key_id(thread)) if counted and thread is not None else ""
+    window, threads, keys = quota_keys(s.options.prefix, named, thread_digest or "-")
     if counted and quota is not None:
         limits = (round(quota.window * 1000), quota.threads, quota.keys_per_thread, quota.bytes)
         key_digest = digest(key) if key is not None and quota.keys_per_thread else ""

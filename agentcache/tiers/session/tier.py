@@ -100,7 +100,7 @@ def set_(
     read; ``expires_at`` (aware datetime or ISO-8601 string) is a fixed deadline that never slides
     (one in the past removes the field). Give at most one of the two.
     """
-    key = session_key(s.prefix, thread_id, _plain(field))
+    key = session_key(s.prefix, s.key_id(thread_id), _plain(field))
     command = _set_cmd(s, key, value, ttl, expires_at)
     yield from forgetting(s.near, [command, *s.stats.due()], [key])
     if s.near is None:
@@ -122,7 +122,7 @@ def set_many(
     (a server out of memory refusing it) none."""
     if not isinstance(values, Mapping):
         raise InvalidArgumentError(f"values must be a dict of field -> value, not {type(values).__name__}")
-    keys = [session_key(s.prefix, thread_id, _plain(f)) for f in values]
+    keys = [session_key(s.prefix, s.key_id(thread_id), _plain(f)) for f in values]
     stored = [_stored(s, k, v, ttl, expires_at) for k, v in zip(keys, values.values(), strict=True)]
     args = [x for one_value in stored for x in one_value]
     if keys:
@@ -141,7 +141,7 @@ def get(
     A hit refreshes the field's expiry by the field's own TTL (fixed deadlines do not move).
     With ``model=`` (a pydantic model class) the stored data is validated into that model.
     """
-    key = session_key(s.prefix, thread_id, field)
+    key = session_key(s.prefix, s.key_id(thread_id), field)
     if model is not None:
         codec.check_model(model)
     near = s.near
@@ -204,7 +204,7 @@ def repair(s: Settings, key: str, raw: bytes) -> Generator[Batch, Replies, None]
 
 def delete(s: Settings, thread_id: str, field: str) -> Operation[bool]:
     """Remove ``field``; True if it existed. One round trip."""
-    key = session_key(s.prefix, thread_id, field)
+    key = session_key(s.prefix, s.key_id(thread_id), field)
     s.slides.pop(key, None)
     (removed,) = yield from forgetting(s.near, [cmd("UNLINK", key)], [key])
     return bool(removed)
@@ -221,7 +221,7 @@ def get_many(s: Settings, thread_id: str, fields: Iterable[str]) -> Operation[di
     refreshed by its own TTL like :meth:`get`. One round trip on every topology. Data that cannot
     be decoded: as :func:`get_all`."""
     names = _fields_of(fields)
-    keys = [session_key(s.prefix, thread_id, field) for field in names]
+    keys = [session_key(s.prefix, s.key_id(thread_id), field) for field in names]
     if not keys:
         return {}
     values = (yield [SESSION_GET_MANY(keys), *s.stats.due()])[0]
@@ -248,7 +248,7 @@ def _decoded(thread_id: str, stored: Iterable[tuple[str, bytes]]) -> dict[str, A
 
 def delete_many(s: Settings, thread_id: str, fields: Iterable[str]) -> Operation[int]:
     """Remove several fields of one thread; returns how many existed. One round trip (one UNLINK)."""
-    keys = [session_key(s.prefix, thread_id, field) for field in _fields_of(fields)]
+    keys = [session_key(s.prefix, s.key_id(thread_id), field) for field in _fields_of(fields)]
     if not keys:
         return 0
     (removed,) = yield from forgetting(s.near, [cmd("UNLINK", *keys)], keys)
@@ -258,7 +258,7 @@ def delete_many(s: Settings, thread_id: str, fields: Iterable[str]) -> Operation
 def ttl(s: Settings, thread_id: str, field: str) -> Operation[float | None]:
     """Seconds until ``field`` expires, ``None`` if it never does; raises :class:`FieldNotFoundError`
     if the field does not exist. Does not refresh anything. One round trip."""
-    key = session_key(s.prefix, thread_id, field)
+    key = session_key(s.prefix, s.key_id(thread_id), field)
     ms = yield from one(cmd("PTTL", key))
     if ms == -2:
         raise FieldNotFoundError(f"no field {field!r} in thread {thread_id!r}")
@@ -284,7 +284,7 @@ def get_all(s: Settings, thread_id: str) -> Operation[dict[str, Any]]:
     """Every live field of the thread (sorted by name), each refreshed by its own TTL. Fields whose
     data cannot be decoded (written by other means) raise :class:`UnreadableFieldsError`, which
     carries all the others."""
-    keys = session_thread(s.prefix, thread_id)
+    keys = session_thread(s.prefix, s.key_id(thread_id))
     items = yield from _scan(s, keys, "get")
     found = {
         field: codec.opened(raw, s.sealer, key.decode(errors="surrogateescape"))
@@ -296,14 +296,14 @@ def get_all(s: Settings, thread_id: str) -> Operation[dict[str, Any]]:
 
 def touch(s: Settings, thread_id: str) -> Operation[int]:
     """Refresh every field of the thread by its own TTL; returns how many fields the thread has."""
-    keys = session_thread(s.prefix, thread_id)
+    keys = session_thread(s.prefix, s.key_id(thread_id))
     items = yield from _scan(s, keys, "touch")
     return len({k for k in items if keys.field_of(k) is not None})
 
 
 def fields(s: Settings, thread_id: str) -> Operation[list[str]]:
     """The names of the thread's live fields, sorted, without refreshing them."""
-    keys = session_thread(s.prefix, thread_id)
+    keys = session_thread(s.prefix, s.key_id(thread_id))
     items = yield from _scan(s, keys, "keys")
     return sorted({f for f in map(keys.field_of, items) if f is not None})
 
@@ -321,13 +321,14 @@ def remove_fields(
     if asked: a conversation replaced or deleted, or an agent clearing its session data, leaves a
     graph's checkpoints of the same id alone. ``keep_user_parts``: the pending user parts (and their
     set) stay. One round trip per SCAN step (one on a cluster)."""
-    keys = session_thread(s.prefix, thread_id)
+    named = s.key_id(thread_id)
+    keys = session_thread(s.prefix, named)
     keep = (keys.starting(USER_PART_PREFIX),) if keep_user_parts else ()
     batch = [SESSION_SCAN([keys.anchor], "unlink", 0, keys.pattern, s.scan_count, *keep)]
     if not keep_user_parts:
-        batch.append(cmd("UNLINK", user_parts_key(s.prefix, thread_id)))  # the set of its user parts' keys goes too
+        batch.append(cmd("UNLINK", user_parts_key(s.prefix, named)))  # the set of its user parts' keys goes too
     if checkpoints:
-        batch.append(cmd("UNLINK", *checkpoint_keys(s.prefix, thread_id).all))  # same slot: no extra round trip
+        batch.append(cmd("UNLINK", *checkpoint_keys(s.prefix, named).all))  # same slot: no extra round trip
     first, *more = yield from forgetting(s.near, batch, head=keys.head)
     if not keep_user_parts:
         more = more[1:]  # the set is not a field
@@ -341,7 +342,7 @@ def remove_fields(
 
 
 def _user_part_cmd(s: Settings, thread_id: str, *args: object) -> Command:
-    return USER_PART([user_parts_key(s.prefix, thread_id)], *args)
+    return USER_PART([user_parts_key(s.prefix, s.key_id(thread_id))], *args)
 
 
 def set_user_part(
@@ -361,9 +362,9 @@ def set_user_part(
     pending persistent part, atomically; transient ones (``save=False``) are never stored with a
     message. ``written``: the JSON a client sent for the part (the HTTP API), kept so that reading
     the field shows it as sent (``parts.as_written``). One round trip."""
-    key = session_key(s.prefix, thread_id, user_part_field(name))
+    key = session_key(s.prefix, s.key_id(thread_id), user_part_field(name))
     data, expiry, amount = _stored(s, key, to_stored(part, written), ttl, expires_at, part=True)
-    command = USER_PART_SET([user_parts_key(s.prefix, thread_id)], key, data, expiry, amount)
+    command = USER_PART_SET([user_parts_key(s.prefix, s.key_id(thread_id))], key, data, expiry, amount)
     yield from forgetting(s.near, [command, *s.stats.due()], [key])
     s.stats.count("session/writes")
 
@@ -372,7 +373,7 @@ def user_parts(s: Settings, thread_id: str) -> Operation[dict[str, Part]]:
     """The thread's pending user parts by name (sorted), each refreshed by its own TTL. One round trip."""
     return parts_of(
         (yield from one(_user_part_cmd(s, thread_id, "list"))),
-        session_thread(s.prefix, thread_id),
+        session_thread(s.prefix, s.key_id(thread_id)),
         thread_id,
         s.sealer,
     )
@@ -392,15 +393,15 @@ def parts_of(items: list[Any], thread: ThreadKeys, thread_id: str, sealer: Seale
 
 def delete_user_part(s: Settings, thread_id: str, name: str) -> Operation[bool]:
     """Remove the pending user part ``name``; True if it was there. One round trip."""
-    key = session_key(s.prefix, thread_id, user_part_field(name))
-    batch = [cmd("UNLINK", key), cmd("SREM", user_parts_key(s.prefix, thread_id), key)]
+    key = session_key(s.prefix, s.key_id(thread_id), user_part_field(name))
+    batch = [cmd("UNLINK", key), cmd("SREM", user_parts_key(s.prefix, s.key_id(thread_id)), key)]
     removed, _ = yield from forgetting(s.near, batch, [key])
     return bool(removed)
 
 
 def clear_user_parts(s: Settings, thread_id: str) -> Operation[int]:
     """Remove every pending user part of the thread; returns how many. One round trip."""
-    head = session_thread(s.prefix, thread_id).head
+    head = session_thread(s.prefix, s.key_id(thread_id)).head
     (removed,) = yield from forgetting(s.near, [_user_part_cmd(s, thread_id, "clear")], head=head)
     return int(removed)
 
@@ -494,12 +495,12 @@ def set_capped(
     already counts nothing (0.5 ms there)."""
     if isinstance(max_fields, bool) or not isinstance(max_fields, int) or max_fields < 1:
         raise InvalidArgumentError(f"max_fields must be a positive int, not {max_fields!r}")
-    key = session_key(s.prefix, thread_id, field)
+    key = session_key(s.prefix, s.key_id(thread_id), field)
     name, (data, expiry, amount) = _stored_value(s, key, field, value, ttl, expires_at, as_part, written)
-    thread = session_thread(s.prefix, thread_id)
+    thread = session_thread(s.prefix, s.key_id(thread_id))
     skip = "" if count_user_parts else thread.starting(USER_PART_PREFIX)
     command = SESSION_PUT(
-        [key, user_parts_key(s.prefix, thread_id)],
+        [key, user_parts_key(s.prefix, s.key_id(thread_id))],
         data,
         expiry,
         amount,
@@ -567,7 +568,7 @@ def peek(
         raise InvalidArgumentError(f"limit must be a positive int or None, not {limit!r}")
     if isinstance(max_value_bytes, bool) or not isinstance(max_value_bytes, int) or not 0 <= max_value_bytes <= 1 << 30:
         raise InvalidArgumentError(f"max_value_bytes must be an int from 0 to 2**30, not {max_value_bytes!r}")
-    keys = session_thread(s.prefix, thread_id)
+    keys = session_thread(s.prefix, s.key_id(thread_id))
     found: list[FieldView] = []
     cursor: Any = 0
     while True:
@@ -609,4 +610,4 @@ class SessionTier(Bound[E]):
 
     def key(self, thread_id: str, field: str) -> str:
         """The Valkey key that holds ``field`` of ``thread_id`` (for inspection; no I/O)."""
-        return session_key(self._settings.prefix, thread_id, field)
+        return session_key(self._settings.prefix, self._settings.key_id(thread_id), field)

@@ -85,7 +85,13 @@ REGISTRY_PAGE = 1000  # namespaces read from a registry per round trip
 
 
 def _keys(s: Settings, namespace: Namespace) -> StoreNamespaceKeys:
+    if s.ids is not None:  # Encryption(id_key=...): each label as its keyed hash (the registry keeps the labels)
+        namespace = tuple(s.key_id(label, "namespace label") for label in namespace)
     return store_namespace_keys(s.prefix, namespace)
+
+
+def _registry(s: Settings, root: str) -> str:
+    return store_registry(s.prefix, s.key_id(root, "namespace label"))
 
 
 def _item(s: Settings, namespace: Namespace, member: bytes | str, reply: Sequence[Any]) -> StoredItem:
@@ -183,7 +189,7 @@ def _range(s: Settings, below: Namespace, after: bytes | None = None) -> Command
     (after ``after``, an exclusive lexical bound): one range of its root's registry."""
     head = store_registry_member(below).encode()
     low = b"[" + head if after is None else after
-    key = store_registry(s.prefix, below[0])
+    key = _registry(s, below[0])
     return cmd("ZRANGEBYLEX", key, low, b"(" + head + b"\x01", "LIMIT", 0, REGISTRY_PAGE)
 
 
@@ -229,7 +235,7 @@ def _lookup(s: Settings, below: Namespace, along: Batch) -> Operation[_Found]:
     roots = sorted(r.decode() for r in replies[0])
     if not roots:
         return _Found([], [], replies[1:])
-    registries = yield [cmd("ZRANGE", store_registry(s.prefix, root), 0, -1) for root in roots]
+    registries = yield [cmd("ZRANGE", _registry(s, root), 0, -1) for root in roots]
     found = sorted(ns for reply in registries for ns in _names(reply))
     empty = [root for root, reply in zip(roots, registries, strict=True) if not reply]
     return _Found(found, empty, replies[1:])
@@ -388,13 +394,13 @@ def _prune(s: Settings, dead: Iterable[Namespace], empty_roots: Sequence[str] = 
     by_root: dict[str, list[str]] = {}
     for ns in gone:
         by_root.setdefault(ns[0], []).append(store_registry_member(ns))
-    batch = [cmd("ZREM", store_registry(s.prefix, root), *members) for root, members in by_root.items()]
+    batch = [cmd("ZREM", _registry(s, root), *members) for root, members in by_root.items()]
     if empty_roots:
         batch.append(cmd("ZREM", store_roots(s.prefix), *empty_roots))
     yield batch
     again = yield [
         *(STORE_ALIVE(_keys(s, ns).all) for ns in gone),
-        *(cmd("ZRANGE", store_registry(s.prefix, root), 0, 0) for root in empty_roots),
+        *(cmd("ZRANGE", _registry(s, root), 0, 0) for root in empty_roots),
     ]
     back = [ns for ns, live in zip(gone, again, strict=False) if int(live)]
     roots = [root for root, first in zip(empty_roots, again[len(gone) :], strict=True) if first]
@@ -412,7 +418,7 @@ def _register(s: Settings, namespaces: Sequence[Namespace]) -> Operation[None]:
     namespace the note that it is registered. In that order: a namespace noted as registered
     always is, so a put that finds the note skips this; and a registry that a root's pruning found
     empty has either stayed empty or is seen again by its second look."""
-    yield [cmd("ZADD", store_registry(s.prefix, ns[0]), 0, store_registry_member(ns)) for ns in namespaces]
+    yield [cmd("ZADD", _registry(s, ns[0]), 0, store_registry_member(ns)) for ns in namespaces]
     roots = sorted({ns[0] for ns in namespaces})
     yield [
         cmd("ZADD", store_roots(s.prefix), *(x for root in roots for x in (0, root))),
