@@ -15,6 +15,14 @@ Replies are deterministic and steered by the last user message:
 
 ``calls`` counts requests per API; ``requests`` keeps their bodies.
 
+``/v1/responses/compact`` answers OpenAI's compaction endpoint (``client.responses.compact``) as
+OpenAI documents it: a ``response.compaction`` whose ``output`` is every user message of the history,
+in order, followed by one ``compaction`` item. The history is the request's ``input``, after the
+stored exchange of its ``previous_response_id`` (every Responses exchange is kept under its id; an
+unknown id is HTTP 400). The item's ``encrypted_content`` is readable here: ``summary: `` and the
+texts of every other item joined by `` | `` (a compaction item in the history gives its own summary,
+so a second compaction folds in the first); ``FAIL`` in the last user message gives HTTP 500.
+
 ``/v1/embeddings`` answers OpenAI's embeddings API (float or base64): each text's vector counts its
 lowercased words hashed into ``dimensions`` (default 16) buckets, not normalised, so texts that share
 words are close; an input containing ``FAIL`` gets HTTP 500.
@@ -87,6 +95,29 @@ def _responses_plan(body: dict[str, Any]) -> Plan:
     return Plan(users, result, bool(body.get("tools")))
 
 
+def _input_items(body: dict[str, Any]) -> list[dict[str, Any]]:
+    items = body.get("input") or []
+    return [{"role": "user", "content": items}] if isinstance(items, str) else list(items)
+
+
+def _item_text(item: dict[str, Any]) -> str:
+    """One history item as the fake compaction summarises it."""
+    kind = item.get("type")
+    if kind == "compaction":
+        return str(item.get("encrypted_content", "")).removeprefix("summary: ")
+    if kind == "function_call":
+        return f"{item.get('name')}({item.get('arguments')})"
+    if kind == "function_call_output":
+        return f"-> {item.get('output')}"
+    if "content" in item:
+        return _text_of(item["content"])
+    return str(kind)
+
+
+def _is_user(item: dict[str, Any]) -> bool:
+    return item.get("role") == "user" and item.get("type", "message") == "message"
+
+
 def _anthropic_plan(body: dict[str, Any]) -> Plan:
     users: list[str] = []
     result = None
@@ -120,6 +151,9 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path.split("?")[0] == "/v1/embeddings":
             self._embeddings(body)
             return
+        if self.path.split("?")[0] == "/v1/responses/compact":
+            self._compact(body)
+            return
         api = {"/v1/chat/completions": "chat", "/v1/responses": "responses", "/v1/messages": "anthropic"}.get(
             self.path.split("?")[0]
         )
@@ -138,6 +172,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         usage = _usage(body, plan)
         model = body.get("model", "fake")
+        if api == "responses":
+            self._keep_exchange(body, self._responses_body(model, plan, usage))
         if not body.get("stream"):
             self._json(200, getattr(self, f"_{api}_body")(model, plan, usage))
             return
@@ -192,6 +228,58 @@ class _Handler(BaseHTTPRequestHandler):
         model = body.get("model", "fake")
         usage = {"prompt_tokens": tokens, "total_tokens": tokens}
         self._json(200, {"object": "list", "data": data, "model": model, "usage": usage})
+
+    # --- OpenAI Responses compaction ------------------------------------------------------------
+
+    def _keep_exchange(self, body: dict[str, Any], response: dict[str, Any]) -> None:
+        """Keep a Responses exchange (its chain, input and output) under its id, for compaction."""
+        with self.server.lock:
+            chain = self.server.exchanges.get(str(body.get("previous_response_id")), [])
+            self.server.exchanges[response["id"]] = [*chain, *_input_items(body), *response["output"]]
+
+    def _compact(self, body: dict[str, Any]) -> None:
+        with self.server.lock:
+            self.server.calls["compact"] += 1
+            self.server.requests.append(("compact", body))
+            previous = body.get("previous_response_id")
+            chain = self.server.exchanges.get(str(previous)) if previous else []
+        if chain is None:
+            error = {
+                "message": f"Previous response with id '{previous}' not found.",
+                "type": "invalid_request_error",
+                "param": "previous_response_id",
+                "code": "previous_response_not_found",
+            }
+            self._json(400, {"error": error})
+            return
+        history = [*chain, *_input_items(body)]
+        users = [item for item in history if _is_user(item)]
+        if users and "FAIL" in _item_text(users[-1]):
+            self._json(500, {"error": {"message": "the fake model failed"}})
+            return
+        summary = "summary: " + " | ".join(_item_text(item) for item in history if not _is_user(item))
+        digest = hashlib.sha256(summary.encode()).hexdigest()[:16]
+        output: list[dict[str, Any]] = [
+            {
+                "id": f"msg_{i}",
+                "type": "message",
+                "status": "completed",
+                "role": "user",
+                "content": [{"type": "input_text", "text": _item_text(item)}],
+            }
+            for i, item in enumerate(users)
+        ]
+        output.append({"id": f"cmp_{digest}", "type": "compaction", "encrypted_content": summary})
+        tokens_in, tokens_out = len(json.dumps(history)) // 4, max(1, len(summary.split()))
+        usage = {
+            "input_tokens": tokens_in,
+            "output_tokens": tokens_out,
+            "total_tokens": tokens_in + tokens_out,
+            "input_tokens_details": {"cached_tokens": 0},
+            "output_tokens_details": {"reasoning_tokens": 0},
+        }
+        compacted = {"id": f"resp_cmp_{digest}", "object": "response.compaction", "created_at": 1_700_000_000}
+        self._json(200, {**compacted, "output": output, "usage": usage})
 
     # --- OpenAI Chat Completions ---------------------------------------------------------------
 
@@ -380,6 +468,7 @@ class FakeModelServer(ThreadingHTTPServer):
         self.lock = threading.Lock()
         self.calls: Counter[str] = Counter()
         self.requests: list[tuple[str, dict[str, Any]]] = []
+        self.exchanges: dict[str, list[dict[str, Any]]] = {}
         self.delay = 0.3
         self.chunk_delay = 0.0
         self._thread = threading.Thread(target=self.serve_forever, daemon=True)
@@ -404,6 +493,7 @@ class FakeModelServer(ThreadingHTTPServer):
         with self.lock:
             self.calls.clear()
             self.requests.clear()
+            self.exchanges.clear()
         self.delay = 0.3
         self.chunk_delay = 0.0
 

@@ -25,5 +25,7 @@ def test_readme_framework_example_runs(framework: str, code: str, fake_models: F
     if framework == "openai-agents":
         assert done.stdout.strip() == "heard: My name is Ada. | What is my name?"
         assert fake_models.calls["responses"] == 2
+        if "OpenAIResponsesCompactionSession" in code:  # the history compaction example compacted
+            assert fake_models.calls["compact"] >= 1
     if framework in ("pydantic-ai", "strands"):
         assert done.stdout.strip() == "heard: My name is Ada. | What is my name?"

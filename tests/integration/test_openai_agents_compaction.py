@@ -1,0 +1,220 @@
+"""The OpenAI Agents SDK's ``OpenAIResponsesCompactionSession`` wrapped around ``AgentCacheSession``:
+the SDK's own client calls ``responses.compact`` on the loopback model server (``tests/fake_models.py``
+answers it as OpenAI documents it), and the agentcache session ends up holding exactly what the SDK's
+own ``SQLiteSession`` holds after the same flow, on the in-memory backend and real servers, both
+facades: automatic compaction inside ``Runner.run`` (both request modes), manual ``run_compaction``
+(twice, with a retrieval limit), and a failed compaction that leaves the history as it was."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import openai
+import pytest
+from agents import Agent, OpenAIResponsesModel, Runner, SQLiteSession, set_tracing_disabled
+from agents.memory import OpenAIResponsesCompactionSession, Session, SessionSettings
+from openai import AsyncOpenAI
+
+from agentcache import AgentCache, AsyncAgentCache
+from agentcache.integrations.openai_agents import AgentCacheSession
+from agentcache.testing import unique_prefix
+from tests.fake_models import FakeModelServer
+
+set_tracing_disabled(True)  # nothing leaves the machine
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")  # the same loop as the cache fixture's
+
+CASES = [("memory", "sync"), ("memory", "async"), ("standalone", "async"), ("cluster", "sync"), ("cluster3", "async")]
+MODEL = "gpt-4.1"
+
+
+@pytest.fixture(params=CASES, ids=lambda p: f"{p[0]}-{p[1]}")
+async def cache(request: pytest.FixtureRequest, server_urls: Callable[[str], str]) -> AsyncIterator[Any]:
+    """A fresh cache (own prefix) on the in-memory backend and each server topology; either facade."""
+    topology, facade = request.param
+    kind: Any = AsyncAgentCache if facade == "async" else AgentCache
+    prefix = unique_prefix()
+    made = (
+        kind.in_memory(prefix=prefix) if topology == "memory" else kind.from_url(server_urls(topology), prefix=prefix)
+    )
+    try:
+        yield made
+    finally:
+        closing = made.close()
+        if asyncio.iscoroutine(closing):
+            await closing
+
+
+@pytest.fixture
+def client(fake_models: FakeModelServer) -> AsyncOpenAI:
+    """The SDK's own client, pointed at the loopback model server (no retries: a 500 is final)."""
+    fake_models.reset()
+    fake_models.delay = 0
+    return AsyncOpenAI(base_url=fake_models.openai_url, api_key="test-key", max_retries=0)
+
+
+def _compacting(under: Session, client: AsyncOpenAI, **options: Any) -> OpenAIResponsesCompactionSession:
+    """The SDK's compaction session around ``under``, compacting once two model items are stored."""
+    return OpenAIResponsesCompactionSession(
+        "compacted",
+        under,
+        client=client,
+        model=MODEL,
+        should_trigger_compaction=lambda context: len(context["compaction_candidate_items"]) >= 2,
+        **options,
+    )
+
+
+def _text(item: Any) -> str:
+    """A message item's text: its string content, or its first content block's text."""
+    content = item["content"]
+    return content if isinstance(content, str) else str(content[0]["text"])
+
+
+def _user_texts(items: list[Any]) -> list[str]:
+    """The texts of the compacted user messages (``input_text`` blocks, as ``responses.compact`` gives them)."""
+    return [_text(item) for item in items if item.get("type") == "message" and item["role"] == "user"]
+
+
+async def _three_turns(
+    under: Session, client: AsyncOpenAI, fake: FakeModelServer, mode: str
+) -> tuple[list[str], list[Any], list[tuple[str, dict[str, Any]]]]:
+    """Three ``Runner.run`` turns through the compaction session: replies, stored items, requests sent."""
+    fake.reset()
+    fake.delay = 0
+    agent = Agent(name="helper", instructions="Be brief.", model=OpenAIResponsesModel(MODEL, client))
+    session = _compacting(under, client, compaction_mode=mode)
+    replies = [str((await Runner.run(agent, text, session=session)).final_output) for text in ("one", "two", "three")]
+    with fake.lock:
+        sent = list(fake.requests)
+    return replies, await under.get_items(), sent
+
+
+@pytest.mark.parametrize("mode", ["auto", "input"])
+async def test_runner_compacts_as_over_the_sdks_own_session(
+    cache: Any, client: AsyncOpenAI, fake_models: FakeModelServer, mode: str
+) -> None:
+    theirs = await _three_turns(SQLiteSession(f"reference-{mode}"), client, fake_models, mode)
+    ours = await _three_turns(AgentCacheSession("compacted", cache), client, fake_models, mode)
+    assert ours == theirs, "same replies, same stored items, same requests as over the SDK's SQLiteSession"
+
+    replies, _, sent = ours
+    assert replies == ["heard: one", "heard: one | two", "heard: one | two | three"]
+    assert [api for api, _ in sent] == ["responses", "responses", "compact", "responses"], "compacted after turn two"
+    compact = sent[2][1]
+    if mode == "auto":  # the turn's response id: OpenAI compacts the chain it already holds
+        assert compact == {"model": MODEL, "previous_response_id": "resp_fake"}
+    else:  # the stored history itself
+        assert [item.get("role") for item in compact["input"]] == ["user", "assistant", "user", "assistant"]
+        assert [_text(item) for item in compact["input"]] == ["one", "heard: one", "two", "heard: one | two"]
+
+    stored: list[Any] = await AgentCacheSession("compacted", cache).get_items()  # another worker reads it
+    assert [item.get("type") for item in stored] == ["message", "message", "compaction", None, "message"]
+    assert _user_texts(stored[:2]) == ["one", "two"]
+    assert stored[2]["encrypted_content"] == "summary: heard: one | heard: one | two", "the fake's summary of turns 1-2"
+    assert stored[3:] == [
+        {"role": "user", "content": "three"},
+        {
+            "id": "msg_1",
+            "type": "message",
+            "role": "assistant",
+            "status": "completed",
+            "content": [{"type": "output_text", "text": "heard: one | two | three", "annotations": []}],
+        },
+    ]
+    third_input = sent[3][1]["input"]
+    assert [item.get("type") for item in third_input[:3]] == ["message", "message", "compaction"], (
+        "turn three sent the compacted history, not the original items"
+    )
+    assert third_input[2]["encrypted_content"] == stored[2]["encrypted_content"]
+
+
+async def _manual(under: Session, client: AsyncOpenAI, fake: FakeModelServer) -> tuple[list[Any], list[Any], Any]:
+    """Six items, a forced compaction, two more items, a second one: stored items after each, and the
+    second request's input."""
+    fake.reset()
+    fake.delay = 0
+    session = _compacting(under, client)
+    for i in range(3):
+        pair: list[Any] = [
+            {"role": "user", "content": f"q{i}"},
+            {"role": "assistant", "content": [{"type": "output_text", "text": f"a{i}", "annotations": []}]},
+        ]
+        await session.add_items(pair)
+    await session.run_compaction({"force": True})
+    first = await under.get_items(limit=100)
+    await session.add_items([{"role": "user", "content": "q3"}, {"role": "assistant", "content": "a3"}])
+    await session.run_compaction({"force": True})
+    second = await under.get_items(limit=100)
+    with fake.lock:
+        compacts = [body for api, body in fake.requests if api == "compact"]
+    return first, second, compacts
+
+
+@pytest.mark.parametrize("limit", [None, 3])
+async def test_manual_compaction_replaces_the_history_as_the_sdk_does(
+    cache: Any, client: AsyncOpenAI, fake_models: FakeModelServer, limit: int | None
+) -> None:
+    settings = SessionSettings(limit=limit)
+    theirs = await _manual(SQLiteSession(f"manual-{limit}", session_settings=settings), client, fake_models)
+    under = AgentCacheSession("manual", cache, session_settings=settings)
+    ours = await _manual(under, client, fake_models)
+    assert ours == theirs, "same history after each compaction, same requests, as over the SDK's SQLiteSession"
+
+    first, second, compacts = ours
+    assert len(compacts) == 2 and all("previous_response_id" not in body for body in compacts), "input mode"
+    if limit is None:
+        assert _user_texts(first) == ["q0", "q1", "q2"]
+        assert first[-1]["encrypted_content"] == "summary: a0 | a1 | a2"
+        assert second[-1]["encrypted_content"] == "summary: a0 | a1 | a2 | a3", "the second folds in the first"
+        assert _user_texts(second) == ["q0", "q1", "q2", "q3"]
+    else:  # the SDK sends only what get_items() gives (the newest 3) and replaces the whole history
+        assert [_text(item) for item in compacts[0]["input"]] == ["a1", "q2", "a2"]
+        assert _user_texts(first) == ["q2"] and first[-1]["encrypted_content"] == "summary: a1 | a2"
+    assert [item.get("type") for item in second].count("compaction") == 1
+    assert await AgentCacheSession("manual", cache).get_items() == second, "a later reader gets the compacted history"
+    assert await under.get_items(limit=1) == second[-1:]
+
+
+async def test_a_failed_compaction_leaves_the_history(cache: Any, client: AsyncOpenAI) -> None:
+    under = AgentCacheSession("failing", cache)
+    session = _compacting(under, client)
+    items: list[Any] = [
+        {"role": "user", "content": "q0"},
+        {"role": "assistant", "content": "a0"},
+        {"role": "user", "content": "FAIL now"},
+        {"role": "assistant", "content": "a1"},
+    ]
+    await session.add_items(items)
+    with pytest.raises(openai.InternalServerError):
+        await session.run_compaction({"force": True})
+    assert await AgentCacheSession("failing", cache).get_items() == items, "nothing was cleared"
+
+
+async def test_with_a_limit_automatic_compaction_stops_once_the_model_saw_part_of_the_history(
+    cache: Any, client: AsyncOpenAI, fake_models: FakeModelServer
+) -> None:
+    """The documented gap: the SDK compacts automatically only a history it can replace whole (or a
+    suffix, through a private hook its SQLite sessions implement and ``AgentCacheSession`` does not)."""
+
+    async def turns(under: Session) -> int:
+        fake_models.reset()
+        fake_models.delay = 0
+        agent = Agent(name="helper", instructions="Be brief.", model=OpenAIResponsesModel(MODEL, client))
+        session = OpenAIResponsesCompactionSession(
+            "limited", under, client=client, model=MODEL, should_trigger_compaction=lambda context: True
+        )
+        for text in ("one", "two", "three"):
+            await Runner.run(agent, text, session=session)
+        return fake_models.calls["compact"]
+
+    settings = SessionSettings(limit=2)  # the model is sent the newest 2 stored items
+    assert await turns(SQLiteSession("limited", session_settings=settings)) == 3
+    under = AgentCacheSession("limited", cache, session_settings=settings)
+    assert await turns(under) == 2, "turn three's model saw 2 of the 5 stored items: the SDK skipped it"
+    stored: list[Any] = await under.get_items(limit=100)
+    assert [item.get("type") for item in stored] == ["message", "message", "compaction", None, "message"]
+    assert _user_texts(stored[:2]) == ["one", "two"] and stored[3] == {"role": "user", "content": "three"}
+    assert stored[-1]["content"][0]["text"] == "heard: two | three", "nothing was lost; turn three saw the newest 2"
