@@ -9,14 +9,14 @@ from typing import Any
 
 import pytest
 
-from agentcache import AgentCache, AsyncAgentCache, Message, StoredWrite
+from agentcache import AgentCache, AsyncAgentCache, Message, StoredWrite, ValkeySnapshotStore
 from agentcache.encoding.encryption import Encryption
 from agentcache.encoding.keys import checkpoint_keys, store_namespace_keys
 from agentcache.errors import DecryptionError
 from agentcache.testing import unique_prefix
 from tests.conftest import FACADES, TOPOLOGIES
 from tests.fake_models import FakeModelServer
-from tests.helpers import command, make_cache
+from tests.helpers import Synced, command, make_cache
 from tests.semantic_fakes import WordsEmbedder
 
 OLD = Encryption({"old": bytes(range(32))})
@@ -514,6 +514,12 @@ def test_id_key_keeps_every_id_out_of_key_names(opened: Callable[..., Any], fake
     other.add_message(Message.user("hello"))
     quota = Quota(threads=5, keys_per_thread=5, bytes=10_000)
     assert cache.limits.admit(ID + "-name", rate=(10, 60), quota=quota, thread=thread, key="k", size=10).allowed
+    snapshots = (
+        ValkeySnapshotStore(cache)
+        if not isinstance(cache, Synced)
+        else Synced(ValkeySnapshotStore(cache._target), cache._loop)
+    )
+    snapshots.save(other.id, other.to_dict())
     names = _keys(cache)
     assert names and [k for k in names if ID.encode() in k] == []
     assert any(k.startswith(f"{cache.prefix}:session:{{~".encode()) for k in names)  # hashed, not gone
@@ -525,6 +531,7 @@ def test_id_key_keeps_every_id_out_of_key_names(opened: Callable[..., Any], fake
     assert [i.id for i in cache.conversations.list_active(user_id=ID + "-user")] == [ID + "-conv"]
     assert [i.id for i in cache.conversations.list_active(agent_id=ID + "-agent")] == [ID + "-conv"]
     assert cache.store.list_namespaces(prefix=("memories",)) == [("memories", thread)]
+    assert snapshots.load(other.id)["id"] == ID + "-conv"
     with pytest.raises(InvalidArgumentError, match="id_key"):
         cache.checkpoints.threads()  # a hash names no thread
     assert cache.checkpoints.delete_runs(["run"]) == 1  # walks the keyspace: uses the names as stored
