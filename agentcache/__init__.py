@@ -17,8 +17,8 @@ it as plain imports, and :func:`__getattr__` reads it from this file's source.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (30 ms): mypy reads it as True
 if TYPE_CHECKING:
     from agentcache.core.near import NearCache, NearStats
     from agentcache.encoding.encryption import Encryption
@@ -78,6 +78,9 @@ if TYPE_CHECKING:
     from agentcache.tiers.store.models import GetItem, ListNamespaces, PutItem, SearchItems, StoredItem
     from agentcache.tiers.store.tier import StoreTier
     from agentcache.tiers.tool.tier import ToolResult, ToolTier
+
+if TYPE_CHECKING:  # not a public name: apart from the list above, which homes() reads
+    from typing import Any
 
 __version__ = "0.1.0"
 

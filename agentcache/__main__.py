@@ -1,5 +1,5 @@
 """``python -m agentcache``: the same as the ``agentcache`` command."""
 
-from agentcache.cli import main
+from agentcache.entry import main
 
 raise SystemExit(main())

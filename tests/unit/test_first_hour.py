@@ -121,6 +121,33 @@ def test_the_command_starts_without_loading_the_tiers() -> None:
         agentcache.nonsense  # noqa: B018
 
 
+def test_ctrl_c_while_the_command_loads_is_a_quiet_130() -> None:
+    """The entry point's handler is in place before the CLI's modules load: an interrupt during
+    that import (made to happen there, deterministically) prints one line and exits 130. Before,
+    the console script imported the CLI first and a Ctrl-C in those ~40 ms printed a traceback."""
+    import subprocess
+    import sys
+    import tomllib
+
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts == {"agentcache": "agentcache.entry:main"}
+    probe = (
+        "import builtins, sys\n"
+        "real = builtins.__import__\n"
+        "def interrupted(name, *args, **kwargs):\n"
+        "    if name == 'argparse':\n"
+        "        raise KeyboardInterrupt\n"
+        "    return real(name, *args, **kwargs)\n"
+        "builtins.__import__ = interrupted\n"
+        "from agentcache.entry import main\n"
+        "sys.exit(main())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe, "--version"], capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stderr, done.stdout) == (130, "interrupted\n", "")
+    python_m = subprocess.run([sys.executable, "-m", "agentcache", "--version"], capture_output=True, text=True)
+    assert python_m.returncode == 0 and python_m.stdout.startswith("agentcache ")
+
+
 def test_the_license_is_in_the_metadata_every_pip_shows() -> None:
     """``pip show`` of the pip a fresh virtualenv has here (23.2) prints the ``License`` field only:
     an SPDX ``license = "MIT"`` writes ``License-Expression`` alone, which it shows as empty."""
