@@ -7,8 +7,6 @@ facades: automatic compaction inside ``Runner.run`` (both request modes), manual
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import openai
@@ -17,34 +15,16 @@ from agents import Agent, OpenAIResponsesModel, Runner, SQLiteSession, set_traci
 from agents.memory import OpenAIResponsesCompactionSession, Session, SessionSettings
 from openai import AsyncOpenAI
 
-from agentcache import AgentCache, AsyncAgentCache
 from agentcache.integrations.openai_agents import AgentCacheSession
-from agentcache.testing import unique_prefix
 from tests.fake_models import FakeModelServer
+from tests.integration import test_openai_agents_contract as contract
 
 set_tracing_disabled(True)  # nothing leaves the machine
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")  # the same loop as the cache fixture's
 
-CASES = [("memory", "sync"), ("memory", "async"), ("standalone", "async"), ("cluster", "sync"), ("cluster3", "async")]
 MODEL = "gpt-4.1"
-
-
-@pytest.fixture(params=CASES, ids=lambda p: f"{p[0]}-{p[1]}")
-async def cache(request: pytest.FixtureRequest, server_urls: Callable[[str], str]) -> AsyncIterator[Any]:
-    """A fresh cache (own prefix) on the in-memory backend and each server topology; either facade."""
-    topology, facade = request.param
-    kind: Any = AsyncAgentCache if facade == "async" else AgentCache
-    prefix = unique_prefix()
-    made = (
-        kind.in_memory(prefix=prefix) if topology == "memory" else kind.from_url(server_urls(topology), prefix=prefix)
-    )
-    try:
-        yield made
-    finally:
-        closing = made.close()
-        if asyncio.iscoroutine(closing):
-            await closing
+cache = contract.cache  # the same fixture: memory and each topology, both facades
 
 
 @pytest.fixture
