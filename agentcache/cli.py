@@ -195,8 +195,6 @@ def _stats(options: argparse.Namespace) -> int:
     except AgentCacheError as exc:
         print(exc, file=sys.stderr)
         return 2
-    except KeyboardInterrupt:  # Ctrl-C before the first table: nothing to show
-        return 0
 
 
 def _rekey(options: argparse.Namespace) -> int:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import sys
 
 INTERRUPTED = 130
-"""What a shell reports for a command stopped by Ctrl-C (128 + SIGINT)."""
+"""What a shell reports for a command stopped by Ctrl-C (128 + SIGINT); ``agentcache.cli`` answers
+with the same once it runs (it does not import this module: that would be a circle)."""
 
 
 def main() -> int:

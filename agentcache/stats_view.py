@@ -107,7 +107,10 @@ def render(stats: CacheStats, title: str, nodes: list[NodeMemory] | None = None)
 
 def show(url: str, prefix: str | None, watch: float | None, console: Any = None) -> int:
     """Print the statistics of the caches with ``prefix`` on the server at ``url`` (once, or every
-    ``watch`` seconds until Ctrl-C)."""
+    ``watch`` seconds until Ctrl-C, which propagates as ``KeyboardInterrupt``: the command exits 130).
+
+    On a terminal the tables are redrawn in place; otherwise (``agentcache stats --watch | tee log``)
+    each refresh is printed below the last one, with its time, and flushed at once."""
     from rich.console import Console
     from rich.live import Live
 
@@ -120,11 +123,16 @@ def show(url: str, prefix: str | None, watch: float | None, console: Any = None)
         if watch is None:
             console.print(render(cache.stats(), title, memory(cache.client)))
             return 0
-        with Live(render(cache.stats(), title, memory(cache.client)), console=console, refresh_per_second=4) as live:
-            try:
-                while True:
-                    time.sleep(watch)
-                    live.update(render(cache.stats(), title, memory(cache.client)))
-            except KeyboardInterrupt:
-                pass
-    return 0
+
+        def frame() -> Any:
+            return render(cache.stats(), f"{title} at {time.strftime('%H:%M:%S')}", memory(cache.client))
+
+        if not console.is_terminal or console.is_dumb_terminal:  # Live would print only when stopped
+            while True:
+                console.print(frame())
+                console.file.flush()
+                time.sleep(watch)
+        with Live(frame(), console=console, refresh_per_second=4) as live:
+            while True:
+                time.sleep(watch)
+                live.update(frame())

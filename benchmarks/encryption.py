@@ -93,8 +93,9 @@ def main(argv: list[str] | None = None) -> int:
     bundled = BundledValkey("cluster").start()
     try:
         plain = AgentCache.from_url(bundled.url, prefix="bench-plain")
-        hashing = {"id_key": bytes(range(32, 64))} if options.id_key else {}
-        sealed = AgentCache.from_url(bundled.url, prefix="bench-sealed", encryption=Encryption({"k": KEY}, **hashing))
+        id_key = bytes(range(32, 64)) if options.id_key else None
+        encryption = Encryption({"k": KEY}, id_key=id_key)
+        sealed = AgentCache.from_url(bundled.url, prefix="bench-sealed", encryption=encryption)
         for cache in (plain, sealed):
             cache.ping()
             for size, value in (("small", SMALL), ("large", LARGE)):

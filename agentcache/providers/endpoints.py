@@ -7,6 +7,11 @@ streams from the model and stores the chunks and the response they add up to onc
 ended (a stream that fails, is cut or is left early stores nothing). Concurrent identical
 streamed misses each reach the model: a stream cannot wait for another caller's.
 
+With ``semantic=``, ``llm`` is a :class:`~agentcache.tiers.semantic.tier.SemanticFront` with the
+same three methods: a plain call is served by the exact tier, then by meaning, then by the model; a
+streamed call replays the chunks of the exact entry, else of a semantic match stored from a stream,
+and a finished stream is kept in both tiers.
+
 Every request is keyed with its API's name (``agentcache_api``) beside its parameters, so Chat
 Completions, Responses and Anthropic Messages requests never share an entry.
 """
@@ -101,7 +106,7 @@ class Endpoint:
             data = llm.get_or_compute(request, lambda: dump(self._create(**kwargs)), ttl=self._ttl, ignore=self._ignore)
             return self._response(data)
         found = llm.check(request, ignore=self._ignore)
-        if found.chunks is not None:
+        if found.hit and found.chunks is not None:  # (an uncertain semantic match has chunks, not served)
             return Replayed([self._chunk(chunk) for chunk in found.chunks])
 
         def done(chunks: list[Any]) -> None:
@@ -123,7 +128,7 @@ class Endpoint:
             data = await llm.get_or_compute(request, call, ttl=self._ttl, ignore=self._ignore)
             return self._response(data)
         found = await llm.check(request, ignore=self._ignore)
-        if found.chunks is not None:
+        if found.hit and found.chunks is not None:  # (an uncertain semantic match has chunks, not served)
             return Replayed([self._chunk(chunk) for chunk in found.chunks])
 
         async def done(chunks: list[Any]) -> None:

@@ -48,9 +48,10 @@ def cached_openai(
 
     ``ttl``: of the responses stored through it (else the model's policy or the cache's
     ``llm_ttl``); ``ignore``: the request parameters that do not change the answer (default
-    :data:`~agentcache.IGNORED_PARAMETERS`); ``semantic``: also serve plain calls whose prompt means
+    :data:`~agentcache.IGNORED_PARAMETERS`); ``semantic``: also serve calls whose prompt means
     the same as one answered before (``cache.semantic``: exact hit first, then semantic, then the
-    model), ``True`` or a :class:`~agentcache.tiers.semantic.tier.SemanticOptions` (scope, threshold, judge)."""
+    model; a streamed call replays a match stored from a stream), ``True`` or a
+    :class:`~agentcache.tiers.semantic.tier.SemanticOptions` (scope, threshold, judge)."""
     check_pair(client, cache, OpenAI, AsyncOpenAI, "openai")
     llm = front(cache, semantic)
     chat = Endpoint(

@@ -25,8 +25,47 @@ from tests.conftest import FACADES, TOPOLOGIES
 from tests.helpers import make_cache, new
 
 FAST = ConversationConfig(
-    default_timeout=1.2, min_timeout=0.2, max_timeout=60, max_duration=30, warning_threshold=0.8, grace=30
+    default_timeout=1.2, min_timeout=0.2, max_timeout=60, max_duration=30, warning_threshold=0.6, grace=30
 )
+# Active for 0.6 s, then near expiration for 0.6 s: each check that something has *not yet* happened
+# has about 0.5 s to spare on a loaded machine. A wait for something to happen polls the server's view
+# (its clock decides statuses), so it ends as soon as that has happened, never after a fixed sleep.
+POLL_S, PATIENCE_S = 0.02, 30.0
+
+
+def until(check: Callable[[], bool], what: str) -> None:
+    """Poll ``check`` (a read of the server's view) until it holds; fail after PATIENCE_S."""
+    deadline = time.monotonic() + PATIENCE_S
+    while not check():
+        assert time.monotonic() < deadline, f"{what}: not within {PATIENCE_S} s"
+        time.sleep(POLL_S)
+
+
+def has_expired(conv: Any) -> Callable[[], bool]:
+    """A check: the server says the conversation has expired (read during its grace period)."""
+    return lambda: bool(conv.info().status == "expired")
+
+
+def is_gone(conv: Any) -> Callable[[], bool]:
+    """A check: the conversation is not found (Valkey reclaimed it after the grace period)."""
+
+    def check() -> bool:
+        try:
+            conv.info()
+        except SessionNotFound:
+            return True
+        return False
+
+    return check
+
+
+def left_active(conv: Any) -> Any:
+    """The conversation's info once its status is no longer ``active`` (polled)."""
+    deadline = time.monotonic() + PATIENCE_S
+    while (info := conv.info()).status == "active":
+        assert time.monotonic() < deadline, f"{conv.id} still active after {PATIENCE_S} s"
+        time.sleep(POLL_S)
+    return info
 
 
 @pytest.fixture(params=[(t, f) for t in TOPOLOGIES for f in FACADES], ids=lambda p: f"{p[0]}-{p[1]}")
@@ -40,26 +79,27 @@ def fast(request: pytest.FixtureRequest, server_urls: Callable[[str], str]) -> I
 
 def test_expiry_auto_renew_manual_renew_max_duration_and_warnings(fast: Any) -> None:
     plain = new(fast, auto_renew=False)
+    assert plain.info().status == "active"  # 1.2 s left, warning at 0.6 s
     auto = new(fast, auto_renew=True)
     manual = new(fast, auto_renew=False)
-    capped = new(fast, auto_renew=True, max_duration=1.5)
-    assert plain.info().status == "active"  # 1.2 s left, warning at 0.8 s
-    time.sleep(0.6)
+    capped = new(fast, auto_renew=True, max_duration=1.75)
+    assert left_active(capped).status == "near_expiration"  # the last made: all four are in the window
 
     assert plain.info().status == "near_expiration"
-    assert {i.id for i in fast.conversations.expiring(within=0.8)} == {plain.id, auto.id, manual.id, capped.id}
+    assert {i.id for i in fast.conversations.expiring(within=0.6)} == {plain.id, auto.id, manual.id, capped.id}
     auto.add_message(Message.user("still here"))  # activity renews: deadline now + 1.2 s
     renewed_at = manual.renew()
     assert manual.info().renewal_count == 1 and manual.info().expires_at == renewed_at
-    capped.add_message(Message.user("x"))  # renews, but only up to created + 1.5 s
+    # renews, but only up to created + 1.75 s: capped is 0.6 s old or more, so now + 1.2 s is later
+    capped.add_message(Message.user("x"))
     capped_info = capped.info()
     assert capped_info.expires_at == capped_info.created_at + capped_info.max_duration
     with pytest.raises(RenewalRefused) as refused:
         capped.renew()
     assert refused.value.status_code == 422
-    assert [i.id for i in fast.conversations.expiring(within=0.8)] == [plain.id]
+    assert [i.id for i in fast.conversations.expiring(within=0.6)] == [plain.id]
     assert auto.info().status == "active"
-    time.sleep(0.8)
+    until(has_expired(plain), "plain expired")  # 1.2 s after it was made
 
     with pytest.raises(SessionExpired) as caught:
         fast.conversations.get(plain.id)
@@ -70,8 +110,9 @@ def test_expiry_auto_renew_manual_renew_max_duration_and_warnings(fast: Any) -> 
     for call in (plain.messages, plain.heartbeat, plain.renew, lambda: plain.add_message(Message.user("late"))):
         with pytest.raises(SessionExpired):
             call()
-    assert fast.conversations.get(auto.id).length() == 1
+    assert left_active(manual).status == "near_expiration"  # 0.6 s after its renewal; 0.6 s to spare
     assert fast.conversations.get(manual.id).info().status == "near_expiration"
+    assert fast.conversations.get(auto.id).length() == 1  # renewed just before manual: still live
     active = {i.id for i in fast.conversations.list_active()}
     assert plain.id not in active and {auto.id, manual.id} <= active
 
@@ -79,7 +120,7 @@ def test_expiry_auto_renew_manual_renew_max_duration_and_warnings(fast: Any) -> 
 def test_heartbeat_and_update_timeout(fast: Any) -> None:
     conv = new(fast, auto_renew=True)
     quiet = new(fast, auto_renew=False)
-    time.sleep(0.5)
+    time.sleep(0.05)  # a clock tick (ms) between creation and the heartbeats; 1.15 s from expiry
     before = conv.info().expires_at
     assert conv.heartbeat() > before  # auto-renew: a heartbeat renews
     quiet_deadline = quiet.info().expires_at
@@ -92,8 +133,9 @@ def test_heartbeat_and_update_timeout(fast: Any) -> None:
     with pytest.raises(InvalidTimeoutConfig) as caught:
         quiet.update_timeout(120)  # over max_timeout (60 s)
     assert caught.value.status_code == 400
-    quiet.update_timeout(0.3)
-    time.sleep(0.5)
+    shorter = quiet.update_timeout(0.3)
+    assert shorter < longer
+    until(has_expired(quiet), "expired 0.3 s after update_timeout(0.3)")
     with pytest.raises(SessionExpired):
         quiet.add_message(Message.user("x"))
     assert quiet.id not in {i.id for i in fast.conversations.list_active()}
@@ -101,28 +143,27 @@ def test_heartbeat_and_update_timeout(fast: Any) -> None:
 
 @pytest.mark.parametrize("topology", TOPOLOGIES)
 def test_expired_and_ended_read_as_such_until_the_grace_period_passes(topology: str, server_urls: Any) -> None:
-    config = ConversationConfig(default_timeout=0.3, min_timeout=0.1, grace=0.6)
+    config = ConversationConfig(default_timeout=0.3, min_timeout=0.1, grace=0.8)
     cache, close = make_cache(topology, "sync", server_urls, conversation_config=config)
     try:
         expired = new(cache)
         reused = new(cache)
         reused.state.set("secret", "the previous owner's")
         ended = new(cache, timeout=30)
-        ended.end()
-        time.sleep(0.45)
+        for conv in (expired, reused):  # 0.3 s after they were made; then readable for 0.8 s
+            until(has_expired(conv), f"{conv.id} expired")
+        ended.end()  # readable as ended for 0.8 s from now
+        with pytest.raises(SessionEnded):
+            cache.conversations.get(ended.id)
         with pytest.raises(SessionExpired):
             cache.conversations.get(expired.id)
         # an expired conversation replaced by a new one under its id takes its state along
         again = cache.conversations.create(agent_id="agent", user_id="someone else", session_id=reused.id)
         assert again.state.get_all() == {} and cache.session.get(reused.id, "secret") is None
-        with pytest.raises(SessionEnded):
-            cache.conversations.get(ended.id)
-        time.sleep(0.75)
-        for conv in (expired, ended):
+        for conv in (expired, ended):  # Valkey reclaims them once the grace period has passed
+            until(is_gone(conv), f"{conv.id} reclaimed")
             with pytest.raises(SessionNotFound):
                 cache.conversations.get(conv.id)
-            with pytest.raises(SessionNotFound):
-                conv.info()
         # an expired id can be used again
         assert new(cache, session_id=expired.id).length() == 0
     finally:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import select
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable
+from typing import IO
 
 from rich.console import Console
 
@@ -39,21 +41,46 @@ def test_stats_tables_show_tiers_tools_and_advice(server_urls: Callable[[str], s
     assert "6" in text  # cost saved: 24 hits x 0.25
 
 
-def test_watch_redraws_until_interrupted(server_urls: Callable[[str], str]) -> None:
+def _read_until(stream: IO[bytes], wanted: bytes, count: int, deadline: float) -> bytes:
+    """What ``stream`` gave until ``wanted`` appeared ``count`` times (or the deadline, or its end)."""
+    seen = b""
+    while seen.count(wanted) < count and time.monotonic() < deadline:
+        ready, _, _ = select.select([stream], [], [], 0.2)
+        if ready:
+            chunk = os.read(stream.fileno(), 65536)
+            if not chunk:
+                break
+            seen += chunk
+    return seen
+
+
+def test_watch_redraws_into_a_pipe_until_interrupted(server_urls: Callable[[str], str]) -> None:
+    """Piped (``| tee log``), each refresh is printed and flushed at once; Ctrl-C: quiet, status 130."""
     url, prefix = server_urls("standalone"), unique_prefix()
     _fill(url, prefix)
-    done = subprocess.Popen(
+    title = f"agentcache statistics ({prefix}, all processes) at ".encode()
+    running = subprocess.Popen(
         [sys.executable, "-m", "agentcache.cli", "stats", "--url", url, "--prefix", prefix, "--watch", "0.2"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        text=True,
         env={**os.environ, "COLUMNS": "160"},
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # as a terminal would start it
     )
-    time.sleep(4)  # started, connected, and drawn at least once even on a loaded machine
-    done.send_signal(signal.SIGINT)
-    out, err = done.communicate(timeout=20)
-    assert done.returncode == 0, err
-    assert "weather" in out
+    assert running.stdout is not None
+    try:
+        shown = _read_until(running.stdout, title, 2, time.monotonic() + 30)  # generous: a loaded machine
+        assert shown.count(title) >= 2, shown.decode(errors="replace")  # two refreshes, before any Ctrl-C
+        assert b"weather" in shown
+        running.send_signal(signal.SIGINT)
+        _, err = running.communicate(timeout=30)
+    finally:
+        if running.poll() is None:
+            running.kill()
+            running.communicate()
+    errors = err.decode()
+    assert running.returncode == 130, errors
+    assert "Traceback" not in errors and "KeyboardInterrupt" not in errors
+    assert errors.rstrip().endswith("interrupted")
 
 
 def test_a_bad_url_is_a_message_and_status_2(capsys: object) -> None:

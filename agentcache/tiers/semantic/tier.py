@@ -54,7 +54,9 @@ from agentcache.encoding.keys import (
 from agentcache.errors import BackendError, InvalidArgumentError, SerializationError, shown
 from agentcache.tiers.llm.request import canonical_request, ignored, request_digest, samples
 from agentcache.tiers.llm.tier import LlmResult, tokens_of
+from agentcache.tiers.llm.tier import check as llm_check
 from agentcache.tiers.llm.tier import fetch_or_compute as llm_fetch_or_compute
+from agentcache.tiers.llm.tier import store as llm_store
 from agentcache.tiers.semantic import index
 from agentcache.tiers.semantic.scope import (
     caller_digest,
@@ -99,9 +101,11 @@ class SemanticResult(Stored):
     miss of the best match found (None if none came close); ``uncertain``: the match was in the band
     below the threshold (its response is here, not served unless a judge accepted it); ``refused``:
     on a miss, why the guard refused the best candidate (``"numbers"``, ``"negations"``, ...; ``"guard"``
-    for a guard of your own), else None; ``exact``: served by the exact LLM tier."""
+    for a guard of your own), else None; ``exact``: served by the exact LLM tier; ``chunks``: the
+    recorded stream of the entry, if it was stored from a streamed call (else None)."""
 
     __slots__ = (
+        "chunks",
         "cost",
         "exact",
         "input_tokens",
@@ -128,6 +132,7 @@ class SemanticResult(Stored):
         output_tokens: int = 0,
         stored_ms: int = 0,
         expires_ms: int = 0,
+        chunks: list[Any] | None = None,
     ) -> None:
         super().__init__(hit, stored_ms, expires_ms)
         self.response = response
@@ -141,6 +146,7 @@ class SemanticResult(Stored):
         self.cost = cost
         self.input_tokens = input_tokens
         self.output_tokens = output_tokens
+        self.chunks = chunks
 
     def __repr__(self) -> str:
         kind = "exact" if self.exact else f"similarity={self.similarity!r}"
@@ -353,12 +359,11 @@ def entries_key(meta: str) -> str:
 def _result(s: Settings, raw: bytes, similarity: float | None, model: str, meta: str) -> SemanticResult:
     if s.sealer is not None:  # with encryption=, sealed by the client; opened here only
         raw = codec.opened(raw, s.sealer, entries_key(meta))
-    try:
-        response, stored_ms, expires_ms, cost, input_tokens, output_tokens, prompt = decode_entry(
-            raw, 7, "a semantic entry"
-        )
-    except SerializationError as exc:
-        raise SerializationError(f"semantic entry of model {model!r}: {exc}") from exc
+    entry = codec.decode(raw)
+    if not (isinstance(entry, list) and len(entry) in (7, 8)):  # 8: with the chunks of a streamed call
+        raise SerializationError(f"semantic entry of model {model!r}: it is not a semantic entry")
+    response, stored_ms, expires_ms, cost, input_tokens, output_tokens, prompt = entry[:7]
+    chunks = entry[7] if len(entry) == 8 and isinstance(entry[7], list) else None
     return SemanticResult(
         True,
         response,
@@ -369,6 +374,7 @@ def _result(s: Settings, raw: bytes, similarity: float | None, model: str, meta:
         output_tokens=output_tokens,
         stored_ms=stored_ms,
         expires_ms=expires_ms,
+        chunks=chunks,
     )
 
 
@@ -383,7 +389,10 @@ def _lookup(
     bar: float,
     judge: Judge | None,
     guard: bool | Guard | None = None,
+    streamed: bool = False,
 ) -> Operation[SemanticResult]:
+    """The lookup script's candidates, judged. ``streamed``: only entries stored from a stream
+    (with chunks to replay) are candidates; the others are passed over."""
     s = ctx.settings
     low = max(bar - ctx.config.uncertain, 1e-9)
     chosen = ctx.config.guard if guard is None else guard
@@ -398,7 +407,7 @@ def _lookup(
         index.BANDS,
         1 + index.FLIPS,
         dims,
-        GUARDED if chosen is not False else 1,
+        GUARDED if chosen is not False or streamed else 1,
     )
     try:
         replies = yield [call, *pending, *s.stats.due()]
@@ -415,6 +424,8 @@ def _lookup(
     found: SemanticResult | None = None
     for at in range(1, len(reply) - 1, 2):
         candidate = _result(s, reply[at + 1], float(reply[at]), p.model, p.meta)
+        if streamed and candidate.chunks is None:  # stored by a plain call: no stream to replay
+            continue
         cached = candidate.prompt if isinstance(candidate.prompt, str) else ""
         why = _refusal(chosen, p.prompt, cached)
         if why is None:
@@ -476,10 +487,22 @@ def check(
     return (yield from _lookup(s, p, vector, pending, bar, judge, guard))
 
 
-def _entry(s: Settings, meta: str, model: str, prompt: str, response: Any, tokens: tuple[int, int], ms: int) -> bytes:
+def _entry(
+    s: Settings,
+    meta: str,
+    model: str,
+    prompt: str,
+    response: Any,
+    tokens: tuple[int, int],
+    ms: int,
+    chunks: list[Any] | None = None,
+) -> bytes:
+    """An entry as stored: the shelf's entry, its cost, tokens and prompt, then the stream's chunks
+    if it came from a streamed call (an entry without them has 7 items, as before)."""
     price = s.options.llm_prices.get(model)
     cost = None if price is None else price.cost(*tokens)
-    plain = encode_entry(s, response, ms, cost, tokens[0], tokens[1], prompt)
+    extra = () if chunks is None else (chunks,)
+    plain = encode_entry(s, response, ms, cost, tokens[0], tokens[1], prompt, *extra)
     return codec.seal(plain, s.sealer, entries_key(meta))  # with encryption=: response and prompt sealed
 
 
@@ -491,12 +514,13 @@ def _put(
     response: Any,
     tokens: tuple[int, int],
     ttl: TTL | None,
+    chunks: list[Any] | None = None,
 ) -> Operation[None]:
     s = ctx.settings
     ms, stale = lifetime(s.llm_shelf, p.model, ttl)
 
     def store_call(ms: int) -> Command:
-        data = _entry(s, p.meta, p.model, p.prompt, response, tokens, ms)
+        data = _entry(s, p.meta, p.model, p.prompt, response, tokens, ms, chunks)
         return STORE([p.meta], vector.packed, vector.codes, p.digest, data, ms, ctx.config.max_entries, index.BANDS)
 
     batch = [store_call(ms), *pending, *s.stats.due()]
@@ -575,16 +599,10 @@ def fetch_or_compute(
             settings, request, compute, ttl=ttl, lock_timeout=lock_timeout, ignore=ignore
         )
         return _from_exact(exact)
-    name, _ = _described(p.embedder)
-    local = s.remembered((name, p.digest))
-    batch = [cmd("GET", p.llm_key)]
-    if local is None and s.config.embedding_ttl_ms:
-        batch.append(cmd("GET", semantic_embedding_key(settings.prefix, name, p.digest.hex())))
-    replies = yield [*batch, *settings.stats.due()]
-    raw = replies[0]
-    if raw is not None and raw[:1] != CLAIM_MARK:  # the exact tier has this very request
-        return _exact_hit(settings, p.model, codec.opened(raw, settings.sealer, p.llm_key))
-    vector, pending = yield from _vector(s, p, replies[1] if len(batch) > 1 else None, fetch=False)
+    raw, fetched = yield from _first_read(s, p)
+    if raw is not None:  # the exact tier has this very request
+        return _exact_hit(settings, p.model, raw)
+    vector, pending = yield from _vector(s, p, fetched, fetch=False)
     found = yield from _lookup(s, p, vector, pending, bar, judge, guard)
     if found.hit:
         return found
@@ -601,16 +619,36 @@ def fetch_or_compute(
     return result
 
 
+def _first_read(s: SemanticContext, p: Prepared) -> Operation[tuple[bytes | None, object]]:
+    """One round trip: the exact LLM tier's entry for this very request (None: none, or a claim)
+    and, unless this process has it, the prompt's embedding kept in Valkey (None if not read)."""
+    settings = s.settings
+    name, _ = _described(p.embedder)
+    local = s.remembered((name, p.digest))
+    batch = [cmd("GET", p.llm_key)]
+    if local is None and s.config.embedding_ttl_ms:
+        batch.append(cmd("GET", semantic_embedding_key(settings.prefix, name, p.digest.hex())))
+    replies = yield [*batch, *settings.stats.due()]
+    raw = replies[0]
+    exact = None if raw is None or raw[:1] == CLAIM_MARK else codec.opened(raw, settings.sealer, p.llm_key)
+    return exact, replies[1] if len(batch) > 1 else None
+
+
 def _exact_hit(s: Settings, model: str, raw: bytes) -> SemanticResult:
     """The exact LLM tier's entry read by the first round trip, counted as its hit."""
+    found = _exact_entry(model, raw)
+    s.stats.llm_lookup(model, True, found.cost, found.input_tokens, found.output_tokens)
+    return found
+
+
+def _exact_entry(model: str, raw: bytes) -> SemanticResult:
+    """The exact LLM tier's entry read by the first round trip (not counted)."""
     try:
-        response, stored_ms, expires_ms, cost, input_tokens, output_tokens, _chunks = decode_entry(
+        response, stored_ms, expires_ms, cost, input_tokens, output_tokens, chunks = decode_entry(
             raw, 7, "an LLM response"
         )
     except SerializationError as exc:
         raise SerializationError(f"cached response of model {model!r}: {exc}") from exc
-    count_lookup(True)
-    s.stats.llm_lookup(model, True, cost, input_tokens, output_tokens)
     return SemanticResult(
         True,
         response,
@@ -621,6 +659,7 @@ def _exact_hit(s: Settings, model: str, raw: bytes) -> SemanticResult:
         output_tokens=output_tokens,
         stored_ms=stored_ms,
         expires_ms=expires_ms,
+        chunks=chunks,
     )
 
 
@@ -635,6 +674,7 @@ def _from_exact(exact: LlmResult) -> SemanticResult:
         output_tokens=exact.output_tokens,
         stored_ms=exact._stored_ms,
         expires_ms=exact._expires_ms,
+        chunks=exact.chunks,
     )
 
 
@@ -670,6 +710,71 @@ def get_or_compute(
         ignore=ignore,
     )
     return result.response
+
+
+def stream_check(
+    s: SemanticContext,
+    request: Mapping[str, Any],
+    *,
+    scope: Mapping[str, str] | None = None,
+    threshold: float | None = None,
+    judge: Judge | None = None,
+    guard: bool | Guard | None = None,
+    ignore: Iterable[str] | None = None,
+) -> Operation[SemanticResult]:
+    """For a streamed call: a recorded stream to replay (the result's ``chunks``; a hit has them).
+
+    The exact LLM tier's entry for this very request first, then a semantic match (threshold,
+    guard, uncertain band and judge as in :func:`fetch_or_compute`) among the entries stored from a
+    stream: an entry stored by a plain call holds a response but no stream, and is passed over, as
+    the exact tier does. A miss (counted in both tiers) leaves the model to the caller, who keeps
+    the stream with :func:`stream_store` once it has ended. A request the tier does not take goes
+    to the exact tier alone. One round trip for an exact hit, two for a
+    semantic lookup (three if the prompt's embedding is neither in this process nor in Valkey)."""
+    p = Prepared(s, request, scope, ignore)
+    bar = s.threshold(p.model, threshold)
+    _judge(judge)
+    if guard is not None:
+        _guard(guard)
+    settings = s.settings
+    if not p.taken:  # the exact tier alone, as without semantic=
+        return _from_exact((yield from llm_check(settings, request, ignore=ignore)))
+    raw, fetched = yield from _first_read(s, p)
+    if raw is not None:
+        exact = _exact_entry(p.model, raw)
+        if exact.chunks is not None:  # this very request, streamed before
+            settings.stats.llm_lookup(p.model, True, exact.cost, exact.input_tokens, exact.output_tokens)
+            return exact
+    vector, pending = yield from _vector(s, p, fetched, fetch=False)
+    found = yield from _lookup(s, p, vector, pending, bar, judge, guard, streamed=True)
+    if not found.hit:  # the model streams: the exact tier missed too
+        settings.stats.llm_lookup(p.model, False, None, 0, 0)
+    return found
+
+
+def stream_store(
+    s: SemanticContext,
+    request: Mapping[str, Any],
+    response: Any,
+    *,
+    chunks: list[Any],
+    scope: Mapping[str, str] | None = None,
+    ttl: TTL | None = None,
+    ignore: Iterable[str] | None = None,
+) -> Operation[bool]:
+    """Keep a finished stream (its ``chunks`` and the ``response`` they add up to) in the exact LLM
+    tier, as ``cache.llm.store`` does, and in the semantic tier for its prompt, so that later
+    similar prompts, streamed or not, are served from it. Returns whether the exact tier took it.
+    Two round trips (one per tier; one if the semantic tier does not take the request)."""
+    p = Prepared(s, request, scope, ignore)
+    if not isinstance(chunks, list):
+        raise InvalidArgumentError(f"chunks must be a list of the stream's chunks, not {shown(chunks)}")
+    counts = _checked_tokens(None, response)
+    stored = yield from llm_store(s.settings, request, response, chunks=chunks, ttl=ttl, ignore=ignore)
+    if p.taken:
+        vector, pending = yield from _vector(s, p, fetch=False)
+        yield from _put(s, p, vector, pending, response, counts, ttl, chunks)
+    return stored
 
 
 def invalidate(
@@ -731,6 +836,8 @@ class SemanticTier(Bound[E]):
     store = operation(store)
     get_or_compute = operation(get_or_compute)
     fetch_or_compute = operation(fetch_or_compute)
+    _stream_check = operation(stream_check)  # the client wrappers' streamed calls (SemanticFront)
+    _stream_store = operation(stream_store)
     invalidate = operation(invalidate)
     invalidate_model = operation(invalidate_model)
     invalidate_scope = operation(invalidate_scope)
@@ -823,12 +930,13 @@ class SemanticOptions:
 
 
 class SemanticFront:
-    """What a wrapped client calls for ``semantic=``: a plain call goes to the exact LLM tier, then
-    the semantic tier, then the model (:func:`get_or_compute`); a streamed call uses the exact LLM
-    tier alone (a semantic entry has no stream to replay)."""
+    """What a wrapped client calls for ``semantic=``, with the same three methods as ``cache.llm``:
+    a plain call goes to the exact LLM tier, then the semantic tier, then the model
+    (:func:`get_or_compute`); a streamed call looks for a recorded stream the same way
+    (:func:`stream_check`: ``check``) and keeps a finished one in both tiers (:func:`stream_store`:
+    ``store``)."""
 
     def __init__(self, cache: Any, options: SemanticOptions) -> None:
-        self._llm = cache.llm
         self._semantic = cache.semantic
         self._options = options
         self.asynchronous: bool = cache.llm.asynchronous
@@ -840,10 +948,13 @@ class SemanticFront:
         )
 
     def check(self, request: Mapping[str, Any], **kwargs: Any) -> Any:
-        return self._llm.check(request, **kwargs)
+        o = self._options
+        return self._semantic._stream_check(
+            request, scope=o.scope, threshold=o.threshold, judge=o.judge, guard=o.guard, **kwargs
+        )
 
     def store(self, request: Mapping[str, Any], response: Any, **kwargs: Any) -> Any:
-        return self._llm.store(request, response, **kwargs)
+        return self._semantic._stream_store(request, response, scope=self._options.scope, **kwargs)
 
 
 def front(cache: Any, semantic: bool | SemanticOptions | None) -> Any:
