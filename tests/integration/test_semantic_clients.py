@@ -245,7 +245,6 @@ def test_a_streamed_call_passes_the_guard_and_the_judge(models: FakeModelServer,
         judged: Any = cached_openai(base, cache, semantic=SemanticOptions(threshold=0.96, judge=judge))
         assert chat_text(judged.chat.completions.create(**chat(MY_ORDER), stream=True)) == f"heard: {ORDER}"
         assert asked == [(MY_ORDER, ORDER, 0.95)] and models.calls["chat"] == 2
-        cache.llm.invalidate({**chat(MY_ORDER), "agentcache_api": "chat"})  # the judged stream was kept exactly
         assert chat_text(strict.chat.completions.create(**chat(MY_ORDER), stream=True)) == f"heard: {MY_ORDER}"
         assert models.calls["chat"] == 3 and cache.stats().semantic.uncertain == 2
 
@@ -275,3 +274,32 @@ def test_observers_count_one_lookup_per_served_call(models: FakeModelServer) -> 
         client.chat.completions.create(**chat(FIRST))  # an exact hit
         list(client.chat.completions.create(**chat(AGAIN), stream=True))  # the exact tier's recorded stream
         assert records.seen == [("get_or_compute", 1, 0), ("_stream_check", 1, 0)]
+
+
+class FailingAfterFirst(WordsEmbedder):
+    """Embeds once, then fails as an embeddings API would (not an agentcache error)."""
+
+    def embed(self, texts: Any) -> list[list[float]]:
+        if self.calls:
+            raise RuntimeError("the embeddings API is down")
+        return super().embed(texts)
+
+
+def test_an_embedder_failing_after_the_stream_keeps_it_exactly(
+    models: FakeModelServer, where: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The caller already has the whole stream: an embedder error while storing it is logged (as a
+    backend error is), the exact tier keeps it, and the semantic tier does not."""
+    with sync_cache(where) as cache:
+        cache.semantic.configure(embedder=FailingAfterFirst(), threshold=0.8)
+        client: Any = cached_openai(
+            openai.OpenAI(base_url=models.openai_url, api_key="test", max_retries=0), cache, semantic=True
+        )
+        stream = client.chat.completions.create(**chat(FIRST), stream=True)
+        first = next(iter(stream))
+        cache.semantic._semantic._vectors.clear()  # forgotten meanwhile: the store must embed again
+        rest = list(stream)
+        assert chat_text([first, *rest]) == f"heard: {FIRST}"
+        assert "embedding failed: the embeddings API is down" in caplog.text
+        assert cache.llm.check({**chat(FIRST), "agentcache_api": "chat"}).hit
+        assert cache.stats().semantic.writes == 0

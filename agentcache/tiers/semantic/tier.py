@@ -51,7 +51,7 @@ from agentcache.encoding.keys import (
     semantic_head,
     semantic_model_pattern,
 )
-from agentcache.errors import BackendError, InvalidArgumentError, SerializationError, shown
+from agentcache.errors import AgentCacheError, BackendError, InvalidArgumentError, ModelError, SerializationError, shown
 from agentcache.tiers.llm.request import canonical_request, ignored, request_digest, samples
 from agentcache.tiers.llm.tier import LlmResult, tokens_of
 from agentcache.tiers.llm.tier import check as llm_check
@@ -359,7 +359,10 @@ def entries_key(meta: str) -> str:
 def _result(s: Settings, raw: bytes, similarity: float | None, model: str, meta: str) -> SemanticResult:
     if s.sealer is not None:  # with encryption=, sealed by the client; opened here only
         raw = codec.opened(raw, s.sealer, entries_key(meta))
-    entry = codec.decode(raw)
+    try:
+        entry = codec.decode(raw)
+    except SerializationError as exc:
+        raise SerializationError(f"semantic entry of model {model!r}: {exc}") from exc
     if not (isinstance(entry, list) and len(entry) in (7, 8)):  # 8: with the chunks of a streamed call
         raise SerializationError(f"semantic entry of model {model!r}: it is not a semantic entry")
     response, stored_ms, expires_ms, cost, input_tokens, output_tokens, prompt = entry[:7]
@@ -772,7 +775,14 @@ def stream_store(
     counts = _checked_tokens(None, response)
     stored = yield from llm_store(s.settings, request, response, chunks=chunks, ttl=ttl, ignore=ignore)
     if p.taken:
-        vector, pending = yield from _vector(s, p, fetch=False)
+        try:  # the vector is usually remembered from the check before the stream; else embedded again
+            vector, pending = yield from _vector(s, p, fetch=False)
+        except AgentCacheError:
+            raise
+        except Exception as exc:  # the embedder's own error, after the caller had the whole stream
+            raise ModelError(
+                f"the finished stream was cached exactly, not by meaning: embedding failed: {exc}"
+            ) from exc
         yield from _put(s, p, vector, pending, response, counts, ttl, chunks)
     return stored
 
