@@ -102,6 +102,8 @@ class Encryption:
         self.keys: tuple[tuple[str, bytes], ...] = tuple(checked)
         self.allow_plaintext = allow_plaintext
         self.id_key: bytes | None = None if id_key is None else _key_bytes("id_key", id_key)
+        if self.id_key is not None and any(self.id_key == key for _, key in checked):
+            raise InvalidArgumentError("id_key must not be one of the encryption keys: make one with generate_key()")
 
     @property
     def current(self) -> str:

@@ -257,6 +257,8 @@ def test_an_id_key_hashes_ids_in_key_names_and_checks_them_first(monkeypatch: py
     for bad in ("", 7, "x" * 2000):
         with pytest.raises(InvalidNameError):
             drive(get(settings, bad, "field"), [])  # type: ignore[arg-type]  # refused before a command
+    with pytest.raises(InvalidArgumentError, match="id_key must not be one of the encryption keys"):
+        Encryption({"k1": KEY}, id_key=KEY)
     for bad_key in (b"short", "not base64!", 32):
         with pytest.raises(InvalidArgumentError, match="id_key"):
             Encryption({"k1": KEY}, id_key=bad_key)  # type: ignore[arg-type]
