@@ -131,10 +131,14 @@ def _launcher() -> None:
 
 
 def _alive(pid: int) -> bool:
-    """Whether a process exists and is not a zombie."""
+    """Whether a process exists and is not a zombie. A main thread that has exited shows as a
+    zombie while the process's other threads still finish (and hold its files, locks included):
+    that process is still alive."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as stat:
-            return stat.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+            if stat.read().rsplit(b")", 1)[1].split()[0] != b"Z":
+                return True
+        return len(os.listdir(f"/proc/{pid}/task")) > 1
     except FileNotFoundError:
         return False
     except OSError:  # no /proc (macOS): ask the kernel

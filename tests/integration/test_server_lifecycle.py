@@ -171,6 +171,31 @@ def test_the_data_dir_stays_locked_until_the_server_has_exited(tmp_path: Path) -
         assert cache.session.get("t", "f") == 1
 
 
+def test_a_process_whose_other_threads_still_run_is_alive() -> None:
+    """A server whose main thread has exited shows as a zombie while its other threads finish, and
+    they still hold its files (the data directory's lock among them): it is not gone yet. Counting
+    it gone let the test above start a second server too early (seen once in CI)."""
+    code = (
+        "import ctypes, sys, threading\n"
+        "threading.Thread(target=sys.stdin.readline).start()\n"
+        "print('ready', flush=True)\n"
+        "ctypes.CDLL(None).pthread_exit(None)\n"
+    )
+    child = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert child.stdin is not None and child.stdout is not None
+    assert child.stdout.readline() == "ready\n"
+    began = time.monotonic()
+    while (
+        b")" not in (stat := Path(f"/proc/{child.pid}/stat").read_bytes()) or stat.rsplit(b")", 1)[1].split()[0] != b"Z"
+    ):
+        assert time.monotonic() - began < 10, "the main thread did not exit"
+        time.sleep(0.01)
+    assert _alive(child.pid)  # the main thread is a zombie; the reading thread still runs
+    child.stdin.close()  # the reading thread returns, and with it the process
+    gone_within([child.pid])
+    child.wait()
+
+
 @pytest.mark.parametrize("fsync", ["everysec", "always"])
 def test_appendfsync(tmp_path: Path, fsync: Any) -> None:
     with AgentCache.embedded(data_dir=tmp_path, appendfsync=fsync) as cache:
