@@ -9,6 +9,7 @@ starts again empty.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from agentcache.errors import missing_extra
@@ -22,6 +23,11 @@ from agentcache.errors import InvalidArgumentError
 from agentcache.facade import AgentCache, AsyncAgentCache
 from agentcache.integrations.bridge import awaited, checked_cache
 from agentcache.tiers.content.messages import DataPart, Message
+
+try:  # the SDK's own backends' compaction hooks (private names: without them, compaction still works)
+    from agents.memory.session import _await_mutation, _CompactionSnapshot
+except ImportError:  # pragma: no cover - an SDK without them: get_items and clear_session + add_items
+    _CompactionSnapshot = None  # type: ignore[assignment,misc]
 
 if TYPE_CHECKING:
     from agents.items import TResponseInputItem
@@ -80,6 +86,33 @@ class AgentCacheSession:
     async def clear_session(self) -> None:
         """Remove every item (the conversation, its owner and its settings stay)."""
         await awaited(self._log.clear)
+
+    # The two hooks the SDK's OpenAIResponsesCompactionSession looks for on a backend (its SQLite
+    # and Redis sessions have them): compaction reads the newest items and replaces them atomically.
+    # A subclass that transforms items gets neither, as in the SDK, so they never bypass it.
+
+    async def _get_compaction_snapshot(self, limit: int, *, prune_prefix: Callable[[Any], bool] | None = None) -> Any:
+        """The newest ``limit`` items and an atomic replacement of a suffix of them, refused when
+        the history changed since (``prune_prefix``, which only the SDK's EncryptedSession passes,
+        is not applied: its expired items stay, and are skipped on reading as before)."""
+        if type(self) is not AgentCacheSession or _CompactionSnapshot is None or limit <= 0:
+            return None
+        read = await awaited(self._log.read_tail, limit)
+        if read is None:
+            return None
+        log = self._log
+
+        async def replace_suffix(start: int, output: list[TResponseInputItem]) -> bool:
+            messages = [_message(item) for item in output]
+            return bool(await _await_mutation(awaited(log.replace_tail, read, start, messages)))
+
+        return _CompactionSnapshot([_item(m) for m in read.messages], read.start == 0, replace_suffix)
+
+    async def _atomic_replace_items(self, items: list[TResponseInputItem]) -> bool:
+        """Replace the whole history by ``items`` in one script call (no clear-then-add gap)."""
+        if type(self) is not AgentCacheSession:
+            return False
+        return bool(await awaited(self._log.replace_all, [_message(item) for item in items]))
 
 
 def _message(item: Any) -> Message:

@@ -101,6 +101,9 @@ def _write_everything(cache: Any, thread: str) -> None:
     )
     conv.add_message(Message.user(MARK + " with the part"))  # takes the pending user part (the attach script)
     conv.add_message(Message.assistant(MARK + " reply"))
+    log = cache.conversations.log(thread + "-log", agent_id="agent", user_id="user")  # an adapter's history
+    log.append([Message.user(MARK + " kept"), Message.user(MARK + " replaced")])
+    assert log.replace_tail(log.read_tail(1), 0, [Message.assistant(MARK + " compacted")])  # the SDK's compaction
     checkpoint, metadata = ("json", (MARK + " checkpoint").encode()), ("json", (MARK + " meta").encode())
     cache.checkpoints.put(thread, "", "1", checkpoint, metadata, run_id="run")
     cache.checkpoints.put(thread, "", "2", checkpoint, metadata, parent_id="1")
@@ -119,6 +122,8 @@ def _check_everything(cache: Any, thread: str) -> None:
     conv = cache.conversations.get(thread)
     assert conv.system == MARK + " system"
     assert conv.info().metadata == {"m": MARK}
+    log = cache.conversations.log(thread + "-log", agent_id="agent", user_id="user")
+    assert [m.text for m in log.read()] == [MARK + " kept", MARK + " compacted"]
     stored = cache.checkpoints.get(thread, "")
     assert stored.checkpoint_id == "2" and stored.checkpoint == ("json", (MARK + " checkpoint").encode())
     assert stored.writes == [StoredWrite("task", 0, "ch", ("json", MARK.encode()))]

@@ -2,8 +2,9 @@
 the SDK's own client calls ``responses.compact`` on the loopback model server (``tests/fake_models.py``
 answers it as OpenAI documents it), and the agentcache session ends up holding exactly what the SDK's
 own ``SQLiteSession`` holds after the same flow, on the in-memory backend and real servers, both
-facades: automatic compaction inside ``Runner.run`` (both request modes), manual ``run_compaction``
-(twice, with a retrieval limit), and a failed compaction that leaves the history as it was."""
+facades: automatic compaction inside ``Runner.run`` (both request modes, and in place with a retrieval
+limit), manual ``run_compaction`` (twice, with a retrieval limit), and a failed compaction that leaves
+the history as it was; and the snapshot hook refusing to write over a history that changed."""
 
 from __future__ import annotations
 
@@ -173,28 +174,55 @@ async def test_a_failed_compaction_leaves_the_history(cache: Any, client: AsyncO
     assert await AgentCacheSession("failing", cache).get_items() == items, "nothing was cleared"
 
 
-async def test_with_a_limit_automatic_compaction_stops_once_the_model_saw_part_of_the_history(
+async def test_with_a_limit_automatic_compaction_replaces_the_suffix_the_model_saw(
     cache: Any, client: AsyncOpenAI, fake_models: FakeModelServer
 ) -> None:
-    """The documented gap: the SDK compacts automatically only a history it can replace whole (or a
-    suffix, through a private hook its SQLite sessions implement and ``AgentCacheSession`` does not)."""
+    """With a retrieval limit the model sees only the newest stored items: the SDK compacts them in
+    place through its backends' snapshot hook, which ``AgentCacheSession`` has as SQLite's session
+    does (without it, the SDK skipped every turn after the second)."""
 
-    async def turns(under: Session) -> int:
+    async def turns(under: Session) -> tuple[int, list[Any]]:
         fake_models.reset()
         fake_models.delay = 0
         agent = Agent(name="helper", instructions="Be brief.", model=OpenAIResponsesModel(MODEL, client))
         session = OpenAIResponsesCompactionSession(
             "limited", under, client=client, model=MODEL, should_trigger_compaction=lambda context: True
         )
-        for text in ("one", "two", "three"):
+        for text in ("one", "two", "three", "four"):
             await Runner.run(agent, text, session=session)
-        return fake_models.calls["compact"]
+        return fake_models.calls["compact"], await under.get_items(limit=100)
 
     settings = SessionSettings(limit=2)  # the model is sent the newest 2 stored items
-    assert await turns(SQLiteSession("limited", session_settings=settings)) == 3
-    under = AgentCacheSession("limited", cache, session_settings=settings)
-    assert await turns(under) == 2, "turn three's model saw 2 of the 5 stored items: the SDK skipped it"
-    stored: list[Any] = await under.get_items(limit=100)
-    assert [item.get("type") for item in stored] == ["message", "message", "compaction", None, "message"]
-    assert _user_texts(stored[:2]) == ["one", "two"] and stored[3] == {"role": "user", "content": "three"}
-    assert stored[-1]["content"][0]["text"] == "heard: two | three", "nothing was lost; turn three saw the newest 2"
+    theirs = await turns(SQLiteSession("limited", session_settings=settings))
+    ours = await turns(AgentCacheSession("limited", cache, session_settings=settings))
+    assert theirs[0] == 4, theirs
+    assert ours == theirs
+
+
+async def test_a_snapshot_is_not_written_over_a_history_that_changed(cache: Any) -> None:
+    """The snapshot's replacement is refused, and nothing written, once an item was added, popped or
+    the history replaced after it was read; an unchanged one is replaced in one call."""
+    under = AgentCacheSession("changing", cache)
+    items: list[Any] = [{"role": "user", "content": f"q{i}"} for i in range(4)]
+    await under.add_items(items)
+    summary: list[Any] = [{"type": "compaction", "encrypted_content": "s"}]
+    snapshot = await under._get_compaction_snapshot(2)
+    assert snapshot.items == items[2:] and not snapshot.complete
+    await under.add_items([{"role": "user", "content": "late"}])
+    assert not await snapshot.replace_suffix(0, summary)
+    snapshot = await under._get_compaction_snapshot(2)
+    await under.pop_item()
+    await under.add_items([{"role": "user", "content": "late again"}])  # the same length as read
+    assert not await snapshot.replace_suffix(0, summary)
+    assert await under.get_items() == [*items, {"role": "user", "content": "late again"}]
+    snapshot = await under._get_compaction_snapshot(10)
+    assert snapshot.complete and len(snapshot.items) == 5
+    assert not await snapshot.replace_suffix(5, summary), "an empty suffix is not replaced"
+    assert await snapshot.replace_suffix(3, summary)
+    assert await under.get_items() == [*items[:3], *summary]
+    assert not await snapshot.replace_suffix(3, summary), "a snapshot replaces once"
+    assert await under._atomic_replace_items(items[:1])
+    assert await under.get_items() == items[:1]
+    assert await AgentCacheSession("fresh", cache)._atomic_replace_items(items[:2])
+    assert await AgentCacheSession("fresh", cache).get_items() == items[:2]
+    assert await AgentCacheSession("never", cache)._get_compaction_snapshot(2) is None

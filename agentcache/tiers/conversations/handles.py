@@ -18,7 +18,7 @@ from agentcache.tiers.conversations.compaction import compact
 from agentcache.tiers.conversations.context import context
 from agentcache.tiers.conversations.index import expiring, list_active
 from agentcache.tiers.conversations.lifecycle import Lifecycle
-from agentcache.tiers.conversations.logs import Log, append, clear_log, pop, read
+from agentcache.tiers.conversations.logs import Log, append, clear_log, pop, read, read_tail, replace_all, replace_tail
 from agentcache.tiers.conversations.ops import (
     add_message,
     add_messages,
@@ -167,6 +167,9 @@ class ConversationLog(Bound[E]):
     read = operation(read, reads=True)
     pop = operation(pop)
     clear = operation(clear_log)
+    read_tail = operation(read_tail, reads=True)
+    replace_tail = operation(replace_tail)
+    replace_all = operation(replace_all)
 
 
 class ConversationTier(_Opens[E]):

@@ -17,7 +17,17 @@ from typing import Any
 from agentcache.core.commands import Operation
 from agentcache.errors import SessionExists, SessionExpired, SessionNotFound
 from agentcache.tiers.content.messages import Message
-from agentcache.tiers.conversations.ops import add_messages, clear, create, get, messages, pop_last
+from agentcache.tiers.conversations.ops import (
+    Tail,
+    add_messages,
+    clear,
+    create,
+    get,
+    messages,
+    pop_last,
+    replace_after,
+    tail,
+)
 from agentcache.tiers.conversations.refs import Ref, Tier
 
 _GONE = (SessionNotFound, SessionExpired)
@@ -96,3 +106,43 @@ def clear_log(log: Log) -> Operation[int]:
     except _GONE:
         log.ref = None
         return 0
+
+
+def read_tail(log: Log, limit: int) -> Operation[Tail | None]:
+    """The newest ``limit`` messages with what :func:`replace_tail` checks; None if the log is not live."""
+    ref = yield from _open(log)
+    if ref is None:
+        return None
+    try:
+        return (yield from tail(ref, limit))
+    except _GONE:
+        log.ref = None
+        return None
+
+
+def replace_tail(log: Log, read: Tail, start: int, items: Sequence[Message]) -> Operation[bool]:
+    """Replace the messages of ``read`` from its ``start``-th on by ``items``, only if the history
+    is still the one read (False, nothing written, otherwise: see ``replace_after``)."""
+    if not isinstance(start, int) or isinstance(start, bool) or not 0 <= start < len(read.messages):
+        return False
+    ref = yield from _open(log)
+    if ref is None:
+        return False
+    try:
+        return (yield from replace_after(ref, read.start + start, items, read))
+    except _GONE:
+        log.ref = None
+        return False
+
+
+def replace_all(log: Log, items: Sequence[Message]) -> Operation[bool]:
+    """Replace every message by ``items`` in one script call (starting the log if it is not live)."""
+    ref = yield from _open(log)
+    if ref is not None:
+        try:
+            return (yield from replace_after(ref, 0, items))
+        except _GONE:
+            log.ref = None
+    if items:
+        yield from append(log, items)
+    return True

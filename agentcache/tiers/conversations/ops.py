@@ -141,7 +141,7 @@ def _write(
         fix = index_cmd(r.indexes, "drop", r.id, index.score)
     if fix is not None and not (sent is not None and index is None):  # the index failed: leave it
         yield [fix]
-    if reply.status not in (b"ok", b"refused"):
+    if reply.status not in (b"ok", b"refused", b"conflict"):
         reply.raise_gone(r.id)
     return reply
 
@@ -472,6 +472,47 @@ def pop_last(r: Ref) -> Operation[Message | None]:
     reply = yield from _write(r, "pop")
     raw = reply.result
     return None if raw is None or raw == 0 else decode_messages([raw], r.id, r.tier.settings.sealer, r.keys.msgs)[0]
+
+
+@dataclass(frozen=True, slots=True)
+class Tail:
+    """The newest messages of a history as read (``start``: the list index of the first), with what
+    :func:`replace_after` checks before it writes: ``epoch`` and ``created`` (see ``compact.lua``)."""
+
+    messages: list[Message]
+    start: int
+    epoch: int
+    created: bytes
+
+    @property
+    def length(self) -> int:
+        """How many messages the history held when it was read."""
+        return self.start + len(self.messages)
+
+
+def tail(r: Ref, limit: int) -> Operation[Tail]:
+    """The newest ``limit`` messages, oldest first, with what a later :func:`replace_after` checks.
+    One round trip; reading is not activity."""
+    check_limit(limit)
+    (raw,) = yield [CONV_READ(r.keys.both, "tail", limit)]
+    if raw[0] != b"ok":
+        raise_gone(raw, r.id)
+    messages = decode_messages(raw[3], r.id, r.tier.settings.sealer, r.keys.msgs)
+    return Tail(messages, int(raw[2]), int(raw[4]), raw[5] or b"")
+
+
+def replace_after(r: Ref, keep: int, messages: Sequence[Message], read: Tail | None = None) -> Operation[bool]:
+    """Replace every message after the first ``keep`` by ``messages``, atomically; with ``read`` (a
+    :func:`tail`), only if the history is still the one read: nothing appended, popped, cleared,
+    compacted or replaced since, and the same conversation (False, and nothing written,
+    otherwise). Not activity: the deadline stays. One round trip."""
+    if not isinstance(keep, int) or isinstance(keep, bool) or not 0 <= keep <= MAX_COUNT:
+        raise InvalidArgumentError(f"keep must be an int >= 0, not {shown(keep)}")
+    sealer = r.tier.settings.sealer
+    encoded = [codec.seal(m, sealer, r.keys.msgs) for m in _encode_messages(r.tier.settings, messages)]
+    check = ("", "", "") if read is None else (read.created, read.epoch, read.length)
+    reply = yield from _write(r, "replace", *check, keep, *encoded)
+    return reply.ok
 
 
 def info(r: Ref) -> Operation[SessionInfo]:

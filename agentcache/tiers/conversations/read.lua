@@ -6,10 +6,12 @@
 --   len             -> ok, now, length
 --   range limit|'' before|''  -> ok, now, index of the first message returned, {messages}
 --   dump            -> ok, now, HGETALL of meta, {every message}
+--   tail limit      -> ok, now, index of the first message returned, {the newest `limit`
+--                      messages}, epoch, created   (what a `replace` in conv_write checks)
 --   context limit|''  -> ok, now, index of the first message returned, {the newest `limit` messages
 --                      (all if ''), none before the summary's end}, system, summary, sumto, epoch,
 --                      created   (a turn's context and a compaction's read, from one copy)
--- len, range and dump of a live conversation whose list holds fewer messages than its meta counts
+-- len, range, tail and dump of a live conversation whose list holds fewer messages than its meta counts
 -- (the list was evicted, or deleted by hand) -> lost, count, length: never a shorter history.
 -- info reports as it finds (its HGETALL carries the count).
 local t = redis.call('TIME')
@@ -24,6 +26,13 @@ local n = redis.call('LLEN', KEYS[2])
 if f[4] and n < tonumber(f[4]) then return {'lost', tonumber(f[4]), n} end
 if mode == 'len' then return {'ok', now, n} end
 if mode == 'dump' then return {'ok', now, redis.call('HGETALL', KEYS[1]), redis.call('LRANGE', KEYS[2], 0, -1)} end
+if mode == 'tail' then
+  local m = redis.call('HMGET', KEYS[1], 'epoch', 'created')
+  local first = math.max(0, n - tonumber(ARGV[2]))
+  local messages = {}
+  if first < n then messages = redis.call('LRANGE', KEYS[2], first, n - 1) end
+  return {'ok', now, first, messages, tonumber(m[1] or '0'), m[2] or false}
+end
 if mode == 'context' then
   local m = redis.call('HMGET', KEYS[1], 'system', 'summary', 'sumto', 'epoch', 'created')
   local from = math.min(tonumber(m[3] or '0'), n)

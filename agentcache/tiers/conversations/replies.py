@@ -33,12 +33,13 @@ _MESSAGES: TypeAdapter[list[Message]] = TypeAdapter(list[Message])
 
 @dataclass(frozen=True, slots=True)
 class WriteReply:
-    """``conv_write`` (append, heartbeat, renew, timeout, pop, clear, end).
+    """``conv_write`` (append, heartbeat, renew, timeout, pop, clear, end, replace).
 
     ``status`` ok: ``deadline`` is the expiry after the write, ``result`` the mode's own (the new
     length, the popped message, how many were cleared), and ``timeout_ms``/``auto_renew``/``cap_ms``
     the settings the script used. refused (renew past max_duration): ``deadline`` is unchanged and
-    ``cap_ms`` the cap. missing, expired, ended: see :meth:`raise_gone`."""
+    ``cap_ms`` the cap. conflict (replace): the history changed since it was read; nothing written.
+    missing, expired, ended: see :meth:`raise_gone`."""
 
     status: bytes
     raw: Sequence[Any]
