@@ -41,17 +41,19 @@ class Server:
 
     def fill(self) -> None:
         """Set maxmemory and write filler until the server refuses a write for memory, then put
-        256 KB more past the limit (by a script allowed to): the refusal counted the command's own
-        arguments and buffers, which come and go, so without that margin used memory could dip
-        back under the limit and let a write in. From then on the server is out of memory."""
+        1 MB more past the limit (by a script allowed to): the refusal counted the command's own
+        arguments and every connection's buffers, which come and go (the script's own 1 MB argument
+        is gone some 100 ms later), so without that margin used memory could dip back under the
+        limit and let a write in. A 256 KB margin was once not enough in CI. From then on the
+        server is out of memory."""
         self.admin.config_set("maxmemory", self.limit)
         for i in range(1000):
             try:
                 self.admin.set(f"{{filler}}:{i}", FILL)
             except valkey.exceptions.OutOfMemoryError:
                 over = "#!lua flags=allow-oom\nredis.call('SET', KEYS[1], ARGV[1])"
-                self.admin.eval(over, 1, "{filler}:over", FILL * 8)
-                assert int(self.admin.info("memory")["used_memory"]) > self.limit + len(FILL) * 4
+                self.admin.eval(over, 1, "{filler}:over", FILL * 32)
+                assert int(self.admin.info("memory")["used_memory"]) > self.limit + len(FILL) * 16
                 return
         raise AssertionError("the server never ran out of memory")
 
