@@ -146,6 +146,24 @@ def test_clear_forgets_the_summary(cache: Any, model: Any) -> None:
     assert [m.text for m in conv.context().messages] == ["fresh"]
 
 
+def test_a_replaced_history_keeps_its_summary_only_where_it_still_holds(cache: Any, model: Any) -> None:
+    """A framework's own compaction replaces the newest messages (``log.replace_tail``, the OpenAI
+    Agents SDK hook): the summary stays while it covers only kept messages, and goes, as on clear(),
+    once a message it covered is replaced."""
+    conv = new(cache)
+    talk(conv, 4)  # q0 a0 q1 a1 q2 a2 q3 a3
+    conv.compact(model=model, keep_last=4)  # the summary covers q0..a1
+    log = cache.conversations.log(conv.id, agent_id="agent", user_id="user")
+    assert log.replace_tail(log.read_tail(2), 0, [Message.assistant("theirs")])
+    context = conv.context().messages
+    assert context[0].role == "system" and [m.text for m in context[1:]] == ["q2", "a2", "theirs"]
+    assert log.replace_tail(log.read_tail(5), 0, [Message.assistant("again")])  # from a1: inside the summary
+    assert [m.text for m in conv.context().messages] == ["q0", "a0", "again"]
+    conv.compact(model=model, keep_last=1)
+    assert log.replace_all([Message.user("whole")])
+    assert [m.text for m in conv.context().messages] == ["whole"]
+
+
 # --- fork and snapshots carry the summary ---------------------------------------------------------
 
 

@@ -47,6 +47,21 @@ def test_a_conversation_whose_history_is_gone_says_so(cache: Any) -> None:
     assert _texts(conv.messages()) == ["a", "b"] and conv.length() == 2
 
 
+def test_a_replacement_checked_against_a_lost_history_is_refused(cache: Any) -> None:
+    """The SDK compaction hook's replacement: the history was lost after it was read and as many
+    messages appended since, so its length matches the one read; the count says what happened."""
+    conv = new(cache, messages=[Message.user("one"), Message.assistant("two"), Message.user("three")])
+    log = cache.conversations.log(conv.id, agent_id="agent", user_id="user")
+    read = log.read_tail(2)
+    command(cache, "DEL", conversation_keys(cache.settings.prefix, conv.id).msgs)
+    conv.add_messages([Message.user("x"), Message.user("y"), Message.user("z")])
+    with pytest.raises(HistoryLost) as caught:
+        log.replace_tail(read, 0, [Message.assistant("compacted")])
+    assert (caught.value.expected, caught.value.found) == (6, 3)
+    assert log.replace_all([Message.user("again")])  # replacing everything starts over, as clear() does
+    assert _texts(conv.messages()) == ["again"] and conv.info().lost_messages == 0
+
+
 def test_the_count_follows_every_write(cache: Any) -> None:
     conv = new(cache, messages=[Message.user("one")])
     meta = conversation_keys(cache.settings.prefix, conv.id).meta

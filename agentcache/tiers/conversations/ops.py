@@ -505,12 +505,14 @@ def replace_after(r: Ref, keep: int, messages: Sequence[Message], read: Tail | N
     """Replace every message after the first ``keep`` by ``messages``, atomically; with ``read`` (a
     :func:`tail`), only if the history is still the one read: nothing appended, popped, cleared,
     compacted or replaced since, and the same conversation (False, and nothing written,
-    otherwise). Not activity: the deadline stays. One round trip."""
+    otherwise). A summary that covered a replaced message is dropped, as by :func:`clear`; a
+    history found shorter than counted raises :class:`HistoryLost`. Not activity: the deadline
+    stays. One round trip."""
     if not isinstance(keep, int) or isinstance(keep, bool) or not 0 <= keep <= MAX_COUNT:
         raise InvalidArgumentError(f"keep must be an int >= 0, not {shown(keep)}")
     sealer = r.tier.settings.sealer
     encoded = [codec.seal(m, sealer, r.keys.msgs) for m in _encode_messages(r.tier.settings, messages)]
-    check = ("", "", "") if read is None else (read.created, read.epoch, read.length)
+    check = ("0", "", "", "") if read is None else ("1", read.created, read.epoch, read.length)
     reply = yield from _write(r, "replace", *check, keep, *encoded)
     return reply.ok
 

@@ -17,11 +17,12 @@
 --   pop                            -> ok, now, deadline, the last message or nil, timeout, auto, cap
 --   clear                          -> ok, now, deadline, messages removed, timeout, auto, cap
 --   end                            -> ok, now, now   (also on an expired or ended one: its status first)
---   replace  created epoch length keep messages...  -> ok, now, deadline, new length, timeout, auto, cap
---            | conflict: the history kept after its first `keep` messages is replaced by
---            `messages`, only if it is still the one read (conv_read tail): the same `created`,
---            `epoch` and `length` (an append since changes the length); '' '' '' replaces
---            without checking. Bumps the epoch; not activity (the deadline stays).
+--   replace  check created epoch length keep messages...  -> ok, now, deadline, new length, timeout,
+--            auto, cap | conflict | lost, count, length: the messages after the first `keep` are
+--            replaced by `messages`; with check '1' only if the history is still the one read
+--            (conv_read tail) and none of it was lost: the same `created`, `epoch` and `length` (an append since changes
+--            the length). Bumps the epoch; drops the summary (as clear does) when it covered a
+--            replaced message or everything is replaced. Not activity (the deadline stays).
 -- pop, clear and replace bump the meta's 'epoch' (and clear drops the summary, see compact.lua), so a
 -- compaction made from the history before them is refused instead of written.
 -- timeout, auto and cap are the settings the script used (cap: created + maxdur, 0 = none), so the
@@ -128,17 +129,20 @@ elseif mode == 'clear' then
   redis.call('HINCRBY', KEYS[1], 'epoch', 1)
 elseif mode == 'replace' then
   local n = redis.call('LLEN', KEYS[2])
+  if ARGV[3] == '1' and f[8] and n < tonumber(f[8]) then return {'lost', tonumber(f[8]), n} end
   local epoch = tonumber(redis.call('HGET', KEYS[1], 'epoch') or '0')
-  if ARGV[3] ~= '' and (ARGV[3] ~= f[5] or tonumber(ARGV[4]) ~= epoch or tonumber(ARGV[5]) ~= n) then
+  if ARGV[3] == '1' and (ARGV[4] ~= f[5] or tonumber(ARGV[5]) ~= epoch or tonumber(ARGV[6]) ~= n) then
     return {'conflict'}
   end
-  local keep = math.min(tonumber(ARGV[6]), n)
+  local keep = math.min(tonumber(ARGV[7]), n)
   if keep > 0 then redis.call('LTRIM', KEYS[2], 0, keep - 1) else redis.call('DEL', KEYS[2]) end
-  if #ARGV > 6 then push(KEYS[2], 7) end
-  out = keep + #ARGV - 6
+  if #ARGV > 7 then push(KEYS[2], 8) end
+  out = keep + #ARGV - 7
   redis.call('HSET', KEYS[1], 'count', fmt(out), 'epoch', fmt(epoch + 1))
-  local sumto = redis.call('HGET', KEYS[1], 'sumto')  -- a summary over replaced messages ends where they began
-  if sumto and tonumber(sumto) > keep then redis.call('HSET', KEYS[1], 'sumto', fmt(keep)) end
+  local sumto = tonumber(redis.call('HGET', KEYS[1], 'sumto') or '0')
+  if keep == 0 or sumto > keep then  -- its summary covered replaced messages: as after clear
+    redis.call('HDEL', KEYS[1], 'summary', 'sumto')
+  end
 else
   return redis.error_reply('conv_write: unknown mode ' .. mode)
 end
