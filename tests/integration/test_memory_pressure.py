@@ -114,6 +114,14 @@ def _with_parts(cache: Any) -> Any:
     return conv
 
 
+def _log(cache: Any) -> Any:
+    """An adapter's history (the OpenAI Agents SDK session's), holding two messages."""
+    log = cache.conversations.log("log", agent_id="agent", user_id="user", timeout=600)
+    if not log.read():
+        log.append([Message.user("hello"), Message.assistant("hi")])
+    return log
+
+
 def _ended(cache: Any) -> None:
     cache.conversations.create(agent_id="agent", user_id="user", session_id="ended", timeout=600).end()
 
@@ -159,6 +167,10 @@ WRITES: dict[str, tuple[Callable[[Any], Any], Callable[[Any, Any], Any]]] = {
     "conversation.clear": (_conversation, lambda c, conv: conv.clear()),
     "conversation.end": (_conversation, lambda c, conv: conv.end()),
     "conversation.fork": (_conversation, lambda c, conv: conv.fork()),
+    "conversations.log replace_tail": (
+        lambda c: _log(c).read_tail(1),
+        lambda c, read: _log(c).replace_tail(read, 0, [Message.assistant("compacted")]),
+    ),
     "checkpoints.put": (_checkpointed, lambda c, _: c.checkpoints.put("t", "", "2", CHECKPOINT, METADATA)),
     "checkpoints.put_writes": (
         _checkpointed,
