@@ -93,18 +93,20 @@ class AgentCacheSession:
 
     async def _get_compaction_snapshot(self, limit: int, *, prune_prefix: Callable[[Any], bool] | None = None) -> Any:
         """The newest ``limit`` items and an atomic replacement of a suffix of them, refused when
-        the history changed since (``prune_prefix``, which only the SDK's EncryptedSession passes,
-        is not applied: its expired items stay, and are skipped on reading as before)."""
+        the history changed since. With ``prune_prefix`` (the SDK's EncryptedSession passes one that
+        is true for expired items), the replacement also removes the oldest items it is true for,
+        up to the first it is not, as the SDK's SQLite session does."""
         if type(self) is not AgentCacheSession or _CompactionSnapshot is None or limit <= 0:
             return None
         read = await awaited(self._log.read_tail, limit)
         if read is None:
             return None
         log = self._log
+        prune = None if prune_prefix is None else _pruning(prune_prefix)
 
         async def replace_suffix(start: int, output: list[TResponseInputItem]) -> bool:
             messages = [_message(item) for item in output]
-            return bool(await _await_mutation(awaited(log.replace_tail, read, start, messages)))
+            return bool(await _await_mutation(awaited(log.replace_tail, read, start, messages, prune)))
 
         return _CompactionSnapshot([_item(m) for m in read.messages], read.start == 0, replace_suffix)
 
@@ -113,6 +115,16 @@ class AgentCacheSession:
         if type(self) is not AgentCacheSession:
             return False
         return bool(await awaited(self._log.replace_all, [_message(item) for item in items]))
+
+
+def _pruning(prune_prefix: Callable[[Any], bool]) -> Callable[[Message], bool]:
+    """``prune_prefix`` over stored messages: never true for one that is not an SDK item."""
+
+    def prune(message: Message) -> bool:
+        part = message.parts[0] if len(message.parts) == 1 else None
+        return isinstance(part, DataPart) and bool(prune_prefix(part.data))
+
+    return prune
 
 
 def _message(item: Any) -> Message:

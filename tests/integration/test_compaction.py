@@ -164,6 +164,31 @@ def test_a_replaced_history_keeps_its_summary_only_where_it_still_holds(cache: A
     assert [m.text for m in conv.context().messages] == ["whole"]
 
 
+def test_a_replace_prunes_the_oldest_messages_in_the_same_write(cache: Any, model: Any) -> None:
+    """``replace_tail(..., prune)`` (the OpenAI Agents SDK's ``prune_prefix``) also removes the oldest
+    messages the test is true for, up to the first it is false for, reading them 100 a round trip;
+    a summary over removed messages stays, over what is left of what it covered."""
+    conv = new(cache)
+    old = [Message.user(f"x{i}") for i in range(230)]
+    conv.add_messages([*old, Message.user("live"), Message.user("x-late"), *(Message.user(f"t{i}") for i in range(3))])
+    log = cache.conversations.log(conv.id, agent_id="agent", user_id="user")
+    read = log.read_tail(3)
+    expired = lambda message: message.text.startswith("x")  # noqa: E731
+    assert cost(cache, lambda: log.replace_tail(read, 1, [Message.assistant("s")], expired)) == 4  # 3 pages, 1 write
+    assert [m.text for m in conv.messages()] == ["live", "x-late", "t0", "s"]
+    assert conv.length() == 4
+
+    conv = new(cache)
+    talk(conv, 4)  # q0 a0 q1 a1 q2 a2 q3 a3
+    conv.compact(model=model, keep_last=4)  # the summary covers q0..a1
+    log = cache.conversations.log(conv.id, agent_id="agent", user_id="user")
+    first_two = lambda message: message.text in {"q0", "a0"}  # noqa: E731
+    assert log.replace_tail(log.read_tail(2), 0, [Message.assistant("theirs")], first_two)
+    assert [m.text for m in conv.messages()] == ["q1", "a1", "q2", "a2", "theirs"]
+    context = conv.context().messages
+    assert context[0].role == "system" and [m.text for m in context[1:]] == ["q2", "a2", "theirs"]
+
+
 # --- fork and snapshots carry the summary ---------------------------------------------------------
 
 

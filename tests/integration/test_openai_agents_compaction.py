@@ -226,3 +226,40 @@ async def test_a_snapshot_is_not_written_over_a_history_that_changed(cache: Any)
     assert await AgentCacheSession("fresh", cache)._atomic_replace_items(items[:2])
     assert await AgentCacheSession("fresh", cache).get_items() == items[:2]
     assert await AgentCacheSession("never", cache)._get_compaction_snapshot(2) is None
+
+
+async def test_under_an_encrypted_session_a_compaction_prunes_the_expired_head_as_sqlite_does(
+    cache: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The SDK's EncryptedSession passes the snapshot a ``prune_prefix`` that is true for expired
+    items: the replacement also removes the expired items at the head of the history, up to the
+    first live one, in the same write, leaving what SQLiteSession leaves after the same calls."""
+    import time
+    import types
+
+    from agents.extensions.memory import EncryptedSession
+
+    async def add(session: Session, texts: str, *, age: int = 0) -> None:
+        """Add one item per letter, sealed ``age`` seconds ago (the cipher reads Fernet's clock)."""
+        monkeypatch.setattr("cryptography.fernet.time", types.SimpleNamespace(time=lambda: time.time() - age))
+        try:
+            await session.add_items([{"role": "user", "content": text} for text in texts])
+        finally:
+            monkeypatch.undo()
+
+    async def compacted(under: Any) -> tuple[int, list[Any], int]:
+        session = EncryptedSession("pruned", under, encryption_key="k" * 32, ttl=600)
+        await add(session, "ab", age=3600)  # expired: pruned
+        await add(session, "c")  # live: pruning stops here
+        await add(session, "d", age=3600)  # expired, but after a live one: kept
+        await add(session, "efg")
+        snapshot: Any = await session._get_compaction_snapshot(3)
+        assert [item["content"] for item in snapshot.items] == ["e", "f", "g"]
+        assert await snapshot.replace_suffix(0, [{"type": "compaction", "encrypted_content": "s"}])
+        visible = [item.get("content", item.get("type")) for item in await session.get_items()]
+        return len(await under.get_items()), visible, len(await under.get_items(limit=100))
+
+    theirs = await compacted(SQLiteSession("pruned"))
+    ours = await compacted(AgentCacheSession("pruned", cache))
+    assert theirs == (3, ["c", "compaction"], 3), theirs  # c, d (expired, unreadable) and the summary
+    assert ours == theirs

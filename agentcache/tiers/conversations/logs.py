@@ -10,7 +10,7 @@ that does not exist sends nothing more and returns nothing.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +31,7 @@ from agentcache.tiers.conversations.ops import (
 from agentcache.tiers.conversations.refs import Ref, Tier
 
 _GONE = (SessionNotFound, SessionExpired)
+_PRUNE_PAGE = 100  # messages read per round trip while looking for prunable ones
 
 
 @dataclass(slots=True)
@@ -120,19 +121,41 @@ def read_tail(log: Log, limit: int) -> Operation[Tail | None]:
         return None
 
 
-def replace_tail(log: Log, read: Tail, start: int, items: Sequence[Message]) -> Operation[bool]:
+def replace_tail(
+    log: Log, read: Tail, start: int, items: Sequence[Message], prune: Callable[[Message], bool] | None = None
+) -> Operation[bool]:
     """Replace the messages of ``read`` from its ``start``-th on by ``items``, only if the history
-    is still the one read (False, nothing written, otherwise: see ``replace_after``)."""
+    is still the one read (False, nothing written, otherwise: see ``replace_after``). With
+    ``prune``, the oldest messages before them for which it is true, up to the first for which it
+    is not, are removed in the same write (read first, a page at a time: one round trip a page)."""
     if not isinstance(start, int) or isinstance(start, bool) or not 0 <= start < len(read.messages):
         return False
     ref = yield from _open(log)
     if ref is None:
         return False
+    keep = read.start + start
     try:
-        return (yield from replace_after(ref, read.start + start, items, read))
+        drop = 0 if prune is None else (yield from _prunable(ref, keep, prune))
+        return (yield from replace_after(ref, keep, items, read, drop=drop))
     except _GONE:
         log.ref = None
         return False
+
+
+def _prunable(ref: Ref, end: int, prune: Callable[[Message], bool]) -> Operation[int]:
+    """How many of the first ``end`` messages ``prune`` is true for, counted from the oldest up to
+    the first it is false for. A change in between is caught by the write's check, not here."""
+    count = 0
+    while count < end:
+        want = min(_PRUNE_PAGE, end - count)
+        page = yield from messages(ref, want, count + want)  # messages [count, count + want)
+        for message in page:
+            if not prune(message):
+                return count
+            count += 1
+        if len(page) < want:  # the history changed: the write's check refuses it
+            break
+    return count
 
 
 def replace_all(log: Log, items: Sequence[Message]) -> Operation[bool]:

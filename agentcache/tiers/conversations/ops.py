@@ -501,19 +501,24 @@ def tail(r: Ref, limit: int) -> Operation[Tail]:
     return Tail(messages, int(raw[2]), int(raw[4]), raw[5] or b"")
 
 
-def replace_after(r: Ref, keep: int, messages: Sequence[Message], read: Tail | None = None) -> Operation[bool]:
-    """Replace every message after the first ``keep`` by ``messages``, atomically; with ``read`` (a
-    :func:`tail`), only if the history is still the one read: nothing appended, popped, cleared,
-    compacted or replaced since, and the same conversation (False, and nothing written,
-    otherwise). A summary that covered a replaced message is dropped, as by :func:`clear`; a
-    history found shorter than counted raises :class:`HistoryLost`. Not activity: the deadline
-    stays. One round trip."""
-    if not isinstance(keep, int) or isinstance(keep, bool) or not 0 <= keep <= MAX_COUNT:
-        raise InvalidArgumentError(f"keep must be an int >= 0, not {shown(keep)}")
+def replace_after(
+    r: Ref, keep: int, messages: Sequence[Message], read: Tail | None = None, *, drop: int = 0
+) -> Operation[bool]:
+    """Replace every message after the first ``keep`` by ``messages``, and remove the first ``drop``
+    of those kept, atomically; with ``read`` (a :func:`tail`), only if the history is still the one
+    read: nothing appended, popped, cleared, compacted or replaced since, and the same conversation
+    (False, and nothing written, otherwise). A summary that covered a replaced message is dropped,
+    as by :func:`clear`; one over dropped messages stays. A history found shorter than counted
+    raises :class:`HistoryLost`. Not activity: the deadline stays. One round trip."""
+    for name, value in (("keep", keep), ("drop", drop)):
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_COUNT:
+            raise InvalidArgumentError(f"{name} must be an int >= 0, not {shown(value)}")
+    if drop > keep:
+        raise InvalidArgumentError(f"drop ({drop}) removes only kept messages: at most keep ({keep})")
     sealer = r.tier.settings.sealer
     encoded = [codec.seal(m, sealer, r.keys.msgs) for m in _encode_messages(r.tier.settings, messages)]
     check = ("0", "", "", "") if read is None else ("1", read.created, read.epoch, read.length)
-    reply = yield from _write(r, "replace", *check, keep, *encoded)
+    reply = yield from _write(r, "replace", *check, drop, keep, *encoded)
     return reply.ok
 
 

@@ -17,12 +17,14 @@
 --   pop                            -> ok, now, deadline, the last message or nil, timeout, auto, cap
 --   clear                          -> ok, now, deadline, messages removed, timeout, auto, cap
 --   end                            -> ok, now, now   (also on an expired or ended one: its status first)
---   replace  check created epoch length keep messages...  -> ok, now, deadline, new length, timeout,
---            auto, cap | conflict | lost, count, length: the messages after the first `keep` are
---            replaced by `messages`; with check '1' only if the history is still the one read
---            (conv_read tail) and none of it was lost: the same `created`, `epoch` and `length` (an append since changes
---            the length). Bumps the epoch; drops the summary (as clear does) when it covered a
---            replaced message or everything is replaced. Not activity (the deadline stays).
+--   replace  check created epoch length drop keep messages...  -> ok, now, deadline, new length,
+--            timeout, auto, cap | conflict | lost, count, length: the messages after the first `keep`
+--            are replaced by `messages`, and the first `drop` of those kept are removed; with check
+--            '1' only if the history is still the one read (conv_read tail) and none of it was lost:
+--            the same `created`, `epoch` and `length` (an append since changes the length). Bumps the
+--            epoch; drops the summary (as clear does) when it covered a replaced message or
+--            everything is replaced, else moves its end back by `drop` (as conv_compact's drop
+--            does). Not activity (the deadline stays).
 -- pop, clear and replace bump the meta's 'epoch' (and clear drops the summary, see compact.lua), so a
 -- compaction made from the history before them is refused instead of written.
 -- timeout, auto and cap are the settings the script used (cap: created + maxdur, 0 = none), so the
@@ -134,14 +136,17 @@ elseif mode == 'replace' then
   if ARGV[3] == '1' and (ARGV[4] ~= f[5] or tonumber(ARGV[5]) ~= epoch or tonumber(ARGV[6]) ~= n) then
     return {'conflict'}
   end
-  local keep = math.min(tonumber(ARGV[7]), n)
-  if keep > 0 then redis.call('LTRIM', KEYS[2], 0, keep - 1) else redis.call('DEL', KEYS[2]) end
-  if #ARGV > 7 then push(KEYS[2], 8) end
-  out = keep + #ARGV - 7
+  local keep = math.min(tonumber(ARGV[8]), n)
+  local drop = math.min(tonumber(ARGV[7]), keep)
+  if keep > drop then redis.call('LTRIM', KEYS[2], drop, keep - 1) else redis.call('DEL', KEYS[2]) end
+  if #ARGV > 8 then push(KEYS[2], 9) end
+  out = keep - drop + #ARGV - 8
   redis.call('HSET', KEYS[1], 'count', fmt(out), 'epoch', fmt(epoch + 1))
   local sumto = tonumber(redis.call('HGET', KEYS[1], 'sumto') or '0')
   if keep == 0 or sumto > keep then  -- its summary covered replaced messages: as after clear
     redis.call('HDEL', KEYS[1], 'summary', 'sumto')
+  elseif drop > 0 and sumto > 0 then  -- the summary stays, over what is left of the messages it covered
+    redis.call('HSET', KEYS[1], 'sumto', fmt(math.max(sumto - drop, 0)))
   end
 else
   return redis.error_reply('conv_write: unknown mode ' .. mode)
