@@ -188,6 +188,22 @@ def test_a_replace_prunes_the_oldest_messages_in_the_same_write(cache: Any, mode
     context = conv.context().messages
     assert context[0].role == "system" and [m.text for m in context[1:]] == ["q2", "a2", "theirs"]
 
+    conv = new(cache)
+    talk(conv, 4)
+    conv.compact(model=model, keep_last=6)  # the summary covers q0, a0: fewer than are pruned
+    log = cache.conversations.log(conv.id, agent_id="agent", user_id="user")
+    first_four = lambda message: message.text in {"q0", "a0", "q1", "a1"}  # noqa: E731
+    assert log.replace_tail(log.read_tail(2), 0, [Message.assistant("theirs")], first_four)
+    context = conv.context().messages  # the summary, then every message left: none read twice
+    assert context[0].role == "system" and [m.text for m in context[1:]] == ["q2", "a2", "theirs"]
+
+    def failing(message: Message) -> bool:
+        raise RuntimeError("the test failed")
+
+    with pytest.raises(RuntimeError):
+        log.replace_tail(log.read_tail(1), 0, [Message.assistant("never")], failing)
+    assert [m.text for m in conv.messages()] == ["q2", "a2", "theirs"], "nothing written"
+
 
 # --- fork and snapshots carry the summary ---------------------------------------------------------
 
