@@ -244,12 +244,11 @@ def _mcp(options: argparse.Namespace) -> int:
     except ImportError:
         print('the MCP server needs the mcp extra: pip install "valkey-agentcache[mcp]"', file=sys.stderr)
         return 2
-    import asyncio
-
+    from agentcache import interrupts
     from agentcache.agent_tools.mcp_server import serve
 
     thread = None if options.thread_from_arg else options.thread
-    asyncio.run(serve(options.url, thread_id=thread, allow_user_parts=options.allow_user_parts))
+    interrupts.run(serve(options.url, thread_id=thread, allow_user_parts=options.allow_user_parts))
     return 0
 
 

@@ -21,6 +21,7 @@ from typing import Any
 from fastapi import Depends, FastAPI, Query
 from fastapi.responses import HTMLResponse, JSONResponse
 
+from agentcache import interrupts
 from agentcache.errors import BackendError, InvalidArgumentError
 from agentcache.facade import AsyncAgentCache
 from agentcache.http.auth import Keys, configured
@@ -296,8 +297,7 @@ def serve(
         finally:
             announced.cancel()
 
-    with asyncio.Runner(loop_factory=loop_factory()) as runner:
-        runner.run(main())
+    interrupts.run(main(), loop_factory=loop_factory())
 
 
 def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:

@@ -4,15 +4,22 @@ start-up line, Ctrl-C quiet with status 130 (issue 28)."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
+import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
+import valkey
 
 pytest.importorskip("fastapi")
+
+from agentcache.server import TEMP_PREFIX
 
 
 def agentcache(*args: str) -> subprocess.Popen[str]:
@@ -52,3 +59,62 @@ def test_serve_prints_one_start_line_and_stops_quietly_on_ctrl_c(server_urls: Ca
     assert running.returncode == 130
     assert "Traceback" not in err and "CancelledError" not in err and "KeyboardInterrupt" not in err
     assert err.rstrip().endswith("interrupted")
+
+
+def group_members(group: int) -> list[str]:
+    """The command names of the processes in process group ``group`` (from /proc)."""
+    names = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                fields = stat.read()
+        except OSError:  # ended meanwhile
+            continue
+        name, rest = fields[fields.index("(") + 1 : fields.rindex(")")], fields[fields.rindex(")") + 2 :].split()
+        if int(rest[2]) == group:  # field 5, pgrp, after state and ppid
+            names.append(name)
+    return names
+
+
+def forming(data: Path, pid: int) -> bool:
+    """Whether the bundled server started by process ``pid`` is up and its cluster forming (slots
+    assigned: the command is waiting for cluster_state:ok)."""
+    for config in data.glob(f"{TEMP_PREFIX}{pid}-*/valkey.conf"):
+        port = re.search(r"^port (\d+)$", config.read_text(), re.MULTILINE)
+        if port is None:
+            return False
+        client = valkey.Valkey(port=int(port.group(1)), socket_timeout=1)
+        try:
+            return b"cluster_slots_assigned:16384" in client.execute_command("CLUSTER", "INFO")
+        except valkey.ConnectionError:
+            return False
+        finally:
+            client.close()
+    return False
+
+
+@pytest.mark.parametrize("command", [["serve", "--port", "0"], ["mcp", "--thread", "t"]])
+def test_ctrl_c_while_the_bundled_server_starts_is_an_interrupt_not_its_connection_error(command: list[str]) -> None:
+    """A terminal's Ctrl-C reaches the whole group: the bundled server dies while the command waits
+    for it (its cluster forming), and the command still ends as interrupted, with nothing left."""
+    running = subprocess.Popen(
+        [sys.executable, "-m", "agentcache", *command],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "AGENTCACHE_HTTP_USER_KEYS": "", "AGENTCACHE_HTTP_ADMIN_KEYS": ""},
+        start_new_session=True,  # its own group, as a terminal's foreground job
+    )
+    data = Path(tempfile.gettempdir())
+    deadline = time.monotonic() + 60
+    while not forming(data, running.pid):  # the node is up and has its slots; the cluster is yet to be ok
+        assert running.poll() is None and time.monotonic() < deadline, "the bundled server never started"
+        time.sleep(0.002)
+    os.killpg(running.pid, signal.SIGINT)
+    _, err = running.communicate(timeout=60)
+    assert running.returncode == 130, err
+    assert "Traceback" not in err and "ConnectionError" not in err and err.rstrip().endswith("interrupted")
+    assert group_members(running.pid) == [] and not list(data.glob(f"{TEMP_PREFIX}{running.pid}-*"))
