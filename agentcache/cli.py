@@ -34,7 +34,8 @@ def main(argv: list[str] | None = None) -> int:
         return INTERRUPTED
 
 
-def _main(argv: list[str] | None) -> int:
+def command_line() -> argparse.ArgumentParser:
+    """The command line: every command and its options (what ``--help`` shows)."""
     parser = argparse.ArgumentParser(
         prog="agentcache",
         description="A Valkey-native cache layer for AI agents.",
@@ -53,6 +54,8 @@ def _main(argv: list[str] | None) -> int:
     mcp = commands.add_parser(
         "mcp",
         help="serve the session_data tool over MCP (stdio; the 'mcp' extra)",
+        description="Serve the session_data tool and the thread's resources over MCP on stdio, for one thread "
+        "(--thread) or the thread each call names (--thread-from-arg), on the bundled Valkey server or on --url.",
         formatter_class=_Help,
     )
     mcp.add_argument("--url", default=None, help="the Valkey server (default: start the bundled one)")
@@ -60,7 +63,14 @@ def _main(argv: list[str] | None) -> int:
     where.add_argument("--thread", help="the one thread the tool and resources serve")
     where.add_argument("--thread-from-arg", action="store_true", help="each call names its thread (thread_id)")
     mcp.add_argument("--allow-user-parts", action="store_true", help="let the model set __user_part_ keys")
-    http = commands.add_parser("serve", help="serve the HTTP API (the 'http' extra)", formatter_class=_Help)
+    http = commands.add_parser(
+        "serve",
+        help="serve the HTTP API (the 'http' extra)",
+        description="Serve the HTTP API and the dashboard (/dashboard) on the bundled Valkey server (started "
+        "and stopped here) or on --url. Keys come from AGENTCACHE_HTTP_USER_KEYS and AGENTCACHE_HTTP_ADMIN_KEYS; "
+        "without them only a loopback address is served.",
+        formatter_class=_Help,
+    )
     http.add_argument("--url", default=None, help="the Valkey server (default: start the bundled one)")
     http.add_argument("--data-dir", default=None, help="with the bundled server: keep its data here")
     http.add_argument(
@@ -91,6 +101,8 @@ def _main(argv: list[str] | None) -> int:
     stats = commands.add_parser(
         "stats",
         help="the shared statistics as tables (the 'cli' extra)",
+        description="Print the statistics every process using the caches under --prefix shares on the server "
+        "(hits, misses, saved calls per tier and tool), once or every --watch seconds until Ctrl-C.",
         formatter_class=_Help,
     )
     stats.add_argument("--url", required=True, help="the Valkey server, e.g. valkey://localhost:6379")
@@ -119,7 +131,11 @@ def _main(argv: list[str] | None) -> int:
     )
     bench.add_argument("name", help="which benchmark: session, tool, conversations, llm, ...")
     bench.add_argument("args", nargs=argparse.REMAINDER, help="passed to the benchmark (try --help)")
-    options = parser.parse_args(argv)
+    return parser
+
+
+def _main(argv: list[str] | None) -> int:
+    options = command_line().parse_args(argv)
 
     if options.command == "demo":
         from agentcache.demo import main as demo
@@ -193,7 +209,7 @@ def _stats(options: argparse.Namespace) -> int:
     try:
         return show(options.url, options.prefix, options.watch)
     except AgentCacheError as exc:
-        print(exc, file=sys.stderr)
+        print(f"agentcache stats: {exc}", file=sys.stderr)
         return 2
 
 

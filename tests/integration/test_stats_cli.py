@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from typing import IO
 
+import pytest
 from rich.console import Console
 
 from agentcache import AgentCache
@@ -83,6 +84,9 @@ def test_watch_redraws_into_a_pipe_until_interrupted(server_urls: Callable[[str]
     assert errors.rstrip().endswith("interrupted")
 
 
-def test_a_bad_url_is_a_message_and_status_2(capsys: object) -> None:
+def test_a_bad_url_is_a_message_and_status_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["stats", "--url", "valkey://127.0.0.1:1"]) == 2
+    said = capsys.readouterr().err
+    assert said.startswith("agentcache stats: ") and "127.0.0.1:1" in said, said
     assert main(["stats", "--url", "valkey://127.0.0.1:1", "--watch", "0"]) == 2
+    assert capsys.readouterr().err.startswith("--watch takes")

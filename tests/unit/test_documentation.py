@@ -30,3 +30,39 @@ def test_every_error_has_a_troubleshooting_section() -> None:
     assert "BackendError" in errors and "SessionNotFound" in errors
     assert sorted(errors - sections) == [], "say when each error happens and what to do (docs/troubleshooting.md)"
     assert sorted(sections - errors) == [], "a section for an error that no longer exists"
+
+
+def _section(page: str, heading: str) -> str:
+    start = page.index(f"\n## {heading}\n")
+    end = page.find("\n## ", start + 1)
+    return page[start : end if end != -1 else len(page)]
+
+
+def test_getting_started_lists_every_extra() -> None:
+    import tomllib
+
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    table = _section((ROOT / "docs" / "getting-started.md").read_text(), "Extras")
+    listed = {
+        name for cell in re.findall(r"^\| ([^|]+) \|", table, flags=re.M) for name in re.findall(r"`([\w-]+)`", cell)
+    }
+    assert sorted(set(extras) - listed) == [], "say what each extra brings (docs/getting-started.md, Extras)"
+    assert sorted(listed - set(extras)) == [], "an extra that pyproject.toml does not have"
+
+
+def test_getting_started_lists_every_command_and_option() -> None:
+    import argparse
+
+    from agentcache.cli import command_line
+
+    commands = next(a for a in command_line()._actions if isinstance(a, argparse._SubParsersAction)).choices
+    section = _section((ROOT / "docs" / "getting-started.md").read_text(), "The command line")
+    rows = dict(re.findall(r"^\| `agentcache (\w+)([^`]*)` \|", section, flags=re.M))
+    assert sorted(rows) == sorted(commands), "a row for each command (docs/getting-started.md, The command line)"
+    words = ["no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+    assert f"has {words[len(commands)]} commands" in section
+    for name, command in commands.items():
+        options = {o for a in command._actions for o in a.option_strings if o.startswith("--") and o != "--help"}
+        shown = set(re.findall(r"--[\w-]+", rows[name]))
+        assert sorted(options - shown) == [], f"agentcache {name}: options missing from its row"
+        assert sorted(shown - options) == [], f"agentcache {name}: its row shows options it does not have"
