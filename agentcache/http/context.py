@@ -38,14 +38,34 @@ class _StrictRequest(Request):
         return self._json
 
 
+def _json_typed(content_type: str | None) -> bool:
+    """Whether a body of this content-type is read as JSON (FastAPI's rule: application/json or +json)."""
+    if not content_type:
+        return False
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media.startswith("application/") and (media == "application/json" or media.endswith("+json"))
+
+
 class StrictRoute(APIRoute):
-    """A route whose JSON body may not hold NaN, Infinity or numbers beyond a float's range (422)."""
+    """A route whose JSON body may not hold NaN, Infinity or numbers beyond a float's range (422),
+    and must come as JSON: a body of another content-type (curl's ``-d`` without a
+    ``content-type: application/json`` header) is a 422 that says so, unless ``json_only`` is off."""
+
+    json_only = True
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
+        takes_body = self.json_only and self.body_field is not None
 
         async def strict(request: Request) -> Response:
-            return await handler(_StrictRequest(request.scope, request.receive))
+            strict_request = _StrictRequest(request.scope, request.receive)
+            content_type = request.headers.get("content-type")
+            if takes_body and not _json_typed(content_type) and await strict_request.body():
+                sent = f"it came as {content_type!r}" if content_type else "it came without one"
+                raise ApiError(
+                    422, "ValidationError", f"send the body as JSON with content-type: application/json ({sent})"
+                )
+            return await handler(strict_request)
 
         return strict
 

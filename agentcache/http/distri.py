@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field
 from agentcache.errors import AgentCacheError
 from agentcache.http.context import Api, MappedRoute
 from agentcache.http.errors import ApiError, DistriErrorBody, cache_error, declared, problems_of
-from agentcache.http.values import Rfc3339, deadline, read, read_all, remove, write
+from agentcache.http.values import Rfc3339, Seconds, deadline, read, read_all, remove, write
 
 
 class SetValueRequest(BaseModel):
@@ -32,7 +32,7 @@ class SetValueRequest(BaseModel):
     value: Any
     expiry: Rfc3339 | None = None
     expires_at: Rfc3339 | None = None
-    ttl: float | None = Field(default=None, gt=0)
+    ttl: Seconds | None = None
 
 
 class ValueResponse(BaseModel):

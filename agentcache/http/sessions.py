@@ -93,7 +93,10 @@ class SendMessage(BaseModel):
 
 class ElizaRoute(MappedRoute):
     """A route whose errors take elizaOS's codes: the tier's typed errors and unreadable requests
-    become :class:`ApiError` (still the one envelope of :mod:`.errors`)."""
+    become :class:`ApiError` (still the one envelope of :mod:`.errors`). A body not sent as JSON is
+    read as none, as elizaOS's server reads it (its "Missing required fields" answer)."""
+
+    json_only = False
 
     def mapped(self, request: Request, exc: Exception) -> ApiError | None:
         if isinstance(exc, AgentCacheError):

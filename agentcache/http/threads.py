@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from agentcache.http.context import Api, json_value
 from agentcache.http.context import router as strict_router
-from agentcache.http.values import Rfc3339, deadline, read, read_all, remove, write
+from agentcache.http.values import Rfc3339, Seconds, deadline, read, read_all, remove, write
 
 
 class SetValue(BaseModel):
@@ -19,7 +19,7 @@ class SetValue(BaseModel):
     value: Any = None
     expires_at: Rfc3339 | None = None
     expiry: Rfc3339 | None = None  # Distri's clients' name for expires_at
-    ttl: float | None = Field(default=None, gt=0)
+    ttl: Seconds | None = None
 
 
 def routes(api: Api) -> APIRouter:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BeforeValidator
+from pydantic import AwareDatetime, BeforeValidator, Field, Strict
 
 from agentcache.errors import InvalidMessageError, SerializationError, UnreadableFieldsError
 from agentcache.facade import AsyncAgentCache
@@ -32,6 +32,10 @@ def _a_string(value: object) -> object:
 Rfc3339 = Annotated[AwareDatetime, BeforeValidator(_a_string)]
 """An RFC 3339 timestamp string with a UTC offset or ``Z`` (what JS ``toISOString()`` and chrono's
 ``to_rfc3339()`` send; fractions of any length)."""
+
+
+Seconds = Annotated[float, Strict(), Field(gt=0)]
+"""A number of seconds above 0 (``ttl``): as in the Python API, not ``true`` and not a numeric string."""
 
 
 def deadline(expiry: datetime | None, expires_at: datetime | None) -> datetime | None:

@@ -229,6 +229,8 @@ def test_bodies_built_to_break_the_codec_are_refused_and_store_nothing(served: S
         b'{"key": "' + b"k" * 1025 + b'", "value": 1}',
         b'{"key": "k", "value": 1, "ttl": -1}',
         b'{"key": "k", "value": 1, "ttl": 1e300}',
+        b'{"key": "k", "value": 1, "ttl": true}',  # a bool, which the Python API refuses too: it was a 200
+        b'{"key": "k", "value": 1, "ttl": "60"}',  # a string: it was a 200
         b'{"key": "k", "value": 1, "expires_at": "9999-12-31T00:00:00Z"}',  # ~8,000 years; ttl's cap is ~317
         b'{"key": "k", "value": 1, "expires_at": "2030-01-01T00:00:00"}',  # no offset
         b'{"key": "k", "value": 1, "expires_at": 1}',
@@ -246,8 +248,15 @@ def test_bodies_built_to_break_the_codec_are_refused_and_store_nothing(served: S
             "/api/v1/sessions/bodies/values", json={"key": "k", "value": 1, "expiry": "9999-12-31T00:00:00Z"}
         )
         assert distri.status_code == 400  # Distri's routes answer bad input with 400
-        plain = client.post(path, content=b'{"key": "k", "value": 1}', headers={"content-type": "text/plain"})
-        assert plain.status_code == 422
+        for ttl in (True, "60"):
+            distri = client.post("/api/v1/sessions/bodies/values", json={"key": "k", "value": 1, "ttl": ttl})
+            assert distri.status_code == 400, distri.text
+        for headers in ({"content-type": "text/plain"}, {"content-type": "application/x-www-form-urlencoded"}, {}):
+            plain = client.post(path, content=b'{"key": "k", "value": 1}', headers=headers)  # curl -d without -H
+            assert plain.status_code == 422, plain.text
+            assert "content-type: application/json" in plain.json()["error"]["message"], plain.text
+        plain = client.post("/api/v1/sessions/bodies/values", content=b'{"key": "k", "value": 1}')
+        assert plain.status_code == 400 and "content-type: application/json" in plain.json()["error"], plain.text
         assert client.get(path).json() == {"values": {}}  # nothing of the above was stored
         duplicate = client.post(path, content=b'{"key": "a", "key": "b", "value": 1}', headers=json_type)
         assert duplicate.status_code == 200 and client.get(path).json() == {"values": {"b": 1}}  # JSON's last wins
