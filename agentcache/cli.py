@@ -237,6 +237,12 @@ def _rekey(options: argparse.Namespace) -> int:
                     totals[i] += n
                 for key in step.unreadable:
                     print(f"  unreadable (left alone): {key}", file=sys.stderr)
+                if step.plaintext:
+                    print(
+                        f"  plaintext, stored before encryption was on (left alone; --allow-plaintext encrypts it): "
+                        f"{len(step.plaintext)} key(s), e.g. {step.plaintext[0]}",
+                        file=sys.stderr,
+                    )
                 cursor = step.cursor
                 if state is not None:
                     state.write_text(cursor or "done")

@@ -378,7 +378,7 @@ def _rekey_all(cache: Any) -> tuple[int, int, int]:
     while True:
         step = cache.rekey(cursor, count=50)
         steps, rewritten, current = steps + 1, rewritten + step.rewritten, current + step.current
-        assert step.unreadable == []
+        assert step.unreadable == [] and step.plaintext == []
         cursor = step.cursor
         if cursor is None:
             return steps, rewritten, current
@@ -444,6 +444,14 @@ def test_plaintext_is_refused_until_migrated(opened: Callable[..., Any]) -> None
         strict.store.get(("memories",), "fact")
     with pytest.raises(DecryptionError, match="not encrypted"):
         strict.conversations.get("t1")  # its system prompt
+    cursor, plaintext, rewritten = None, set[str](), 0
+    while True:  # a rekey without allow_plaintext leaves plaintext alone and says so (not "unreadable")
+        step = strict.rekey(cursor, count=50)
+        assert step.unreadable == []
+        plaintext, rewritten, cursor = plaintext | set(step.plaintext), rewritten + step.rewritten, step.cursor
+        if cursor is None:
+            break
+    assert rewritten == 0 and strict.session.key("t1", "a") in plaintext and len(plaintext) >= 5
     migrating = opened(encryption=Encryption(OLD.keys, allow_plaintext=True))
     assert migrating.session.get("t1", "a") == MARK
     assert migrating.checkpoints.get("t1", "").checkpoint == ("json", MARK.encode())
@@ -498,6 +506,14 @@ def test_the_rekey_command_resumes_from_its_state_file(
     assert "re-encrypted 30," in out and "cursor done" in out
     with AgentCache.from_url(url, prefix=prefix, encryption=Encryption({"new": new})) as cache:
         assert [cache.session.get(f"t{i}", "a") for i in range(30)] == [MARK] * 30
+    plain = unique_prefix()
+    with AgentCache.from_url(url, prefix=plain) as cache:  # stored before encryption was on
+        cache.session.set("t", "a", MARK)
+    assert main(["rekey", "--url", url, "--prefix", plain]) == 0
+    out, err = capsys.readouterr()
+    assert "plaintext" in err and "1 key(s)" in err and "--allow-plaintext" in err and "unreadable" not in err
+    assert main(["rekey", "--url", url, "--prefix", plain, "--allow-plaintext"]) == 0
+    assert "re-encrypted 1," in capsys.readouterr().out
 
 
 ID = "ID-MARKER"

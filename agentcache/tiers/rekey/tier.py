@@ -59,6 +59,9 @@ class RekeyStep:
     """Values a worker changed between this step's read and its write, left alone."""
     unreadable: list[str]
     """Keys whose values no key of the list opens (left alone; each is listed once)."""
+    plaintext: list[str]
+    """Keys holding values stored before encryption was on, left as they are unless the cache's
+    ``Encryption(allow_plaintext=True)`` (each is listed once)."""
 
 
 def _cursor(cursor: object) -> tuple[int, int]:
@@ -102,16 +105,19 @@ def rekey(s: Settings, cursor: str | None = None, *, count: int = DEFAULT_COUNT)
     keys = [k.decode(errors="surrogateescape") for k in found]
     kinds = [(k, kind) for k in keys if (kind := sealed_kind(s.prefix, k)) is not None]
     if not kinds:
-        return RekeyStep(following, len(keys), 0, 0, 0, [])
+        return RekeyStep(following, len(keys), 0, 0, 0, [], [])
     reads = [_read(key, kind) for key, kind in kinds]
     replies = yield reads
     writes: list[Command] = []
-    current, sent, unreadable = 0, 0, []
+    current, sent, unreadable, plaintext = 0, 0, [], []
     for (key, kind), reply in zip(kinds, replies, strict=True):
         pending: list[Any] = []
         for where, raw in _values(key, kind, reply):
             if _sealed_current(raw, sealer):
                 current += 1
+                continue
+            if not sealer.allow_plaintext and not codec.sealed_blobs(raw):
+                plaintext.append(key)
                 continue
             at, bare = _bound(key, kind, where)
             try:
@@ -125,7 +131,8 @@ def rekey(s: Settings, cursor: str | None = None, *, count: int = DEFAULT_COUNT)
             mode = "hash" if kind in HASH_KINDS else "messages" if kind == "messages" else "value"
             writes.append(REKEY([key], mode, *pending))
     rewritten = int(sum((yield writes))) if writes else 0
-    return RekeyStep(following, len(keys), rewritten, current, sent - rewritten, sorted(set(unreadable)))
+    unread, plain = sorted(set(unreadable)), sorted(set(plaintext))
+    return RekeyStep(following, len(keys), rewritten, current, sent - rewritten, unread, plain)
 
 
 def _bound(key: str, kind: str, where: Any) -> tuple[str, bool]:
