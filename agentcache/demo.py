@@ -6,6 +6,7 @@ Each step prints what it did, the keys it touched and the round trips it cost.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -16,14 +17,38 @@ from agentcache.facade import AgentCache
 from agentcache.tiers.content.messages import ImagePart, Message
 
 T = TypeVar("T")
-FIRST = "  <- first use of this script on this server: sent by SHA, then once by body"
 
 
-def _step(cache: AgentCache, title: str, action: Callable[[], T], keys: list[str], note: str = "") -> T:
-    before = cache.round_trips
-    started = time.perf_counter()
-    result = action()
-    elapsed = (time.perf_counter() - started) * 1000
+class _Resends(logging.Handler):
+    """Counts the scripts sent again by their body (the log's INFO record: the server had not seen
+    them), so a step's note says so when it happened, and only then."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.count = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.levelno == logging.INFO and record.getMessage().startswith("script "):
+            self.count += 1
+
+
+def _step(cache: AgentCache, title: str, action: Callable[[], T], keys: list[str]) -> T:
+    resends, log = _Resends(), logging.getLogger("agentcache")
+    level = log.level
+    log.addHandler(resends)
+    log.setLevel(logging.INFO)
+    try:
+        before = cache.round_trips
+        started = time.perf_counter()
+        result = action()
+        elapsed = (time.perf_counter() - started) * 1000
+    finally:
+        log.removeHandler(resends)
+        log.setLevel(level)
+    note = ""
+    if resends.count:
+        scripts = "a script" if resends.count == 1 else f"{resends.count} scripts"
+        note = f"  <- counts resending {scripts} new to this server by body (EVALSHA said NOSCRIPT)"
     print(f"\n> {title}")
     print(f"  result      : {shown(result)}")
     for key in keys:
@@ -48,7 +73,6 @@ def tools(cache: AgentCache) -> None:
         "tool: search flights (a miss: claim the key, run the 0.3 s tool, store its result)",
         lambda: tool.get_or_compute("search_flights", args, lambda: search_flights(**args), ttl=600, cost=0.01),
         key,
-        FIRST,
     )
     _step(
         cache,
@@ -80,14 +104,12 @@ def user_parts(cache: AgentCache) -> None:
         "user: 'Why does the form fail?' (the message takes the pending parts in the same script)",
         lambda: conv.add_message(Message.user("Why does the form fail?")),
         [],
-        FIRST,
     )
     context = _step(
         cache,
         "model: assemble this turn's context (history, system prompt with a dynamic section)",
         lambda: conv.context(dynamic_sections={"page": "checkout, step 2 of 3"}),
         [],
-        FIRST,
     )
     print(f"  last message: {[part.type for part in context.messages[-1].parts]} (text + the screenshot)")
     print(f"  as OpenAI chat: {[m['role'] for m in context.to_openai_chat()]}")
@@ -127,7 +149,6 @@ def run(cache: AgentCache) -> None:
         "turn 2: read the prices (the read slides them back to 5 s, not 30 min)",
         lambda: s.get(thread, "prices"),
         [key(thread, "prices")],
-        FIRST,
     )
     _step(cache, "turn 2: remaining seconds on prices", lambda: s.ttl(thread, "prices"), [key(thread, "prices")])
     _step(
@@ -135,7 +156,6 @@ def run(cache: AgentCache) -> None:
         "turn 2: load the whole thread (one SCAN step + reads, refreshing each field)",
         lambda: s.get_all(thread),
         [session_thread(cache.settings.prefix, thread).pattern + "  (SCAN MATCH)"],
-        FIRST,
     )
     _step(
         cache,

@@ -62,6 +62,13 @@ def test_demo_runs() -> None:
     done = subprocess.run([sys.executable, "-m", "agentcache.cli", "demo"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "round trips : 1" in done.stdout
+    steps = done.stdout.split("\n> ")
+    read = next(step for step in steps if step.startswith("turn 2: read the prices"))
+    assert "NOSCRIPT" not in read  # a plain GETEX: no script, so no resend to explain (it once said there was)
+    loaded = next(step for step in steps if step.startswith("turn 2: load the whole thread"))
+    assert "round trips : 2" in loaded and "resending a script new to this server" in loaded  # its first script
+    again = next(step for step in steps if step.startswith("after: nothing left"))
+    assert "round trips : 1" in again and "NOSCRIPT" not in again  # the same script, now known
     assert "{'intent': 'book_flight', 'prices': {'SOF': 129.0, 'VIE': 88.5}, 'seat': 'aisle'}" in done.stdout
     assert "search_flights: hit rate 50%, cost saved 0.01" in done.stdout
     assert done.stdout.rstrip().endswith("see README.md for the rest.")
