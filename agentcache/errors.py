@@ -28,6 +28,18 @@ def shown(value: object) -> str:
         return f"<{type(value).__qualname__} object>"
 
 
+def unknown_names(names: Sequence[str], candidates: Sequence[str]) -> str:
+    """``names`` as an error lists the unknown ones: each quoted, with the closest of ``candidates``
+    when one is close ("'sesion_ttl' (did you mean 'session_ttl'?)")."""
+    import difflib
+
+    listed = []
+    for name in names:
+        close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.75)
+        listed.append(f"{name!r} (did you mean {close[0]!r}?)" if close else repr(name))
+    return ", ".join(listed)
+
+
 class InvalidNameError(AgentCacheError, ValueError):
     """A thread id, field name or prefix is empty, too long, or not a ``str``."""
 

@@ -18,7 +18,7 @@ from agentcache.core.observe import Observer
 from agentcache.encoding.encryption import Encryption, Sealer
 from agentcache.encoding.expiry import TTL, ttl_ms
 from agentcache.encoding.keys import HashedIds, check_prefix
-from agentcache.errors import InvalidArgumentError
+from agentcache.errors import InvalidArgumentError, unknown_names
 from agentcache.tiers.conversations.lifecycle import ConversationConfig, Lifecycle, resolve
 from agentcache.tiers.settings import ModelPrice, Options, Settings
 
@@ -71,7 +71,10 @@ def make_settings(options: CacheOptions | dict[str, object]) -> tuple[Settings, 
     bad or unknown one, before anything is started or sent."""
     unknown = sorted(set(options) - set(OPTION_NAMES))
     if unknown:
-        raise InvalidArgumentError(f"unknown option(s) {', '.join(unknown)}; the options are {', '.join(OPTION_NAMES)}")
+        raise InvalidArgumentError(
+            f"unknown option(s) {unknown_names(unknown, OPTION_NAMES)}: the cache's options are "
+            f"{', '.join(sorted(OPTION_NAMES))}"
+        )
     prefix = options.get("prefix", DEFAULT_PREFIX)
     max_value_bytes = options.get("max_value_bytes", DEFAULT_MAX_VALUE_BYTES)
     scan_count = options.get("scan_count", DEFAULT_SCAN_COUNT)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import functools
 import hashlib
 import inspect
@@ -11,7 +10,7 @@ from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from agentcache.core.commands import lua, without_shebang
-from agentcache.errors import AgentCacheError, InvalidArgumentError
+from agentcache.errors import AgentCacheError, InvalidArgumentError, unknown_names
 
 SCHEMES = ("valkey://", "valkeys://", "redis://", "rediss://", "unix://")
 
@@ -72,12 +71,9 @@ def check_client_options(options: Iterable[str], cache_options: Iterable[str]) -
     unknown = [name for name in options if name not in known]
     if not unknown:
         return
-    hints = []
-    for name in unknown:
-        close = difflib.get_close_matches(name, [*ours, *known], n=1, cutoff=0.75)
-        hints.append(f"{name!r} (did you mean {close[0]!r}?)" if close else repr(name))
     raise InvalidArgumentError(
-        f"unknown option(s) {', '.join(hints)}: the cache's options are {', '.join(ours)}; "
+        f"unknown option(s) {unknown_names(unknown, [*ours, *sorted(known)])}: the cache's options are "
+        f"{', '.join(ours)}; "
         "any other keyword must be one the valkey-py client takes (e.g. socket_timeout, ssl_ca_certs)"
     )
 

@@ -4,6 +4,7 @@ numbers (issue 28)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,6 +21,17 @@ def test_a_misspelt_option_is_refused_by_name_before_anything_is_sent(facade: ty
         facade.from_url("valkey://127.0.0.1:1", sesion_ttl=60)
     with pytest.raises(InvalidArgumentError, match=r"'nonsense'.*valkey-py client takes"):
         facade.from_url("valkey://127.0.0.1:1", nonsense=1)
+
+
+@pytest.mark.parametrize("facade", [AgentCache, AsyncAgentCache])
+def test_every_constructor_says_which_option_was_meant(facade: type[AgentCache]) -> None:
+    misspelt: dict[str, Any] = {"sesion_ttl": 60}
+    nonsense: dict[str, Any] = {"nonsense": 1}
+    for make in (facade.in_memory, facade.embedded, lambda **kw: facade(object(), **kw)):
+        with pytest.raises(InvalidArgumentError, match=r"'sesion_ttl' \(did you mean 'session_ttl'\?\)"):
+            make(**misspelt)
+        with pytest.raises(InvalidArgumentError, match=r"unknown option\(s\) 'nonsense': the cache's options"):
+            make(**nonsense)
 
 
 def test_client_options_still_reach_the_client() -> None:
