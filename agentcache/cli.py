@@ -266,8 +266,8 @@ def _mcp(options: argparse.Namespace) -> int:
     except ImportError:
         print('the MCP server needs the mcp extra: pip install "valkey-agentcache[mcp]"', file=sys.stderr)
         return 2
-    from agentcache import interrupts
     from agentcache.agent_tools.mcp_server import serve
+    from agentcache.core import interrupts
 
     thread = None if options.thread_from_arg else options.thread
     interrupts.run(serve(options.url, thread_id=thread, allow_user_parts=options.allow_user_parts))

@@ -21,7 +21,7 @@ from typing import Any
 from fastapi import Depends, FastAPI, Query
 from fastapi.responses import HTMLResponse, JSONResponse
 
-from agentcache import interrupts
+from agentcache.core import interrupts
 from agentcache.errors import BackendError, InvalidArgumentError
 from agentcache.facade import AsyncAgentCache
 from agentcache.http.auth import Keys, configured
