@@ -129,7 +129,7 @@ def command_line() -> argparse.ArgumentParser:
         help="run a benchmark from benchmarks/ (e.g. 'session')",
         formatter_class=_Help,
     )
-    bench.add_argument("name", help="which benchmark: session, tool, conversations, llm, ...")
+    bench.add_argument("name", nargs="?", help="which benchmark: session, tool, conversations, llm, ...")
     bench.add_argument("args", nargs=argparse.REMAINDER, help="passed to the benchmark (try --help)")
     return parser
 
@@ -283,7 +283,7 @@ def benchmark_names(folder: Path) -> list[str]:
     )
 
 
-def _benchmark(name: str) -> Any:
+def _benchmark(name: str | None) -> Any:
     """The benchmark module ``name`` from this checkout's ``benchmarks/`` folder, never from another
     installed package that happens to be called ``benchmarks``; None (and a message) if absent."""
     checkout = Path(__file__).resolve().parent.parent
@@ -297,7 +297,8 @@ def _benchmark(name: str) -> Any:
         return None
     names = benchmark_names(folder)
     if name not in names:
-        print(f"no benchmark {name!r}; the benchmarks are: {', '.join(names)}", file=sys.stderr)
+        said = "name a benchmark" if name is None else f"no benchmark {name!r}"
+        print(f"{said}; the benchmarks are: {', '.join(names)}", file=sys.stderr)
         return None
     sys.path.insert(0, str(checkout))  # ours first, whatever else is installed
     loaded = sys.modules.get("benchmarks")

@@ -48,6 +48,8 @@ def test_the_benchmarks_named_are_the_runnable_ones(capsys: pytest.CaptureFixtur
     for wrong in ("harness", "peers", "__init__", "nosuch"):
         assert main(["bench", wrong]) == 2
         assert f"no benchmark {wrong!r}; the benchmarks are: " + ", ".join(names) in capsys.readouterr().err
+    assert main(["bench"]) == 2  # argparse said "required: name, args" (args is not)
+    assert "name a benchmark; the benchmarks are: " + ", ".join(names) in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("port", ["99999", "-1", "http"])
