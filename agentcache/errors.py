@@ -35,7 +35,7 @@ def unknown_names(names: Sequence[str], candidates: Sequence[str]) -> str:
 
     listed = []
     for name in names:
-        close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.75)
+        close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
         listed.append(f"{name!r} (did you mean {close[0]!r}?)" if close else repr(name))
     return ", ".join(listed)
 
@@ -46,6 +46,12 @@ class InvalidNameError(AgentCacheError, ValueError):
 
 class InvalidArgumentError(AgentCacheError, ValueError):
     """An argument or option has a value agentcache cannot use (a negative TTL, a naive datetime, ...)."""
+
+
+class InvalidCallError(InvalidArgumentError, TypeError):
+    """A method was called with arguments it does not take: a misspelt keyword, one too many, one
+    missing. Also a ``TypeError``, as Python's own is; the message names the public method, its
+    parameters and, for a misspelt keyword, the one that was meant."""
 
 
 class InvalidMessageError(InvalidArgumentError):

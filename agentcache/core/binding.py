@@ -15,6 +15,7 @@ from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, overload
 from agentcache.core.commands import Operation
 from agentcache.core.executors import AsyncExecutor, SyncExecutor
 from agentcache.core.observe import Observer, begin, end
+from agentcache.errors import InvalidCallError, unknown_names
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -81,6 +82,23 @@ def observed(run: Any, observers: tuple[Observer, ...], tier: str, name: str, as
     return srun
 
 
+def miscalled(
+    where: str, signature: inspect.Signature, args: tuple[Any, ...], kwargs: dict[str, Any], error: TypeError
+) -> TypeError:
+    """What to raise for a ``TypeError`` from calling an operation function: :class:`InvalidCallError`
+    naming the public method (``SessionTier.set``) if the arguments do not fit its signature (an
+    operation's body only runs once sent, so this is the call itself), else ``error`` as it was."""
+    try:
+        signature.bind(*args, **kwargs)
+    except TypeError as wrong:
+        takes_any = any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values())
+        unknown = [] if takes_any else [k for k in kwargs if k not in signature.parameters]
+        why = f"unknown keyword(s) {unknown_names(unknown, list(signature.parameters))}" if unknown else str(wrong)
+        bare = signature.replace(parameters=[p.replace(annotation=p.empty) for p in signature.parameters.values()])
+        return InvalidCallError(f"{where}(): {why}; call it as {where}{bare}")
+    return error
+
+
 class operation(Generic[P, T]):  # noqa: N801 - used like a decorator
     """Descriptor that binds an operation function to a tier's executor."""
 
@@ -110,6 +128,7 @@ class operation(Generic[P, T]):  # noqa: N801 - used like a decorator
         if obj is None:
             return self
         fn, run, settings, then, retry = self.fn, obj._executor.run, obj._context(), self.then, self.reads
+        where, signature = f"{type(obj).__name__}.{self.name}", self.signature
         observers = obj._executor.observers
         if observers:  # only then is anything measured: without observers, the plain methods below
             run = observed(run, observers, type(obj).TIER, self.name, isinstance(obj._executor, AsyncExecutor))
@@ -119,25 +138,41 @@ class operation(Generic[P, T]):  # noqa: N801 - used like a decorator
 
                 @functools.wraps(fn)
                 async def bound(*args: P.args, **kwargs: P.kwargs) -> Any:  # a coroutine function, as it should look
-                    return await run(fn(settings, *args, **kwargs), retry=retry)
+                    try:
+                        op = fn(settings, *args, **kwargs)
+                    except TypeError as exc:
+                        raise miscalled(where, signature, args, kwargs, exc) from None
+                    return await run(op, retry=retry)
 
             else:
 
                 @functools.wraps(fn)
                 async def bound(*args: P.args, **kwargs: P.kwargs) -> Any:
-                    return then(obj, await run(fn(settings, *args, **kwargs), retry=retry))
+                    try:
+                        op = fn(settings, *args, **kwargs)
+                    except TypeError as exc:
+                        raise miscalled(where, signature, args, kwargs, exc) from None
+                    return then(obj, await run(op, retry=retry))
 
         elif then is None:
 
             @functools.wraps(fn)
             def bound(*args: P.args, **kwargs: P.kwargs) -> Any:
-                return run(fn(settings, *args, **kwargs), retry=retry)
+                try:
+                    op = fn(settings, *args, **kwargs)
+                except TypeError as exc:
+                    raise miscalled(where, signature, args, kwargs, exc) from None
+                return run(op, retry=retry)
 
         else:
 
             @functools.wraps(fn)
             def bound(*args: P.args, **kwargs: P.kwargs) -> Any:
-                return then(obj, run(fn(settings, *args, **kwargs), retry=retry))
+                try:
+                    op = fn(settings, *args, **kwargs)
+                except TypeError as exc:
+                    raise miscalled(where, signature, args, kwargs, exc) from None
+                return then(obj, run(op, retry=retry))
 
         bound.__name__ = bound.__qualname__ = self.name
         bound.__signature__ = self.signature

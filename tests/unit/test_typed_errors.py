@@ -123,3 +123,47 @@ def test_a_ttl_whose_milliseconds_overflow_is_an_invalid_argument(memory_cache: 
         InvalidArgumentError,
         lambda: memory_cache.tool.get_or_compute("t", {"a": 1}, lambda: "v", ttl=ttl),
     )
+
+
+@pytest.mark.parametrize("asynchronous", [False, True])
+def test_a_method_called_with_arguments_it_does_not_take_says_which_and_sends_nothing(asynchronous: bool) -> None:
+    import asyncio
+
+    from agentcache import AsyncAgentCache, InvalidCallError
+
+    cache: Any = AsyncAgentCache.in_memory() if asynchronous else AgentCache.in_memory()
+    calls: list[tuple[Callable[[], Any], str]] = [
+        (
+            lambda: cache.session.set("t", "k", 1, tll=5),
+            "SessionTier.set(): unknown keyword(s) 'tll' (did you mean 'ttl'?)",
+        ),
+        (lambda: cache.session.set("t"), "SessionTier.set(): missing a required argument: 'field'"),
+        (lambda: cache.session.get("t", "k", None, "extra"), "SessionTier.get(): too many positional arguments"),
+        (lambda: cache.tool.check("search", {}, nonsense=1), "ToolTier.check(): unknown keyword(s) 'nonsense';"),
+    ]
+    for call, said in calls:
+        with pytest.raises(InvalidCallError) as raised:
+            result = call()
+            if asynchronous:
+                asyncio.run(result)
+        assert str(raised.value).startswith(said), raised.value
+        assert "call it as SessionTier" in str(raised.value) or "call it as ToolTier.check(tool, args" in str(
+            raised.value
+        )
+        assert isinstance(raised.value, TypeError) and isinstance(raised.value, InvalidArgumentError)
+        assert raised.value.__cause__ is None and raised.value.__suppress_context__
+    assert cache.round_trips == 0
+
+
+def test_a_type_error_that_is_not_the_call_stays_as_it_was() -> None:
+    import inspect
+
+    from agentcache.core.binding import miscalled
+
+    def op(settings: Any, thread_id: str, *, ttl: float | None = None) -> Any:
+        raise AssertionError("not run")
+
+    signature = inspect.signature(op).replace(parameters=list(inspect.signature(op).parameters.values())[1:])
+    inner = TypeError("raised by the operation's own work")
+    assert miscalled("Tier.op", signature, ("t",), {"ttl": 1.0}, inner) is inner  # the arguments fit
+    assert "Tier.op(): unknown keyword(s) 'tl'" in str(miscalled("Tier.op", signature, ("t",), {"tl": 1}, inner))
