@@ -34,9 +34,12 @@ class _Resends(logging.Handler):
 
 def _step(cache: AgentCache, title: str, action: Callable[[], T], keys: list[str]) -> T:
     resends, log = _Resends(), logging.getLogger("agentcache")
-    level = log.level
+    level, propagate = log.level, log.propagate
+    lowered = log.getEffectiveLevel() > logging.INFO
+    if lowered:  # to see the INFO records, which the application's own handlers then do not get
+        log.setLevel(logging.INFO)
+        log.propagate = False
     log.addHandler(resends)
-    log.setLevel(logging.INFO)
     try:
         before = cache.round_trips
         started = time.perf_counter()
@@ -44,7 +47,9 @@ def _step(cache: AgentCache, title: str, action: Callable[[], T], keys: list[str
         elapsed = (time.perf_counter() - started) * 1000
     finally:
         log.removeHandler(resends)
-        log.setLevel(level)
+        if lowered:
+            log.setLevel(level)
+            log.propagate = propagate
     note = ""
     if resends.count:
         scripts = "a script" if resends.count == 1 else f"{resends.count} scripts"

@@ -3,12 +3,14 @@
 A terminal sends Ctrl-C to the whole process group, the bundled Valkey server included. asyncio's
 runner answers SIGINT by cancelling the main task, which only takes effect at its next ``await``:
 if the server dies first (while it starts, while a cluster forms), the connection error it causes
-would be reported in place of the interrupt, with a traceback. Here an error raised once the
-interrupt is pending is the interrupt's doing, and ends as ``KeyboardInterrupt``."""
+would be reported in place of the interrupt, with a traceback. Here an error raised once SIGINT
+has arrived is the interrupt's doing, and ends as ``KeyboardInterrupt``."""
 
 from __future__ import annotations
 
 import asyncio
+import signal
+import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
@@ -22,10 +24,24 @@ def run(main: Coroutine[Any, Any, T], *, loop_factory: Callable[[], asyncio.Abst
 
 
 async def _interrupt_wins(main: Coroutine[Any, Any, T]) -> T:
+    interrupted = False
+    runners = signal.getsignal(signal.SIGINT)  # the runner's own handler: it cancels this task
+    watching = callable(runners) and threading.current_thread() is threading.main_thread()
+
+    def noted(signum: int, frame: Any) -> Any:
+        nonlocal interrupted
+        interrupted = True
+        assert callable(runners)
+        return runners(signum, frame)
+
+    if watching:
+        signal.signal(signal.SIGINT, noted)
     try:
         return await main
     except Exception:
-        task = asyncio.current_task()
-        if task is not None and task.cancelling():  # the runner's SIGINT handler cancelled this task
-            raise asyncio.CancelledError from None  # which the runner turns into KeyboardInterrupt
+        if interrupted:  # the runner cancelled this task for it, and turns this into KeyboardInterrupt
+            raise asyncio.CancelledError from None
         raise
+    finally:
+        if watching and signal.getsignal(signal.SIGINT) is noted:
+            signal.signal(signal.SIGINT, runners)

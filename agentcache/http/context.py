@@ -39,11 +39,20 @@ class _StrictRequest(Request):
 
 
 def _json_typed(content_type: str | None) -> bool:
-    """Whether a body of this content-type is read as JSON (FastAPI's rule: application/json or +json)."""
+    """Whether a body of this content-type is read as JSON: application/json or +json (FastAPI's
+    rule; a body without a content-type it refuses too, as its strict_content_type default does)."""
     if not content_type:
         return False
     media = content_type.split(";", 1)[0].strip().lower()
     return media.startswith("application/") and (media == "application/json" or media.endswith("+json"))
+
+
+def _has_body(request: Request) -> bool:
+    """Whether the request says it sends a body (a non-zero Content-Length, or a chunked one): the
+    body itself is not read for this, so a client that hangs up or a body over the size limit
+    is answered by what reads it (413 from :mod:`.bodies`)."""
+    length = request.headers.get("content-length")
+    return (length is not None and length.strip() != "0") or "transfer-encoding" in request.headers
 
 
 class StrictRoute(APIRoute):
@@ -58,14 +67,13 @@ class StrictRoute(APIRoute):
         takes_body = self.json_only and self.body_field is not None
 
         async def strict(request: Request) -> Response:
-            strict_request = _StrictRequest(request.scope, request.receive)
             content_type = request.headers.get("content-type")
-            if takes_body and not _json_typed(content_type) and await strict_request.body():
+            if takes_body and not _json_typed(content_type) and _has_body(request):
                 sent = f"it came as {content_type!r}" if content_type else "it came without one"
                 raise ApiError(
                     422, "ValidationError", f"send the body as JSON with content-type: application/json ({sent})"
                 )
-            return await handler(strict_request)
+            return await handler(_StrictRequest(request.scope, request.receive))
 
         return strict
 

@@ -95,3 +95,32 @@ def test_the_openapi_document_declares_the_errors(base: str) -> None:
         assert status in responses, status
     schema = document["components"]["schemas"]["ErrorBody"]
     assert schema["required"] == ["error"]
+
+
+def test_a_body_that_is_not_json_is_answered_without_reading_it(base: str) -> None:
+    """Chunked and over the size limit, or from a client that stops sending: the answer comes from
+    the headers, and nothing fails inside the app (it raised ClientDisconnect, logged as an error)."""
+    import logging
+
+    class Errors(logging.Handler):
+        def __init__(self) -> None:
+            super().__init__(logging.ERROR)
+            self.records: list[logging.LogRecord] = []
+
+        def emit(self, record: logging.LogRecord) -> None:
+            self.records.append(record)
+
+    errors, log = Errors(), logging.getLogger("uvicorn.error")
+    log.addHandler(errors)
+    try:
+        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {USER}"}, timeout=10) as client:
+            for content_type in ("text/plain", None):
+                headers = {"content-type": content_type} if content_type else {}
+                chunks = (b"x" * 1000 for _ in range(10))  # chunked: no Content-Length, 10 KB over 4 KB
+                answer = client.post("/api/v1/threads/t/session", content=chunks, headers=headers)
+                assert answer.status_code == 422, answer.text
+                assert "content-type: application/json" in envelope(answer)["message"]
+            assert client.get("/api/v1/threads/t/session").status_code == 200
+    finally:
+        log.removeHandler(errors)
+    assert [r.getMessage() for r in errors.records] == []
