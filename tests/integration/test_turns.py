@@ -177,6 +177,16 @@ def test_round_trips_of_a_turn(server_urls: Any, models: FakeModelServer) -> Non
         conv.run("same", model=model)
         assert cost(cache, lambda: twin.run("same", model=model)) == 3  # context, hit, append
         assert cost(cache, lambda: conv.run("no cache", model=model, llm_cache=False)) == 2  # context, append
+
+        def weather(city: str) -> str:
+            """The weather in a city."""
+            return f"sunny in {city}"
+
+        conv.run('CALL weather {"city": "Oslo"}', model=model, tools=[weather], llm_cache=False)  # warm its scripts
+        ask = 'CALL weather {"city": "Lima"}'
+        # context, then per model call nothing (llm_cache off), the tool's claim and store, one append
+        assert cost(cache, lambda: conv.run(ask, model=model, tools=[weather], llm_cache=False)) == 4
+        assert cost(cache, lambda: conv.run(ask, model=model, tools=[weather], llm_cache=False)) == 3  # a tool hit
     finally:
         close()
 
