@@ -14,8 +14,12 @@ answers only it, so there is no address to bind and no token to check.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
+import os
+import sys
+import threading
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -123,6 +127,45 @@ def build_server(cache: AsyncAgentCache, *, thread_id: str | None, allow_user_pa
     )
 
 
+class StdinLines:
+    """The lines of file descriptor ``fd`` (stdin) for the stdio transport, read by a daemon thread
+    and awaited from a queue, so Ctrl-C ends the server at once. (The transport's own reader runs
+    ``readline`` in a worker thread that a cancellation has to wait for: the command hung until the
+    client sent another line or closed stdin.) The thread reads the descriptor itself, holding no
+    lock of ``sys.stdin``'s, so it cannot stop the interpreter from exiting."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._lines: asyncio.Queue[str | None] | None = None
+
+    def __aiter__(self) -> StdinLines:
+        if self._lines is None:
+            self._lines = asyncio.Queue()
+            loop = asyncio.get_running_loop()
+            threading.Thread(target=self._read, args=(loop, self._lines), name="mcp-stdin", daemon=True).start()
+        return self
+
+    async def __anext__(self) -> str:
+        assert self._lines is not None, "iterate with async for"
+        line = await self._lines.get()
+        if line is None:
+            raise StopAsyncIteration
+        return line
+
+    def _read(self, loop: asyncio.AbstractEventLoop, lines: asyncio.Queue[str | None]) -> None:
+        pending = b""
+        try:
+            while chunk := os.read(self._fd, 65536):
+                *whole, pending = (pending + chunk).split(b"\n")
+                for line in whole:
+                    loop.call_soon_threadsafe(lines.put_nowait, line.decode("utf-8", errors="replace") + "\n")
+            if pending:
+                loop.call_soon_threadsafe(lines.put_nowait, pending.decode("utf-8", errors="replace"))
+            loop.call_soon_threadsafe(lines.put_nowait, None)  # end of input: the client closed stdin
+        except (RuntimeError, OSError):  # the loop closed, or stdin did: nothing is waiting
+            return
+
+
 async def serve(url: str | None, *, thread_id: str | None, allow_user_parts: bool = False) -> None:
     """Serve over stdio until the client closes the connection (``url`` None: the bundled server)."""
     from mcp.server.stdio import stdio_server
@@ -130,5 +173,6 @@ async def serve(url: str | None, *, thread_id: str | None, allow_user_parts: boo
     cache = AsyncAgentCache.embedded() if url is None else AsyncAgentCache.from_url(url)
     async with cache:
         server = build_server(cache, thread_id=thread_id, allow_user_parts=allow_user_parts)
-        async with stdio_server() as (read, write):
+        lines: Any = StdinLines(sys.stdin.fileno())  # what the transport iterates (typed as an AsyncFile)
+        async with stdio_server(stdin=lines) as (read, write):
             await server.run(read, write, server.create_initialization_options())

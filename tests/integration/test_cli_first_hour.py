@@ -3,6 +3,7 @@ start-up line, Ctrl-C quiet with status 130 (issue 28)."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -25,6 +26,7 @@ from agentcache.server import TEMP_PREFIX
 def agentcache(*args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "agentcache", *args],
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -118,3 +120,22 @@ def test_ctrl_c_while_the_bundled_server_starts_is_an_interrupt_not_its_connecti
     assert running.returncode == 130, err
     assert "Traceback" not in err and "ConnectionError" not in err and err.rstrip().endswith("interrupted")
     assert group_members(running.pid) == [] and not list(data.glob(f"{TEMP_PREFIX}{running.pid}-*"))
+
+
+def test_mcp_stops_at_ctrl_c_while_its_client_keeps_stdin_open(server_urls: Callable[[str], str]) -> None:
+    """The transport's stdin reader waited for a line or end of input before Ctrl-C could end it."""
+    pytest.importorskip("mcp")
+    running = agentcache("mcp", "--thread", "t1", "--url", server_urls("standalone"))
+    assert running.stdin is not None and running.stdout is not None
+    hello = {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "test", "version": "1"}}
+    running.stdin.write(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": hello}) + "\n")
+    running.stdin.flush()
+    assert '"id":1' in running.stdout.readline()  # serving, and reading the next line
+    running.send_signal(signal.SIGINT)
+    try:
+        running.wait(timeout=15)  # the client still holds stdin open
+    finally:
+        running.kill()
+    _, err = running.communicate(timeout=15)
+    assert running.returncode == 130, err
+    assert "Traceback" not in err and err.rstrip().endswith("interrupted")
