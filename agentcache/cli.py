@@ -107,7 +107,7 @@ def command_line() -> argparse.ArgumentParser:
     )
     stats.add_argument("--url", required=True, help="the Valkey server, e.g. valkey://localhost:6379")
     stats.add_argument("--prefix", default=None, help="the caches' key prefix (default agentcache)")
-    stats.add_argument("--watch", type=float, nargs="?", const=2.0, default=None, help="redraw every N seconds (2)")
+    stats.add_argument("--watch", type=_interval, nargs="?", const=2.0, default=None, help="redraw every N seconds (2)")
     rekey = commands.add_parser(
         "rekey",
         help="re-encrypt what is stored under the current encryption key",
@@ -120,7 +120,7 @@ def command_line() -> argparse.ArgumentParser:
     rekey.add_argument("--prefix", default=None, help="the caches' key prefix (default agentcache)")
     rekey.add_argument("--cursor", default=None, help="resume from this cursor (what a stopped run printed)")
     rekey.add_argument("--state", default=None, help="a file that keeps the cursor: read at start, written each step")
-    rekey.add_argument("--count", type=int, default=500, help="keys examined per step (SCAN COUNT)")
+    rekey.add_argument("--count", type=_count, default=500, help="keys examined per step (SCAN COUNT)")
     rekey.add_argument(
         "--allow-plaintext", action="store_true", help="also encrypt values stored before encryption was on"
     )
@@ -136,7 +136,16 @@ def command_line() -> argparse.ArgumentParser:
 
 def _main(argv: list[str] | None) -> int:
     options = command_line().parse_args(argv)
+    from agentcache.errors import AgentCacheError
 
+    try:
+        return _run(options)
+    except AgentCacheError as exc:  # a missing extra, a bad URL, a server that cannot be reached: one line
+        print(f"agentcache {options.command}: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run(options: argparse.Namespace) -> int:
     if options.command == "demo":
         from agentcache.demo import main as demo
 
@@ -183,6 +192,26 @@ def _serve(options: argparse.Namespace) -> int:
     return 0
 
 
+def _interval(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 < seconds <= 86400:  # NaN fails this too
+        raise argparse.ArgumentTypeError(f"{text} is not a number of seconds above 0 and at most 86400")
+    return seconds
+
+
+def _count(text: str) -> int:
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{number} is not a count of keys (1 or more)")
+    return number
+
+
 def _port(text: str) -> int:
     """A TCP port number (argparse type): refused with a message, never an OverflowError later."""
     try:
@@ -203,9 +232,6 @@ def _stats(options: argparse.Namespace) -> int:
     from agentcache.errors import AgentCacheError
     from agentcache.stats_view import show
 
-    if options.watch is not None and options.watch <= 0:
-        print("--watch takes a number of seconds above 0", file=sys.stderr)
-        return 2
     try:
         return show(options.url, options.prefix, options.watch)
     except AgentCacheError as exc:
@@ -225,8 +251,15 @@ def _rekey(options: argparse.Namespace) -> int:
         if cursor == "done":
             print(f"agentcache rekey: {state} says the walk is done (remove it to walk again)")
             return 0
+    if state is not None:
+        try:
+            state.touch()  # writable now, not after the first step has re-encrypted values
+        except OSError as exc:
+            print(f"agentcache rekey: cannot write the state file {str(state)!r}: {exc.strerror}", file=sys.stderr)
+            return 2
     extra = {} if options.prefix is None else {"prefix": options.prefix}
     totals = [0, 0, 0, 0]
+    reached = None  # the cursor a finished step gave: where a stopped walk resumes
     try:
         encryption = Encryption.from_env(allow_plaintext=options.allow_plaintext)
         with AgentCache.from_url(options.url, encryption=encryption, **extra) as cache:
@@ -243,7 +276,7 @@ def _rekey(options: argparse.Namespace) -> int:
                         f"{len(step.plaintext)} key(s), e.g. {step.plaintext[0]}",
                         file=sys.stderr,
                     )
-                cursor = step.cursor
+                cursor = reached = step.cursor
                 if state is not None:
                     state.write_text(cursor or "done")
                 print(
@@ -255,8 +288,8 @@ def _rekey(options: argparse.Namespace) -> int:
                     return 0
     except AgentCacheError as exc:
         print(f"agentcache rekey: {exc}", file=sys.stderr)
-        if cursor:
-            print(f"resume with: agentcache rekey --cursor {cursor} ...", file=sys.stderr)
+        if reached:
+            print(f"resume with: agentcache rekey --cursor {reached} ...", file=sys.stderr)
         return 2
 
 

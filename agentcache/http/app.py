@@ -316,6 +316,8 @@ async def _announce(
     while not server.started:
         await asyncio.sleep(0.02)
     where = f"Valkey at {url}" if url is not None else f"the bundled Valkey ({cache.server!r})"
+    bound = [sock.getsockname()[1] for listening in getattr(server, "servers", []) for sock in listening.sockets]
+    port = bound[0] if bound else port  # the port the system chose for --port 0
     access = "on" if server.config.access_log else "off"
     print(
         f"agentcache serve: {where}; listening on http://{host}:{port}; "

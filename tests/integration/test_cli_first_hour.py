@@ -48,6 +48,22 @@ def test_serve_says_at_once_that_the_server_cannot_be_reached() -> None:
     assert "agentcache serve:" in err and "127.0.0.1:1" in err and "Traceback" not in err
 
 
+def test_serve_on_port_0_says_the_port_it_listens_on(server_urls: Callable[[str], str]) -> None:
+    running = agentcache("serve", "--url", server_urls("standalone"), "--port", "0")
+    assert running.stdout is not None
+    try:
+        line = running.stdout.readline()
+        port = int(line.split("listening on http://127.0.0.1:", 1)[1].split(";", 1)[0])  # it said :0
+        assert port > 0
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            assert sock.recv(64).startswith(b"HTTP/1.1 200")
+    finally:
+        running.send_signal(signal.SIGINT)
+        running.communicate(timeout=60)
+    assert running.returncode == 130
+
+
 def test_serve_prints_one_start_line_and_stops_quietly_on_ctrl_c(server_urls: Callable[[str], str]) -> None:
     url = server_urls("standalone")
     port = free_port()

