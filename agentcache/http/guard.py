@@ -3,7 +3,8 @@
 - :class:`GuardedH11Protocol`: uvicorn's h11 protocol with a deadline for a request's headers
   (a connection that trickles its headers, slowloris-style, is closed after ``HEADER_TIMEOUT_S``),
   on top of h11's own bound on an incomplete request head (``MAX_HEAD_BYTES``).
-- :class:`Guard` (ASGI middleware): at most ``MAX_HEADERS`` headers (431), a path whose
+- :class:`Guard` (ASGI middleware): at most ``MAX_HEADERS`` headers (431), a whole head (target and
+  headers) of at most ``MAX_HEAD_BYTES`` even when it came in one read (431), a path whose
   percent-escapes are not UTF-8 is a 400 (else ``%FF`` and ``%FE`` would both decode to U+FFFD and
   name one thread), and security headers on every response (``nosniff``; on HTML also a
   Content-Security-Policy that allows only the page's own inline script and style, unless the page
@@ -132,8 +133,19 @@ class Guard:
             return
         refusal = None
         raw = scope.get("raw_path") or scope["path"].encode("utf-8", "surrogateescape")
-        if len(scope["headers"]) > MAX_HEADERS:
+        headers = scope["headers"]
+        size = len(raw) + len(scope.get("query_string") or b"")
+        for name, value in headers:
+            size += len(name) + len(value)
+        if len(headers) > MAX_HEADERS:
             refusal = error_response(431, "TooManyHeaders", f"send at most {MAX_HEADERS} headers", path=scope["path"])
+        elif size > MAX_HEAD_BYTES:  # a whole head that came in one read: the protocols bound it only while it arrives
+            refusal = error_response(
+                431,
+                "HeadTooLarge",
+                f"send a request head (target and headers) of at most {MAX_HEAD_BYTES} bytes",
+                path=scope["path"],
+            )
         elif not (raw.isascii() and b"%" not in raw) and not _valid_path(raw):  # plain ASCII: UTF-8 as it is
             refusal = error_response(
                 400, "InvalidPath", "the path's percent-escapes must spell UTF-8", path=scope["path"]
