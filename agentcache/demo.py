@@ -127,6 +127,7 @@ def run(cache: AgentCache) -> None:
     thread = "user-42/thread-1"
     key = s.key
     print(f"agentcache demo on {cache.client!r}, prefix {cache.settings.prefix!r}")
+    _clean(cache, thread)  # what an earlier run left (one stopped halfway): the tool's first call is a miss
 
     _step(
         cache,
@@ -172,6 +173,15 @@ def run(cache: AgentCache) -> None:
     user_parts(cache)
     _step(cache, "end: the conversation is over, remove its state", lambda: s.destroy_thread(thread), [])
     _step(cache, "after: nothing left", lambda: s.get_all(thread), [])
+    _clean(cache, thread)
+    print("  (the demo's tool results and statistics are removed too)")
+
+
+def _clean(cache: AgentCache, thread: str) -> None:
+    """Remove what the demo stores under its prefix: the thread, the tool's results, the statistics."""
+    cache.session.destroy_thread(thread)
+    cache.tool.invalidate_tool("search_flights")
+    cache.reset_stats()
 
 
 def main(url: str | None = None) -> int:

@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -65,13 +66,31 @@ def test_demo_runs() -> None:
     steps = done.stdout.split("\n> ")
     read = next(step for step in steps if step.startswith("turn 2: read the prices"))
     assert "NOSCRIPT" not in read  # a plain GETEX: no script, so no resend to explain (it once said there was)
-    loaded = next(step for step in steps if step.startswith("turn 2: load the whole thread"))
-    assert "round trips : 2" in loaded and "resending a script new to this server" in loaded  # its first script
+    tool = next(step for step in steps if step.startswith("tool: search flights"))
+    assert "round trips : 3" in tool and "resending a script new to this server" in tool  # the claim's first use
     again = next(step for step in steps if step.startswith("after: nothing left"))
     assert "round trips : 1" in again and "NOSCRIPT" not in again  # the same script, now known
     assert "{'intent': 'book_flight', 'prices': {'SOF': 129.0, 'VIE': 88.5}, 'seat': 'aisle'}" in done.stdout
     assert "search_flights: hit rate 50%, cost saved 0.01" in done.stdout
     assert done.stdout.rstrip().endswith("see README.md for the rest.")
+
+
+def test_the_demo_on_a_shared_server_leaves_nothing_and_runs_the_same_twice(server_urls: Any) -> None:
+    """On --url it left its tool results and statistics: a second run's 'miss' was a hit."""
+    import valkey
+
+    url = server_urls("standalone")
+    for _ in range(2):
+        done = subprocess.run(
+            [sys.executable, "-m", "agentcache", "demo", "--url", url], capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, done.stderr
+        assert "search_flights: hit rate 50%, cost saved 0.01" in done.stdout
+    client = valkey.Valkey.from_url(url)
+    try:
+        assert list(client.scan_iter(match="demo:*", count=1000)) == []
+    finally:
+        client.close()
 
 
 def compose_commands() -> list[list[str]]:
