@@ -23,7 +23,9 @@ pytest.importorskip("fastapi")
 from agentcache.server import TEMP_PREFIX
 
 
-def agentcache(*args: str) -> subprocess.Popen[str]:
+def agentcache(*args: str, own_group: bool = False) -> subprocess.Popen[str]:
+    """The command as a terminal starts it; ``own_group``: in a process group of its own (a
+    foreground job's), which a terminal's Ctrl-C reaches whole."""
     return subprocess.Popen(
         [sys.executable, "-m", "agentcache", *args],
         stdin=subprocess.PIPE,
@@ -32,6 +34,7 @@ def agentcache(*args: str) -> subprocess.Popen[str]:
         text=True,
         env={**os.environ, "AGENTCACHE_HTTP_USER_KEYS": "", "AGENTCACHE_HTTP_ADMIN_KEYS": ""},
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # as a terminal would start it
+        start_new_session=own_group,
     )
 
 
@@ -117,15 +120,7 @@ def forming(data: Path, pid: int) -> bool:
 def test_ctrl_c_while_the_bundled_server_starts_is_an_interrupt_not_its_connection_error(command: list[str]) -> None:
     """A terminal's Ctrl-C reaches the whole group: the bundled server dies while the command waits
     for it (its cluster forming), and the command still ends as interrupted, with nothing left."""
-    running = subprocess.Popen(
-        [sys.executable, "-m", "agentcache", *command],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "AGENTCACHE_HTTP_USER_KEYS": "", "AGENTCACHE_HTTP_ADMIN_KEYS": ""},
-        start_new_session=True,  # its own group, as a terminal's foreground job
-    )
+    running = agentcache(*command, own_group=True)
     data = Path(tempfile.gettempdir())
     deadline = time.monotonic() + 60
     while not forming(data, running.pid):  # the node is up and has its slots; the cluster is yet to be ok
