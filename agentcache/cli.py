@@ -197,8 +197,8 @@ def _interval(text: str) -> float:
         seconds = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not 0 < seconds <= 86400:  # NaN fails this too
-        raise argparse.ArgumentTypeError(f"{text} is not a number of seconds above 0 and at most 86400")
+    if not 0.1 <= seconds <= 86400:  # NaN fails this too
+        raise argparse.ArgumentTypeError(f"{text} is not a number of seconds from 0.1 to 86400")
     return seconds
 
 
@@ -253,7 +253,8 @@ def _rekey(options: argparse.Namespace) -> int:
             return 0
     if state is not None:
         try:
-            state.touch()  # writable now, not after the first step has re-encrypted values
+            with state.open("a"):  # writable now, not after the first step has re-encrypted values
+                pass
         except OSError as exc:
             print(f"agentcache rekey: cannot write the state file {str(state)!r}: {exc.strerror}", file=sys.stderr)
             return 2

@@ -127,7 +127,7 @@ def run(cache: AgentCache) -> None:
     thread = "user-42/thread-1"
     key = s.key
     print(f"agentcache demo on {cache.client!r}, prefix {cache.settings.prefix!r}")
-    _clean(cache, thread)  # what an earlier run left (one stopped halfway): the tool's first call is a miss
+    _clean(cache, thread)  # the thread, tool results and statistics an earlier run left: the tool's first call misses
 
     _step(
         cache,

@@ -153,16 +153,24 @@ class StdinLines:
         return line
 
     def _read(self, loop: asyncio.AbstractEventLoop, lines: asyncio.Queue[str | None]) -> None:
-        pending = b""
+        pending = bytearray()
         try:
-            while chunk := os.read(self._fd, 65536):
-                *whole, pending = (pending + chunk).split(b"\n")
-                for line in whole:
-                    loop.call_soon_threadsafe(lines.put_nowait, line.decode("utf-8", errors="replace") + "\n")
-            if pending:
-                loop.call_soon_threadsafe(lines.put_nowait, pending.decode("utf-8", errors="replace"))
-            loop.call_soon_threadsafe(lines.put_nowait, None)  # end of input: the client closed stdin
-        except (RuntimeError, OSError):  # the loop closed, or stdin did: nothing is waiting
+            try:
+                while chunk := os.read(self._fd, 65536):
+                    seen = len(pending)
+                    pending += chunk
+                    if pending.find(b"\n", seen) < 0:
+                        continue  # a long line: searched once per read, split once when it ends
+                    *whole, rest = pending.split(b"\n")
+                    pending = bytearray(rest)
+                    for line in whole:
+                        loop.call_soon_threadsafe(lines.put_nowait, line.decode("utf-8", errors="replace") + "\n")
+                if pending:
+                    loop.call_soon_threadsafe(lines.put_nowait, pending.decode("utf-8", errors="replace"))
+            except OSError:  # stdin failed (a hung-up terminal, a closed descriptor): end the input
+                pass
+            loop.call_soon_threadsafe(lines.put_nowait, None)  # end of input: the server stops
+        except RuntimeError:  # the loop closed: nothing is waiting
             return
 
 

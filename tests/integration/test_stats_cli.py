@@ -88,7 +88,7 @@ def test_a_bad_url_is_a_message_and_status_2(capsys: pytest.CaptureFixture[str])
     assert main(["stats", "--url", "valkey://127.0.0.1:1"]) == 2
     said = capsys.readouterr().err
     assert said.startswith("agentcache stats: ") and "127.0.0.1:1" in said, said
-    for wrong in ("0", "-1", "nan", "inf", "1e300", "soon"):  # nan, inf and 1e300 failed after drawing once
+    for wrong in ("0", "-1", "nan", "inf", "1e300", "1e-300", "soon"):  # nan, inf and 1e300 failed after drawing once
         with pytest.raises(SystemExit) as stopped:
             main(["stats", "--url", "valkey://127.0.0.1:1", "--watch", wrong])
         assert stopped.value.code == 2
