@@ -7,8 +7,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from agentcache import __version__
 
@@ -171,56 +172,45 @@ def _serve(options: argparse.Namespace) -> int:
     except ImportError:
         print('the HTTP API needs the http extra: pip install "valkey-agentcache[http]"', file=sys.stderr)
         return 2
-    from agentcache.errors import AgentCacheError
     from agentcache.http.app import serve
 
-    try:
-        serve(
-            options.url,
-            options.host,
-            options.port,
-            options.data_dir,
-            rate_limit=options.rate_limit,
-            model=options.model,
-            quota=options.quota,
-            docs=options.docs,
-            access_log=options.access_log,
-        )
-    except AgentCacheError as exc:  # a bad option, or a server that cannot be reached: said before serving
-        print(f"agentcache serve: {exc}", file=sys.stderr)
-        return 2
+    serve(  # a bad option, or a server that cannot be reached, is said before serving (see _main)
+        options.url,
+        options.host,
+        options.port,
+        options.data_dir,
+        rate_limit=options.rate_limit,
+        model=options.model,
+        quota=options.quota,
+        docs=options.docs,
+        access_log=options.access_log,
+    )
     return 0
 
 
-def _interval(text: str) -> float:
-    try:
-        seconds = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not 0.1 <= seconds <= 86400:  # NaN fails this too
-        raise argparse.ArgumentTypeError(f"{text} is not a number of seconds from 0.1 to 86400")
-    return seconds
+N = TypeVar("N", int, float)
 
 
-def _count(text: str) -> int:
-    try:
-        number = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"{number} is not a count of keys (1 or more)")
-    return number
+def _ranged(parse: Callable[[str], N], noun: str, low: N, high: N | None = None) -> Callable[[str], N]:
+    """An argparse type: ``parse`` the text, refused with a message unless ``low <= it <= high``
+    (NaN too), never an error from a bad number later (an OverflowError, a loop that spins)."""
+
+    def checked(text: str) -> N:
+        try:
+            number = parse(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {noun}") from None
+        if not (low <= number and (high is None or number <= high)):
+            bounds = f"{low} or more" if high is None else f"{low} to {high}"
+            raise argparse.ArgumentTypeError(f"{text} is not {noun} ({bounds})")
+        return number
+
+    return checked
 
 
-def _port(text: str) -> int:
-    """A TCP port number (argparse type): refused with a message, never an OverflowError later."""
-    try:
-        number = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
-    if not 0 <= number <= 65535:
-        raise argparse.ArgumentTypeError(f"{number} is not a port number (0 to 65535)")
-    return number
+_port = _ranged(int, "a port number", 0, 65535)
+_interval = _ranged(float, "a number of seconds", 0.1, 86400)
+_count = _ranged(int, "a count of keys", 1)
 
 
 def _stats(options: argparse.Namespace) -> int:
@@ -229,14 +219,9 @@ def _stats(options: argparse.Namespace) -> int:
     except ImportError:
         print('agentcache stats needs the cli extra: pip install "valkey-agentcache[cli]"', file=sys.stderr)
         return 2
-    from agentcache.errors import AgentCacheError
     from agentcache.stats_view import show
 
-    try:
-        return show(options.url, options.prefix, options.watch)
-    except AgentCacheError as exc:
-        print(f"agentcache stats: {exc}", file=sys.stderr)
-        return 2
+    return show(options.url, options.prefix, options.watch)
 
 
 def _rekey(options: argparse.Namespace) -> int:
