@@ -127,7 +127,8 @@ def run(cache: AgentCache) -> None:
     thread = "user-42/thread-1"
     key = s.key
     print(f"agentcache demo on {cache.client!r}, prefix {cache.settings.prefix!r}")
-    _clean(cache, thread)  # the thread, tool results and statistics an earlier run left: the tool's first call misses
+    s.destroy_thread(thread)  # what an earlier run left: the thread, the tool's results (its first call
+    _forget_tool_and_stats(cache)  # then misses) and the statistics
 
     _step(
         cache,
@@ -173,13 +174,12 @@ def run(cache: AgentCache) -> None:
     user_parts(cache)
     _step(cache, "end: the conversation is over, remove its state", lambda: s.destroy_thread(thread), [])
     _step(cache, "after: nothing left", lambda: s.get_all(thread), [])
-    _clean(cache, thread)
+    _forget_tool_and_stats(cache)
     print("  (the demo's tool results and statistics are removed too)")
 
 
-def _clean(cache: AgentCache, thread: str) -> None:
-    """Remove what the demo stores under its prefix: the thread, the tool's results, the statistics."""
-    cache.session.destroy_thread(thread)
+def _forget_tool_and_stats(cache: AgentCache) -> None:
+    """Remove what the demo stores under its prefix besides the thread (which its last steps end)."""
     cache.tool.invalidate_tool("search_flights")
     cache.reset_stats()
 

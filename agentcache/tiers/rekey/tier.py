@@ -77,9 +77,8 @@ def _node_name(node: Any) -> str:
     return "" if node is None else str(getattr(node, "name", node))
 
 
-def _sealed_current(raw: bytes, sealer: Sealer) -> bool:
-    """Whether ``raw`` is sealed, every sealed piece of it under the current key."""
-    blobs = codec.sealed_blobs(raw)
+def _sealed_current(blobs: list[bytes], sealer: Sealer) -> bool:
+    """Whether a value's sealed pieces (``codec.sealed_blobs``) are all under the current key."""
     current = sealer.current.encode()
     return bool(blobs) and all(key_name(blob) == current for blob in blobs)
 
@@ -113,10 +112,11 @@ def rekey(s: Settings, cursor: str | None = None, *, count: int = DEFAULT_COUNT)
     for (key, kind), reply in zip(kinds, replies, strict=True):
         pending: list[Any] = []
         for where, raw in _values(key, kind, reply):
-            if _sealed_current(raw, sealer):
+            blobs = codec.sealed_blobs(raw)
+            if _sealed_current(blobs, sealer):
                 current += 1
                 continue
-            if not sealer.allow_plaintext and not codec.sealed_blobs(raw):
+            if not blobs and not sealer.allow_plaintext:
                 plaintext.append(key)
                 continue
             at, bare = _bound(key, kind, where)
