@@ -67,12 +67,13 @@ class StrictRoute(APIRoute):
         takes_body = self.json_only and self.body_field is not None
 
         async def strict(request: Request) -> Response:
-            content_type = request.headers.get("content-type")
-            if takes_body and not _json_typed(content_type) and _has_body(request):
-                sent = f"it came as {content_type!r}" if content_type else "it came without one"
-                raise ApiError(
-                    422, "ValidationError", f"send the body as JSON with content-type: application/json ({sent})"
-                )
+            if takes_body:  # only then are the headers looked at here (a GET does no work for this)
+                content_type = request.headers.get("content-type")
+                if not _json_typed(content_type) and _has_body(request):
+                    sent = f"it came as {content_type!r}" if content_type else "it came without one"
+                    raise ApiError(
+                        422, "ValidationError", f"send the body as JSON with content-type: application/json ({sent})"
+                    )
             return await handler(_StrictRequest(request.scope, request.receive))
 
         return strict
